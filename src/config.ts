@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+const GIB = 1024 ** 3;
+const MIB = 1024 ** 2;
+
+const integer = (name: string, min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${name} must be a whole number`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `${name} must be at least ${min}`).max(max, `${name} must be at most ${max}`));
+
+const schema = z.object({
+  PORT: integer('PORT', 0, 65535).default('4000'),
+  HOST: z.string().min(1, 'HOST must not be empty').default('127.0.0.1'),
+  DATA_DIR: z.string().min(1, 'DATA_DIR must not be empty').default('./data'),
+  ADMIN_TOKEN: z
+    .string()
+    .min(16, 'ADMIN_TOKEN must be at least 16 characters')
+    .max(512, 'ADMIN_TOKEN must be at most 512 characters')
+    .regex(/^[\x21-\x7e]+$/, 'ADMIN_TOKEN must be printable ASCII without spaces')
+    .optional(),
+  SEED: z.enum(['demo', 'none'], { message: 'SEED must be demo or none' }).default('demo'),
+  PUBLISH_STAGE_DELAY_MS: integer('PUBLISH_STAGE_DELAY_MS', 0, 600_000).default('300'),
+  MAX_UPLOAD_BYTES: integer('MAX_UPLOAD_BYTES', 1, Number.MAX_SAFE_INTEGER).default(String(4 * GIB)),
+  MAX_MULTIPART_BYTES: integer('MAX_MULTIPART_BYTES', 1, Number.MAX_SAFE_INTEGER).default(String(64 * MIB)),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  adminToken: string | undefined;
+  seed: 'demo' | 'none';
+  publishStageDelayMs: number;
+  maxUploadBytes: number;
+  maxMultipartBytes: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads the configuration from environment variables (R3); empty values count as unset. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const present = Object.fromEntries(
+    Object.keys(schema.shape).flatMap((key) => (env[key] ? [[key, env[key]]] : [])),
+  );
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  return {
+    port: c.PORT,
+    host: c.HOST,
+    dataDir: c.DATA_DIR,
+    adminToken: c.ADMIN_TOKEN,
+    seed: c.SEED,
+    publishStageDelayMs: c.PUBLISH_STAGE_DELAY_MS,
+    maxUploadBytes: c.MAX_UPLOAD_BYTES,
+    maxMultipartBytes: c.MAX_MULTIPART_BYTES,
+    logLevel: c.LOG_LEVEL,
+  };
+}

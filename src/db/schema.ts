@@ -1,0 +1,173 @@
+import { sql } from 'drizzle-orm';
+import {
+  check,
+  index,
+  integer,
+  primaryKey,
+  sqliteTable,
+  text,
+  uniqueIndex,
+} from 'drizzle-orm/sqlite-core';
+
+const createdAt = () =>
+  integer('created_at', { mode: 'timestamp_ms' })
+    .notNull()
+    .$defaultFn(() => new Date());
+
+export const accounts = sqliteTable('accounts', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  name: text('name').notNull(),
+  createdAt: createdAt(),
+});
+
+export const users = sqliteTable(
+  'users',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    accountId: integer('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    email: text('email').notNull(),
+    name: text('name').notNull(),
+    role: text('role', { enum: ['ADMIN', 'MEMBER', 'VIEWER'] }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('users_email_unique').on(sql`lower(${t.email})`),
+    index('users_account_idx').on(t.accountId),
+    check('users_role_check', sql`${t.role} in ('ADMIN', 'MEMBER', 'VIEWER')`),
+  ],
+);
+
+export const apiTokens = sqliteTable(
+  'api_tokens',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    accountId: integer('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    /** Hex SHA-256 of the secret; the secret itself is never stored. */
+    tokenSha256: text('token_sha256').notNull().unique(),
+    createdAt: createdAt(),
+    lastUsedAt: integer('last_used_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [index('api_tokens_user_idx').on(t.userId)],
+);
+
+export const apps = sqliteTable(
+  'apps',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    accountId: integer('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    description: text('description'),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('apps_account_name_unique').on(t.accountId, sql`lower(${t.name})`)],
+);
+
+export const appIdentityServices = sqliteTable(
+  'app_identity_services',
+  {
+    appId: integer('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    providerType: text('provider_type').notNull(),
+    /** Order in which the app lists them. */
+    position: integer('position').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.name] })],
+);
+
+export const environments = sqliteTable(
+  'environments',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    accountId: integer('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    /** Null for the embedded runtime. */
+    url: text('url'),
+    allowManualPublishOnly: integer('allow_manual_publish_only', { mode: 'boolean' })
+      .notNull()
+      .default(false),
+    managementEnabled: integer('management_enabled', { mode: 'boolean' }).notNull().default(false),
+    integrationVersion: text('integration_version').notNull(),
+    syncVersion: text('sync_version').notNull(),
+    messagingVersion: text('messaging_version').notNull(),
+    /** Whether the runtime answered its last probe; null when never probed. */
+    runtimeAnswered: integer('runtime_answered', { mode: 'boolean' }),
+    statusCheckedAt: integer('status_checked_at', { mode: 'timestamp_ms' }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('environments_account_name_unique').on(t.accountId, sql`lower(${t.name})`),
+    uniqueIndex('environments_url_unique').on(t.url),
+  ],
+);
+
+const directorySource = ['LOCAL', 'ACTIVE_DIRECTORY', 'SAP', 'CLOUD'] as const;
+
+export const directoryUsers = sqliteTable(
+  'directory_users',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    accountId: integer('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    environmentId: integer('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    username: text('username').notNull(),
+    displayName: text('display_name').notNull(),
+    email: text('email'),
+    source: text('source', { enum: directorySource }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('directory_users_env_username_unique').on(t.environmentId, sql`lower(${t.username})`),
+    index('directory_users_env_display_idx').on(t.environmentId, sql`lower(${t.displayName})`, t.id),
+    check('directory_users_source_check', sql`${t.source} in ('LOCAL', 'ACTIVE_DIRECTORY', 'SAP', 'CLOUD')`),
+  ],
+);
+
+export const directoryGroups = sqliteTable(
+  'directory_groups',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    accountId: integer('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    environmentId: integer('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    source: text('source', { enum: directorySource }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('directory_groups_env_name_unique').on(t.environmentId, sql`lower(${t.name})`),
+    check('directory_groups_source_check', sql`${t.source} in ('LOCAL', 'ACTIVE_DIRECTORY', 'SAP', 'CLOUD')`),
+  ],
+);
+
+export const directoryGroupMembers = sqliteTable(
+  'directory_group_members',
+  {
+    groupId: integer('group_id')
+      .notNull()
+      .references(() => directoryGroups.id, { onDelete: 'cascade' }),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => directoryUsers.id, { onDelete: 'cascade' }),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.userId] }), index('directory_group_members_user_idx').on(t.userId)],
+);

@@ -1,0 +1,171 @@
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { accounts, apiTokens, users } from '../db/schema.js';
+import { hasRole, type Principal, type Role } from './principal.js';
+import { fail, notFound, ok, userError, type Result } from './result.js';
+import { newTokenSecret, sha256Hex } from './tokens.js';
+import { checkEmail, checkName } from './validation.js';
+
+export type Account = typeof accounts.$inferSelect;
+export type User = typeof users.$inferSelect;
+export type ApiToken = Omit<typeof apiTokens.$inferSelect, 'tokenSha256'>;
+
+export interface NewAccount {
+  account: Account;
+  admin: User;
+  /** The admin's first API token secret, shown once. */
+  token: string;
+}
+
+/** `lastUsedAt` is written at most this often per token, so reads do not each cause a write. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+const tokenColumns = {
+  id: apiTokens.id,
+  accountId: apiTokens.accountId,
+  userId: apiTokens.userId,
+  name: apiTokens.name,
+  createdAt: apiTokens.createdAt,
+  lastUsedAt: apiTokens.lastUsedAt,
+};
+
+export class AccountService {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Creates an account with its first ADMIN and that admin's token. `secret` lets the operator
+   * choose the token (ADMIN_TOKEN); otherwise one is generated.
+   */
+  createAccount(input: { name: string; email: string; adminName?: string; secret?: string }): Result<NewAccount> {
+    const problems = [checkName(input.name, ['name']), checkEmail(input.email, ['email'])].filter((p) => p !== null);
+    if (problems.length > 0) return fail(...problems);
+    if (this.db.select({ id: users.id }).from(users).where(sql`lower(${users.email}) = lower(${input.email})`).get())
+      return fail(userError('NAME_TAKEN', 'A user with that email already exists', ['email']));
+    const secret = input.secret ?? newTokenSecret();
+    const created = this.db.transaction((tx) => {
+      const account = tx.insert(accounts).values({ name: input.name }).returning().get();
+      const admin = tx
+        .insert(users)
+        .values({ accountId: account.id, email: input.email, name: input.adminName ?? 'Administrator', role: 'ADMIN' })
+        .returning()
+        .get();
+      tx.insert(apiTokens)
+        .values({ accountId: account.id, userId: admin.id, name: 'admin', tokenSha256: sha256Hex(secret) })
+        .run();
+      return { account, admin, token: secret };
+    });
+    return ok(created);
+  }
+
+  /** The account created first: the one `npm start` bootstraps and serves GraphiQL for. */
+  defaultAccount(): Account | undefined {
+    return this.db.select().from(accounts).orderBy(asc(accounts.id)).limit(1).get();
+  }
+
+  /** Resolves a bearer token secret to its principal; null for an unknown or revoked token. */
+  authenticate(secret: string, now = new Date()): Principal | null {
+    const row = this.db
+      .select({ tokenId: apiTokens.id, lastUsedAt: apiTokens.lastUsedAt, userId: users.id, accountId: users.accountId, role: users.role })
+      .from(apiTokens)
+      .innerJoin(users, eq(users.id, apiTokens.userId))
+      .where(eq(apiTokens.tokenSha256, sha256Hex(secret)))
+      .get();
+    if (!row) return null;
+    if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+      this.db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.tokenId)).run();
+    }
+    return { tokenId: row.tokenId, userId: row.userId, accountId: row.accountId, role: row.role };
+  }
+
+  /** Whether this secret is a live token: used to pre-fill GraphiQL only with a working token. */
+  isLiveToken(secret: string): boolean {
+    return this.db.select({ id: apiTokens.id }).from(apiTokens).where(eq(apiTokens.tokenSha256, sha256Hex(secret))).get() !== undefined;
+  }
+
+  accountsByIds(principal: Principal, ids: readonly number[]): (Account | null)[] {
+    return ids.map((id) => (id === principal.accountId ? (this.db.select().from(accounts).where(eq(accounts.id, id)).get() ?? null) : null));
+  }
+
+  usersByIds(principal: Principal, ids: readonly number[]): (User | null)[] {
+    const rows = this.db
+      .select()
+      .from(users)
+      .where(and(eq(users.accountId, principal.accountId), inArray(users.id, [...ids])))
+      .all();
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  createUser(principal: Principal, input: { email: string; name: string; role: Role }): Result<User> {
+    const problems = [checkName(input.name, ['input', 'name']), checkEmail(input.email, ['input', 'email'])].filter(
+      (p) => p !== null,
+    );
+    if (problems.length > 0) return fail(...problems);
+    if (this.db.select({ id: users.id }).from(users).where(sql`lower(${users.email}) = lower(${input.email})`).get())
+      return fail(userError('NAME_TAKEN', 'A user with that email already exists', ['input', 'email']));
+    return ok(this.db.insert(users).values({ ...input, accountId: principal.accountId }).returning().get());
+  }
+
+  tokensOf(principal: Principal): ApiToken[] {
+    return this.db
+      .select(tokenColumns)
+      .from(apiTokens)
+      .where(and(eq(apiTokens.accountId, principal.accountId), eq(apiTokens.userId, principal.userId)))
+      .orderBy(asc(apiTokens.id))
+      .all();
+  }
+
+  tokensByIds(principal: Principal, ids: readonly number[]): (ApiToken | null)[] {
+    const rows = this.db
+      .select(tokenColumns)
+      .from(apiTokens)
+      .where(and(eq(apiTokens.accountId, principal.accountId), inArray(apiTokens.id, [...ids])))
+      .all();
+    // Another user's token is visible to ADMINs only.
+    const visible = rows.filter((row) => row.userId === principal.userId || hasRole(principal, 'ADMIN'));
+    const byId = new Map(visible.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  /**
+   * Anyone may hold tokens for themselves (a token never grants more than its user's role);
+   * creating one for another user of the account is for ADMINs.
+   */
+  createApiToken(
+    principal: Principal,
+    input: { name: string; userId: number | null },
+  ): Result<{ apiToken: ApiToken; token: string }> {
+    const nameProblem = checkName(input.name, ['input', 'name']);
+    if (nameProblem) return fail(nameProblem);
+    const userId = input.userId ?? principal.userId;
+    if (userId !== principal.userId) {
+      const [owner] = this.usersByIds(principal, [userId]);
+      if (!owner) return fail(notFound('user', ['input', 'userId']));
+      if (!hasRole(principal, 'ADMIN'))
+        return fail(userError('FORBIDDEN', 'Only an ADMIN can create tokens for other users', ['input', 'userId']));
+    }
+    const token = newTokenSecret();
+    const apiToken = this.db
+      .insert(apiTokens)
+      .values({ accountId: principal.accountId, userId, name: input.name, tokenSha256: sha256Hex(token) })
+      .returning(tokenColumns)
+      .get();
+    return ok({ apiToken, token });
+  }
+
+  revokeApiToken(principal: Principal, tokenId: number | null): Result<number> {
+    const token =
+      tokenId === null
+        ? undefined
+        : this.db
+            .select(tokenColumns)
+            .from(apiTokens)
+            .where(and(eq(apiTokens.accountId, principal.accountId), eq(apiTokens.id, tokenId)))
+            .get();
+    if (!token) return fail(notFound('API token', ['input', 'id']));
+    if (token.userId !== principal.userId && !hasRole(principal, 'ADMIN'))
+      return fail(userError('FORBIDDEN', "Only an ADMIN can revoke other users' tokens", ['input', 'id']));
+    this.db.delete(apiTokens).where(eq(apiTokens.id, token.id)).run();
+    return ok(token.id);
+  }
+}

@@ -1,0 +1,103 @@
+import { asc, eq } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { apiTokens, users } from '../db/schema.js';
+import type { AccountService } from './accounts.js';
+import type { AppService } from './apps.js';
+import type { DirectoryService } from './directory.js';
+import type { EnvironmentService } from './environments.js';
+import type { Principal } from './principal.js';
+import type { Result } from './result.js';
+import { sha256Hex } from './tokens.js';
+
+export const DEFAULT_ACCOUNT_NAME = 'Default';
+export const DEFAULT_ADMIN_EMAIL = 'admin@shipyard.local';
+
+export interface BootstrapOutcome {
+  /** Set only when this start created the admin's token: the one time it is shown. */
+  createdToken: string | null;
+  seeded: boolean;
+}
+
+interface Services {
+  accounts: AccountService;
+  apps: AppService;
+  environments: EnvironmentService;
+  directory: DirectoryService;
+}
+
+const value = <T>(result: Result<T>): T => {
+  if (!result.ok) throw new Error(`demo data rejected: ${result.userErrors.map((e) => e.message).join('; ')}`);
+  return result.value;
+};
+
+/**
+ * R1/R2: on an empty database, the default account and its ADMIN, then demo data unless
+ * `seed` is 'none'. A later start with a new ADMIN_TOKEN adds it to the default admin.
+ */
+export function bootstrap(db: Db, services: Services, options: { adminToken?: string; seed: 'demo' | 'none' }): BootstrapOutcome {
+  const existing = services.accounts.defaultAccount();
+  if (existing) {
+    if (options.adminToken && !services.accounts.isLiveToken(options.adminToken)) {
+      const admin = db.select().from(users).where(eq(users.accountId, existing.id)).orderBy(asc(users.id)).limit(1).get();
+      if (admin)
+        db.insert(apiTokens)
+          .values({ accountId: existing.id, userId: admin.id, name: 'ADMIN_TOKEN', tokenSha256: sha256Hex(options.adminToken) })
+          .run();
+    }
+    return { createdToken: null, seeded: false };
+  }
+  const created = value(
+    services.accounts.createAccount({
+      name: DEFAULT_ACCOUNT_NAME,
+      email: DEFAULT_ADMIN_EMAIL,
+      ...(options.adminToken ? { secret: options.adminToken } : {}),
+    }),
+  );
+  const principal: Principal = { accountId: created.account.id, userId: created.admin.id, role: 'ADMIN', tokenId: 0 };
+  if (options.seed === 'demo') seedDemoData(principal, services);
+  return { createdToken: created.token, seeded: options.seed === 'demo' };
+}
+
+/** A small but complete account, so that the README's example operations work as written. */
+function seedDemoData(principal: Principal, { apps, environments, directory }: Services): void {
+  value(
+    apps.create(principal, {
+      name: 'RetailBanking',
+      description: 'Mobile and web banking for retail customers',
+      identityServices: [
+        { name: 'CustomerLogin', providerType: 'UserStore' },
+        { name: 'EmployeeSSO', providerType: 'OAuth2' },
+      ],
+    }),
+  );
+  value(
+    apps.create(principal, {
+      name: 'FieldService',
+      description: 'Work orders for field technicians',
+      identityServices: [{ name: 'EmployeeSSO', providerType: 'OAuth2' }],
+    }),
+  );
+  const dev = value(environments.create(principal, { name: 'dev', managementEnabled: true }));
+  value(environments.create(principal, { name: 'staging', allowManualPublishOnly: true }));
+  // Port 9 (discard) on loopback: nobody answers, so this environment shows UNKNOWN.
+  value(environments.create(principal, { name: 'prod-eu', url: 'http://127.0.0.1:9/runtime' }));
+
+  const user = (username: string, displayName: string, source: 'LOCAL' | 'ACTIVE_DIRECTORY' | 'SAP' | 'CLOUD') =>
+    value(
+      directory.createUser(principal, {
+        environmentId: dev.id,
+        username,
+        displayName,
+        email: `${username}@example.com`,
+        source,
+      }),
+    ).id;
+  const alice = user('alice', 'Alice Andrews', 'LOCAL');
+  const bob = user('bob', 'Bob Brown', 'ACTIVE_DIRECTORY');
+  const carol = user('carol', 'Carol Chen', 'SAP');
+  const dave = user('dave', 'Dave Duncan', 'CLOUD');
+  const erin = user('erin', 'Erin Evans', 'ACTIVE_DIRECTORY');
+  value(directory.createGroup(principal, { environmentId: dev.id, name: 'Sales', source: 'LOCAL', memberIds: [alice, bob] }));
+  value(directory.createGroup(principal, { environmentId: dev.id, name: 'Field Technicians', source: 'ACTIVE_DIRECTORY', memberIds: [bob, carol, erin] }));
+  value(directory.createGroup(principal, { environmentId: dev.id, name: 'Cloud Operators', source: 'CLOUD', memberIds: [dave] }));
+}

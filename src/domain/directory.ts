@@ -1,0 +1,260 @@
+import { and, asc, eq, inArray, or, sql, type SQL } from 'drizzle-orm';
+import { countRows, type Db } from '../db/client.js';
+import { directoryGroupMembers, directoryGroups, directoryUsers, environments } from '../db/schema.js';
+import { keysetPage, type KeysetOrder, type Page, type PageArgs } from './pagination.js';
+import type { Principal } from './principal.js';
+import { fail, notFound, ok, userError, type Result, type UserError } from './result.js';
+import { asciiLower, checkEmail, checkName, likeEscape, MAX_NAME_LENGTH } from './validation.js';
+
+export type DirectoryUser = typeof directoryUsers.$inferSelect;
+export type DirectoryGroup = typeof directoryGroups.$inferSelect;
+export const directorySources = ['LOCAL', 'ACTIVE_DIRECTORY', 'SAP', 'CLOUD'] as const;
+export type DirectorySource = (typeof directorySources)[number];
+
+export interface DirectoryFilter extends PageArgs {
+  /** Case-insensitive prefix of the display name (users) or name (groups). */
+  startsWith?: string | null;
+  /** Case-insensitive substring of username, display name or email (users) or name (groups). */
+  search?: string | null;
+  source?: DirectorySource | null;
+}
+
+export interface CreateDirectoryUserInput {
+  environmentId: number | null;
+  username: string;
+  displayName: string;
+  email?: string | null;
+  source: DirectorySource;
+  groupIds?: (number | null)[] | null;
+}
+
+export interface CreateDirectoryGroupInput {
+  environmentId: number | null;
+  name: string;
+  source: DirectorySource;
+  memberIds?: (number | null)[] | null;
+}
+
+const MAX_MEMBERS_PER_REQUEST = 1000;
+
+/** One list per key, in the order of `keys`, for loaders that batch one-to-many reads. */
+function groupBy<Row, Item>(keys: readonly number[], rows: Row[], keyOf: (row: Row) => number, itemOf: (row: Row) => Item): Item[][] {
+  const lists = new Map<number, Item[]>(keys.map((key) => [key, []]));
+  for (const row of rows) lists.get(keyOf(row))?.push(itemOf(row));
+  return keys.map((key) => lists.get(key) ?? []);
+}
+
+const userOrder: KeysetOrder<DirectoryUser> = {
+  sortKey: sql`lower(${directoryUsers.displayName})`,
+  id: directoryUsers.id,
+  direction: 'asc',
+  sortValue: (user) => asciiLower(user.displayName),
+  idValue: (user) => user.id,
+};
+
+const groupOrder: KeysetOrder<DirectoryGroup> = {
+  sortKey: sql`lower(${directoryGroups.name})`,
+  id: directoryGroups.id,
+  direction: 'asc',
+  sortValue: (group) => asciiLower(group.name),
+  idValue: (group) => group.id,
+};
+
+// LIKE is case-insensitive for ASCII in SQLite, which is what the A, B, C buttons need.
+const prefix = (value: string): string => `${likeEscape(value.slice(0, MAX_NAME_LENGTH))}%`;
+const substring = (value: string): string => `%${likeEscape(value.slice(0, MAX_NAME_LENGTH))}%`;
+
+export class DirectoryService {
+  constructor(private readonly db: Db) {}
+
+  usersByIds(principal: Principal, ids: readonly number[]): (DirectoryUser | null)[] {
+    const rows = this.db
+      .select()
+      .from(directoryUsers)
+      .where(and(eq(directoryUsers.accountId, principal.accountId), inArray(directoryUsers.id, [...ids])))
+      .all();
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  groupsByIds(principal: Principal, ids: readonly number[]): (DirectoryGroup | null)[] {
+    const rows = this.db
+      .select()
+      .from(directoryGroups)
+      .where(and(eq(directoryGroups.accountId, principal.accountId), inArray(directoryGroups.id, [...ids])))
+      .all();
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  users(environmentId: number, filter: DirectoryFilter): Page<DirectoryUser> {
+    const conditions: (SQL | undefined)[] = [eq(directoryUsers.environmentId, environmentId)];
+    if (filter.startsWith) conditions.push(sql`${directoryUsers.displayName} like ${prefix(filter.startsWith)} escape '\\'`);
+    if (filter.search) {
+      const pattern = substring(filter.search);
+      conditions.push(
+        or(
+          sql`${directoryUsers.username} like ${pattern} escape '\\'`,
+          sql`${directoryUsers.displayName} like ${pattern} escape '\\'`,
+          sql`${directoryUsers.email} like ${pattern} escape '\\'`,
+        ),
+      );
+    }
+    if (filter.source) conditions.push(eq(directoryUsers.source, filter.source));
+    return keysetPage(
+      {
+        select: (where, orderBy, limit) => this.db.select().from(directoryUsers).where(where).orderBy(...orderBy).limit(limit).all(),
+        count: (where) => countRows(this.db, directoryUsers, where),
+      },
+      userOrder,
+      and(...conditions),
+      filter,
+    );
+  }
+
+  groups(environmentId: number, filter: DirectoryFilter): Page<DirectoryGroup> {
+    const conditions: (SQL | undefined)[] = [eq(directoryGroups.environmentId, environmentId)];
+    if (filter.startsWith) conditions.push(sql`${directoryGroups.name} like ${prefix(filter.startsWith)} escape '\\'`);
+    if (filter.search) conditions.push(sql`${directoryGroups.name} like ${substring(filter.search)} escape '\\'`);
+    if (filter.source) conditions.push(eq(directoryGroups.source, filter.source));
+    return keysetPage(
+      {
+        select: (where, orderBy, limit) => this.db.select().from(directoryGroups).where(where).orderBy(...orderBy).limit(limit).all(),
+        count: (where) => countRows(this.db, directoryGroups, where),
+      },
+      groupOrder,
+      and(...conditions),
+      filter,
+    );
+  }
+
+  /** Groups of many users in one statement, one list per user id. */
+  groupsOfUsers(userIds: readonly number[]): DirectoryGroup[][] {
+    const rows = this.db
+      .select({ userId: directoryGroupMembers.userId, group: directoryGroups })
+      .from(directoryGroupMembers)
+      .innerJoin(directoryGroups, eq(directoryGroups.id, directoryGroupMembers.groupId))
+      .where(inArray(directoryGroupMembers.userId, [...userIds]))
+      .orderBy(asc(sql`lower(${directoryGroups.name})`), asc(directoryGroups.id))
+      .all();
+    return groupBy(userIds, rows, (row) => row.userId, (row) => row.group);
+  }
+
+  /** Members of many groups in one statement, one list per group id. */
+  membersOfGroups(groupIds: readonly number[]): DirectoryUser[][] {
+    const rows = this.db
+      .select({ groupId: directoryGroupMembers.groupId, user: directoryUsers })
+      .from(directoryGroupMembers)
+      .innerJoin(directoryUsers, eq(directoryUsers.id, directoryGroupMembers.userId))
+      .where(inArray(directoryGroupMembers.groupId, [...groupIds]))
+      .orderBy(asc(sql`lower(${directoryUsers.displayName})`), asc(directoryUsers.id))
+      .all();
+    return groupBy(groupIds, rows, (row) => row.groupId, (row) => row.user);
+  }
+
+  createUser(principal: Principal, input: CreateDirectoryUserInput): Result<DirectoryUser> {
+    const environmentId = this.environmentOf(principal, input.environmentId);
+    if (environmentId === null) return fail(notFound('environment', ['input', 'environmentId']));
+    const problems = [
+      checkName(input.username, ['input', 'username'], 'Username'),
+      checkName(input.displayName, ['input', 'displayName'], 'Display name'),
+      input.email == null ? null : checkEmail(input.email, ['input', 'email']),
+    ].filter((p) => p !== null);
+    const groupIds = this.resolveInEnvironment(
+      (ids) => this.groupsByIds(principal, ids),
+      environmentId,
+      input.groupIds ?? [],
+      ['input', 'groupIds'],
+      'group',
+      problems,
+    );
+    if (problems.length > 0) return fail(...problems);
+    const taken = this.db
+      .select({ id: directoryUsers.id })
+      .from(directoryUsers)
+      .where(and(eq(directoryUsers.environmentId, environmentId), sql`lower(${directoryUsers.username}) = lower(${input.username})`))
+      .get();
+    if (taken) return fail(userError('NAME_TAKEN', `A user named ${input.username} already exists there`, ['input', 'username']));
+    const user = this.db.transaction((tx) => {
+      const created = tx
+        .insert(directoryUsers)
+        .values({
+          accountId: principal.accountId,
+          environmentId,
+          username: input.username,
+          displayName: input.displayName,
+          email: input.email ?? null,
+          source: input.source,
+        })
+        .returning()
+        .get();
+      if (groupIds.length > 0)
+        tx.insert(directoryGroupMembers).values(groupIds.map((groupId) => ({ groupId, userId: created.id }))).run();
+      return created;
+    });
+    return ok(user);
+  }
+
+  createGroup(principal: Principal, input: CreateDirectoryGroupInput): Result<DirectoryGroup> {
+    const environmentId = this.environmentOf(principal, input.environmentId);
+    if (environmentId === null) return fail(notFound('environment', ['input', 'environmentId']));
+    const problems = [checkName(input.name, ['input', 'name'], 'Group name')].filter((p) => p !== null);
+    const memberIds = this.resolveInEnvironment(
+      (ids) => this.usersByIds(principal, ids),
+      environmentId,
+      input.memberIds ?? [],
+      ['input', 'memberIds'],
+      'directory user',
+      problems,
+    );
+    if (problems.length > 0) return fail(...problems);
+    const taken = this.db
+      .select({ id: directoryGroups.id })
+      .from(directoryGroups)
+      .where(and(eq(directoryGroups.environmentId, environmentId), sql`lower(${directoryGroups.name}) = lower(${input.name})`))
+      .get();
+    if (taken) return fail(userError('NAME_TAKEN', `A group named ${input.name} already exists there`, ['input', 'name']));
+    const group = this.db.transaction((tx) => {
+      const created = tx
+        .insert(directoryGroups)
+        .values({ accountId: principal.accountId, environmentId, name: input.name, source: input.source })
+        .returning()
+        .get();
+      if (memberIds.length > 0)
+        tx.insert(directoryGroupMembers).values(memberIds.map((userId) => ({ groupId: created.id, userId }))).run();
+      return created;
+    });
+    return ok(group);
+  }
+
+  private environmentOf(principal: Principal, environmentId: number | null): number | null {
+    if (environmentId === null) return null;
+    const row = this.db
+      .select({ id: environments.id })
+      .from(environments)
+      .where(and(eq(environments.accountId, principal.accountId), eq(environments.id, environmentId)))
+      .get();
+    return row?.id ?? null;
+  }
+
+  /** Checks that every id names a user or group of this environment; duplicates collapse. */
+  private resolveInEnvironment(
+    load: (ids: number[]) => ({ environmentId: number } | null)[],
+    environmentId: number,
+    ids: (number | null)[],
+    field: string[],
+    what: string,
+    problems: UserError[],
+  ): number[] {
+    if (ids.length > MAX_MEMBERS_PER_REQUEST) {
+      problems.push(userError('LIMIT_EXCEEDED', `At most ${MAX_MEMBERS_PER_REQUEST} ids per request`, field));
+      return [];
+    }
+    const unique = [...new Set(ids)];
+    const known = unique.filter((id): id is number => id !== null);
+    const rows = load(known);
+    const missing = unique.some((id) => id === null) || rows.some((row) => row === null || row.environmentId !== environmentId);
+    if (missing) problems.push(userError('NOT_FOUND', `Every ${what} must exist in this environment`, field));
+    return known;
+  }
+}

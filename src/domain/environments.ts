@@ -1,0 +1,238 @@
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { countRows, type Db } from '../db/client.js';
+import { environments } from '../db/schema.js';
+import { keysetPage, type KeysetOrder, type Page, type PageArgs } from './pagination.js';
+import type { Principal } from './principal.js';
+import { fail, notFound, ok, userError, type Result, type UserError } from './result.js';
+import type { RuntimeProbe } from './runtime-probe.js';
+import { asciiLower } from './validation.js';
+
+export type Environment = typeof environments.$inferSelect;
+export type EnvironmentStatus = 'AVAILABLE' | 'BUSY' | 'UNKNOWN';
+
+/** The console's version: every runtime component of an environment must equal it to publish (R12). */
+export const CONSOLE_VERSION = '9.5.0';
+
+export interface RuntimeVersions {
+  integration: string;
+  sync: string;
+  messaging: string;
+}
+
+export interface CreateEnvironmentInput {
+  name: string;
+  url?: string | null;
+  allowManualPublishOnly?: boolean | null;
+  managementEnabled?: boolean | null;
+  runtimeVersions?: RuntimeVersions | null;
+}
+
+export interface UpdateEnvironmentInput {
+  id: number | null;
+  allowManualPublishOnly?: boolean | null;
+  managementEnabled?: boolean | null;
+  runtimeVersions?: RuntimeVersions | null;
+}
+
+export interface StatusChange {
+  environment: Environment;
+  status: EnvironmentStatus;
+  previousStatus: EnvironmentStatus;
+}
+
+/** R8: 3-20 letters, digits and hyphens, a letter first, no hyphen at either end. */
+const environmentNamePattern = /^[A-Za-z](?:[A-Za-z0-9-]{1,18}[A-Za-z0-9])$/;
+/** Runtime component versions, such as 9.5.0 or 9.5.0.12. */
+const runtimeVersionPattern = /^(0|[1-9]\d{0,8})(\.(0|[1-9]\d{0,8})){0,3}$/;
+const MAX_URL_LENGTH = 2000;
+
+const environmentOrder: KeysetOrder<Environment> = {
+  sortKey: sql`lower(${environments.name})`,
+  id: environments.id,
+  direction: 'asc',
+  sortValue: (environment) => asciiLower(environment.name),
+  idValue: (environment) => environment.id,
+};
+
+/**
+ * R9 without the publish lock: the embedded runtime always answers; a URL environment is
+ * AVAILABLE only when its last probe was answered.
+ */
+export function runtimeStatus(environment: Environment): EnvironmentStatus {
+  if (environment.url === null) return 'AVAILABLE';
+  return environment.runtimeAnswered ? 'AVAILABLE' : 'UNKNOWN';
+}
+
+/** The canonical form of a runtime URL (origin and path, no trailing slash), or a reason it is not one. */
+export function normalizeRuntimeUrl(value: string): { url: string } | { problem: string } {
+  if (value.length > MAX_URL_LENGTH) return { problem: `URL must be at most ${MAX_URL_LENGTH} characters` };
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    return { problem: 'URL must be an absolute http or https URL' };
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    return { problem: 'URL must be an absolute http or https URL' };
+  if (parsed.username || parsed.password) return { problem: 'URL must not carry credentials' };
+  if (parsed.search || parsed.hash) return { problem: 'URL must not have a query or fragment' };
+  return { url: `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}` };
+}
+
+function checkRuntimeVersions(versions: RuntimeVersions, field: string[]): UserError[] {
+  return (Object.keys(versions) as (keyof RuntimeVersions)[])
+    .filter((component) => !runtimeVersionPattern.test(versions[component]))
+    .map((component) =>
+      userError('INVALID_INPUT', `The ${component} version must be dot-separated numbers such as ${CONSOLE_VERSION}`, [
+        ...field,
+        component,
+      ]),
+    );
+}
+
+export class EnvironmentService {
+  constructor(
+    private readonly db: Db,
+    private readonly probe: RuntimeProbe,
+    private readonly onStatusChange: (change: StatusChange) => void,
+  ) {}
+
+  byIds(principal: Principal, ids: readonly number[]): (Environment | null)[] {
+    const rows = this.db
+      .select()
+      .from(environments)
+      .where(and(eq(environments.accountId, principal.accountId), inArray(environments.id, [...ids])))
+      .all();
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  list(principal: Principal, args: PageArgs): Page<Environment> {
+    return keysetPage(
+      {
+        select: (where, orderBy, limit) =>
+          this.db.select().from(environments).where(where).orderBy(...orderBy).limit(limit).all(),
+        count: (where) => countRows(this.db, environments, where),
+      },
+      environmentOrder,
+      eq(environments.accountId, principal.accountId),
+      args,
+    );
+  }
+
+  status(environment: Environment): EnvironmentStatus {
+    return runtimeStatus(environment);
+  }
+
+  create(principal: Principal, input: CreateEnvironmentInput): Result<Environment> {
+    const problems: UserError[] = [];
+    if (!environmentNamePattern.test(input.name))
+      problems.push(
+        userError(
+          'INVALID_INPUT',
+          'Environment name must be 3-20 letters, digits and hyphens, start with a letter and not end with a hyphen',
+          ['input', 'name'],
+        ),
+      );
+    let url: string | null = null;
+    if (input.url != null) {
+      const normalized = normalizeRuntimeUrl(input.url);
+      if ('problem' in normalized) problems.push(userError('INVALID_INPUT', normalized.problem, ['input', 'url']));
+      else url = normalized.url;
+    }
+    if (input.runtimeVersions) problems.push(...checkRuntimeVersions(input.runtimeVersions, ['input', 'runtimeVersions']));
+    if (problems.length > 0) return fail(...problems);
+
+    const nameTaken = this.db
+      .select({ id: environments.id })
+      .from(environments)
+      .where(and(eq(environments.accountId, principal.accountId), sql`lower(${environments.name}) = lower(${input.name})`))
+      .get();
+    if (nameTaken) problems.push(userError('NAME_TAKEN', `An environment named ${input.name} already exists`, ['input', 'name']));
+    if (url !== null && this.db.select({ id: environments.id }).from(environments).where(eq(environments.url, url)).get())
+      problems.push(userError('URL_TAKEN', `${url} already belongs to an environment`, ['input', 'url']));
+    if (problems.length > 0) return fail(...problems);
+
+    const versions = input.runtimeVersions ?? { integration: CONSOLE_VERSION, sync: CONSOLE_VERSION, messaging: CONSOLE_VERSION };
+    const environment = this.db
+      .insert(environments)
+      .values({
+        accountId: principal.accountId,
+        name: input.name,
+        url,
+        allowManualPublishOnly: input.allowManualPublishOnly ?? false,
+        managementEnabled: input.managementEnabled ?? false,
+        integrationVersion: versions.integration,
+        syncVersion: versions.sync,
+        messagingVersion: versions.messaging,
+      })
+      .returning()
+      .get();
+    return ok(environment);
+  }
+
+  /** Name and URL are immutable (R8); absent fields keep their values. */
+  update(principal: Principal, input: UpdateEnvironmentInput): Result<Environment> {
+    const [environment] = input.id === null ? [null] : this.byIds(principal, [input.id]);
+    if (!environment) return fail(notFound('environment', ['input', 'id']));
+    if (input.runtimeVersions) {
+      const problems = checkRuntimeVersions(input.runtimeVersions, ['input', 'runtimeVersions']);
+      if (problems.length > 0) return fail(...problems);
+    }
+    const changes: Partial<Environment> = {};
+    if (input.allowManualPublishOnly != null) changes.allowManualPublishOnly = input.allowManualPublishOnly;
+    if (input.managementEnabled != null) changes.managementEnabled = input.managementEnabled;
+    if (input.runtimeVersions) {
+      changes.integrationVersion = input.runtimeVersions.integration;
+      changes.syncVersion = input.runtimeVersions.sync;
+      changes.messagingVersion = input.runtimeVersions.messaging;
+    }
+    if (Object.keys(changes).length === 0) return ok(environment);
+    return ok(this.db.update(environments).set(changes).where(eq(environments.id, environment.id)).returning().get());
+  }
+
+  /** Removes the environment and, by cascade, its directory and Management data (R13). */
+  delete(principal: Principal, id: number | null): Result<number> {
+    const [environment] = id === null ? [null] : this.byIds(principal, [id]);
+    if (!environment) return fail(notFound('environment', ['input', 'id']));
+    this.db.delete(environments).where(eq(environments.id, environment.id)).run();
+    return ok(environment.id);
+  }
+
+  /** TEST CONNECTION: probes now and returns the environment with its fresh status. */
+  async check(principal: Principal, id: number | null): Promise<Result<Environment>> {
+    const [environment] = id === null ? [null] : this.byIds(principal, [id]);
+    if (!environment) return fail(notFound('environment', ['input', 'id']));
+    return ok(await this.probeOne(environment));
+  }
+
+  /** Probes every URL environment of every account at once: at start and every 30 s (R9). */
+  async probeAll(): Promise<void> {
+    const remote = this.db.select().from(environments).where(sql`${environments.url} is not null`).all();
+    await Promise.all(remote.map((environment) => this.probeOne(environment)));
+  }
+
+  private async probeOne(environment: Environment): Promise<Environment> {
+    if (environment.url === null) return environment;
+    const answered = await this.probe(environment.url);
+    // Read and write in one transaction so that overlapping probes each see the true previous
+    // status; the row may also have been deleted while the probe was out.
+    const recorded = this.db.transaction((tx) => {
+      const before = tx.select().from(environments).where(eq(environments.id, environment.id)).get();
+      if (!before) return null;
+      const after = tx
+        .update(environments)
+        .set({ runtimeAnswered: answered, statusCheckedAt: new Date() })
+        .where(eq(environments.id, environment.id))
+        .returning()
+        .get();
+      return { before, after };
+    });
+    if (!recorded) return environment;
+    const previousStatus = runtimeStatus(recorded.before);
+    const status = runtimeStatus(recorded.after);
+    if (status !== previousStatus) this.onStatusChange({ environment: recorded.after, status, previousStatus });
+    return recorded.after;
+  }
+}
+

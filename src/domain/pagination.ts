@@ -1,0 +1,113 @@
+import { and, asc, desc, sql, type SQL } from 'drizzle-orm';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import { InputError } from './result.js';
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+export interface PageArgs {
+  first?: number | null;
+  after?: string | null;
+  last?: number | null;
+  before?: string | null;
+}
+
+export interface Page<T> {
+  nodes: T[];
+  /** One opaque cursor per node. */
+  cursors: string[];
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+  totalCount: number;
+}
+
+type SortValue = string | number;
+
+/** How a list is ordered: by a sort expression, ties broken by a unique id column. */
+export interface KeysetOrder<Row> {
+  sortKey: SQL | SQLiteColumn;
+  id: SQLiteColumn;
+  direction: 'asc' | 'desc';
+  /** The sort expression's value for a row, exactly as SQL computes it. */
+  sortValue(row: Row): SortValue;
+  idValue(row: Row): number;
+}
+
+export interface KeysetSource<Row> {
+  select(where: SQL | undefined, orderBy: SQL[], limit: number): Row[];
+  count(where: SQL | undefined): number;
+}
+
+const encodeCursor = (value: SortValue, id: number): string =>
+  Buffer.from(JSON.stringify([value, id])).toString('base64url');
+
+function decodeCursor(cursor: string, argument: string): [SortValue, number] {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (
+      Array.isArray(parsed) &&
+      parsed.length === 2 &&
+      (typeof parsed[0] === 'string' || typeof parsed[0] === 'number') &&
+      Number.isSafeInteger(parsed[1])
+    ) {
+      return [parsed[0], parsed[1] as number];
+    }
+  } catch {
+    // falls through to the error below
+  }
+  throw new InputError(`\`${argument}\` is not a cursor of this list`);
+}
+
+function pageSize(args: PageArgs): { size: number; backward: boolean } {
+  if (args.first != null && args.last != null) throw new InputError('Pass `first` or `last`, not both');
+  for (const name of ['first', 'last'] as const) {
+    const value = args[name];
+    if (value != null && (value < 0 || value > MAX_PAGE_SIZE))
+      throw new InputError(`\`${name}\` must be between 0 and ${MAX_PAGE_SIZE}`);
+  }
+  if (args.last != null) return { size: args.last, backward: true };
+  if (args.first != null) return { size: args.first, backward: false };
+  // `before` alone reads backwards from it, as `last` would.
+  return { size: DEFAULT_PAGE_SIZE, backward: args.before != null && args.after == null };
+}
+
+/**
+ * Cursor pagination both ways over a stable order (R44 caps pages at 100). Cursors carry the
+ * sort value and id of a row, so pages stay correct while rows are added or removed.
+ */
+export function keysetPage<Row>(
+  source: KeysetSource<Row>,
+  order: KeysetOrder<Row>,
+  where: SQL | undefined,
+  args: PageArgs,
+): Page<Row> {
+  const { size, backward } = pageSize(args);
+  const ascending = order.direction === 'asc';
+  const bound = (cursor: string, argument: string, beyond: boolean): SQL => {
+    const [value, id] = decodeCursor(cursor, argument);
+    // Row values compare lexicographically, which is exactly (sortKey, id) order.
+    return (beyond === ascending)
+      ? sql`(${order.sortKey}, ${order.id}) > (${value}, ${id})`
+      : sql`(${order.sortKey}, ${order.id}) < (${value}, ${id})`;
+  };
+  const conditions = [where];
+  if (args.after != null) conditions.push(bound(args.after, 'after', true));
+  if (args.before != null) conditions.push(bound(args.before, 'before', false));
+  const filtered = and(...conditions);
+
+  const forwardOrder = ascending ? asc : desc;
+  const reverseOrder = ascending ? desc : asc;
+  const by = backward ? reverseOrder : forwardOrder;
+  const rows = size === 0 ? [] : source.select(filtered, [by(order.sortKey), by(order.id)], size + 1);
+  const more = rows.length > size;
+  const nodes = rows.slice(0, size);
+  if (backward) nodes.reverse();
+
+  return {
+    nodes,
+    cursors: nodes.map((row) => encodeCursor(order.sortValue(row), order.idValue(row))),
+    hasNextPage: backward ? args.before != null : more,
+    hasPreviousPage: backward ? more : args.after != null,
+    totalCount: source.count(where),
+  };
+}

@@ -1,0 +1,86 @@
+import SchemaBuilder from '@pothos/core';
+import DataloaderPlugin from '@pothos/plugin-dataloader';
+import RelayPlugin, { decodeGlobalID } from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { isObjectType, type GraphQLSchema } from 'graphql';
+import { DateTimeISOResolver, SafeIntResolver } from 'graphql-scalars';
+import type { Domain } from '../domain/index.js';
+import { hasRole, type Principal, type Role } from '../domain/principal.js';
+
+/** What every resolver sees. Requests without a valid token never get this far (R5). */
+export interface Context {
+  principal: Principal;
+  domain: Domain;
+}
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  AuthScopes: { role: Role };
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    SafeInt: { Input: number; Output: number };
+    File: { Input: File; Output: never };
+  };
+  Connection: { totalCount: number };
+  DefaultFieldNullability: false;
+  DefaultEdgesNullability: false;
+  DefaultNodeNullability: false;
+}>({
+  plugins: [ScopeAuthPlugin, RelayPlugin, DataloaderPlugin],
+  defaultFieldNullability: false,
+  scopeAuth: {
+    // Roles are ordered, so one scope covers R7: `role: 'MEMBER'` admits MEMBER and ADMIN.
+    authScopes: (context) => ({ role: (needed: Role) => hasRole(context.principal, needed) }),
+    authorizeOnSubscribe: true,
+  },
+  relay: {
+    // A malformed id, or one of a type that is not a node, reads as an id that does not exist:
+    // null from `node`, never an error (R6, R43).
+    decodeGlobalID: (globalID) => {
+      try {
+        return decodeGlobalID(globalID);
+      } catch {
+        return { typename: '', id: '' };
+      }
+    },
+    nodeQueryOptions: {
+      nullable: true,
+      resolve: (_root, { id }, _context, info, resolveNode) => (isNodeType(info.schema, id.typename) ? resolveNode(id) : null),
+    },
+    nodesQueryOptions: {
+      nullable: { list: false, items: true },
+      resolve: async (_root, { ids }, _context, info, resolveNodes) => {
+        const known = ids.filter((id) => isNodeType(info.schema, id.typename));
+        const loaded = await resolveNodes(known);
+        const byId = new Map(known.map((id, index) => [id, loaded[index]]));
+        return ids.map((id) => byId.get(id) ?? null);
+      },
+    },
+    edgesFieldOptions: { nullable: false },
+    nodeFieldOptions: { nullable: false },
+    nodesOnConnection: {},
+  },
+});
+
+function isNodeType(schema: GraphQLSchema, typename: string): boolean {
+  const type = schema.getType(typename);
+  return isObjectType(type) && type.getInterfaces().some((implemented) => implemented.name === 'Node');
+}
+
+builder.addScalarType('DateTime', DateTimeISOResolver, {
+  description: 'ISO-8601 date-time string in UTC, e.g. 2026-11-21T09:30:00.000Z.',
+});
+builder.addScalarType('SafeInt', SafeIntResolver, {
+  description: 'Integer in the JavaScript safe range (sizes in bytes exceed GraphQL Int).',
+});
+builder.scalarType('File', {
+  description: 'A file sent with the GraphQL multipart request specification.',
+  serialize: () => {
+    throw new Error('File is an input-only scalar');
+  },
+});
+
+builder.queryType({});
+builder.mutationType({});
+
+builder.globalConnectionField('totalCount', (t) => t.int({ resolve: (connection) => connection.totalCount }));

@@ -1,0 +1,8 @@
+import { builder } from './builder.js';
+import './payloads.js';
+import './account.js';
+import './app.js';
+import './environment.js';
+import './directory.js';
+
+export const buildSchema = () => builder.toSchema({ sortSchema: false });

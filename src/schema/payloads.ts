@@ -1,0 +1,35 @@
+import { userErrorCodes, type Result, type UserError } from '../domain/result.js';
+import { builder } from './builder.js';
+
+export const UserErrorCodeEnum = builder.enumType('UserErrorCode', { values: userErrorCodes });
+
+export const UserErrorRef = builder.objectRef<UserError>('UserError').implement({
+  description: 'A problem with the request that the caller can fix; the mutation changed nothing.',
+  fields: (t) => ({
+    code: t.expose('code', { type: UserErrorCodeEnum }),
+    message: t.exposeString('message'),
+    field: t.exposeStringList('field', {
+      nullable: true,
+      description: 'Path to the input field at fault, e.g. ["input", "version"].',
+    }),
+  }),
+});
+
+export type Payload<K extends string, T> = { [key in K]?: T | null } & { userErrors: UserError[] };
+
+/** Maps a domain result onto a `…Payload`: the object under `key`, or the user errors. */
+export function toPayload<K extends string, T>(key: K, result: Result<T>): Payload<K, T> {
+  return (result.ok ? { [key]: result.value, userErrors: [] } : { [key]: null, userErrors: result.userErrors }) as Payload<K, T>;
+}
+
+/** What a mutation answers when the caller's role does not allow it (R7). */
+export const forbidden = (): { userErrors: UserError[] } => ({
+  userErrors: [{ code: 'FORBIDDEN', message: 'Your role does not allow this' }],
+});
+
+export const DeletePayloadRef = builder.objectRef<{ deletedId?: string | null; userErrors: UserError[] }>('DeletePayload').implement({
+  fields: (t) => ({
+    deletedId: t.exposeID('deletedId', { nullable: true }),
+    userErrors: t.field({ type: [UserErrorRef], resolve: (payload) => payload.userErrors }),
+  }),
+});

@@ -1,0 +1,174 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { GraphQLError } from 'graphql';
+import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
+import type { Config } from './config.js';
+import { openDatabase } from './db/client.js';
+import { createDomain, type Domain } from './domain/index.js';
+import { bootstrap } from './domain/bootstrap.js';
+import type { Principal } from './domain/principal.js';
+import { InputError } from './domain/result.js';
+import { probeRuntimeHealth, type RuntimeProbe } from './domain/runtime-probe.js';
+import { createLogger, type Logger } from './logger.js';
+import type { Context } from './schema/builder.js';
+import { buildSchema } from './schema/index.js';
+import { DEFAULT_QUERY } from './graphiql.js';
+
+/** How often URL environments are probed in the background (R9). */
+export const PROBE_INTERVAL_MS = 30_000;
+
+export interface ServerOptions {
+  logger?: Logger;
+  /** How runtimes are asked for their health; the real HTTP probe unless a test swaps it. */
+  probe?: RuntimeProbe;
+  /** Sees every SQL statement, for tests that count statements per request. */
+  onStatement?: (sql: string) => void;
+}
+
+export interface ServerHandle {
+  /** Listens on the configured host and port (0 = any free port) and answers the URL. */
+  start(): Promise<string>;
+  /** Stops accepting, closes open connections and the database. */
+  stop(): Promise<void>;
+  readonly url: string;
+  readonly domain: Domain;
+  /** The admin token if this start created it (the one time it is shown), else null. */
+  readonly createdAdminToken: string | null;
+}
+
+interface ServerContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+}
+
+const loopbackAddresses = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+const unauthenticated = (message: string) =>
+  new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+
+/** R5: the principal behind `Authorization: Bearer <token>`, or an error the client sees as 401. */
+export function authenticate(domain: Domain, authorization: string | null | undefined): Principal {
+  if (!authorization) throw unauthenticated('Authentication required: send Authorization: Bearer <token>');
+  const match = /^Bearer\s+(\S{1,512})$/i.exec(authorization.trim());
+  const principal = match?.[1] ? domain.accounts.authenticate(match[1]) : null;
+  if (!principal) throw unauthenticated('Invalid or revoked API token');
+  return principal;
+}
+
+export function createServer(config: Config, options: ServerOptions = {}): ServerHandle {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const dataDir = resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const database = openDatabase(join(dataDir, 'shipyard.db'), options.onStatement);
+  const domain = createDomain(database.db, {
+    probe: options.probe ?? probeRuntimeHealth,
+    onStatusChange: (change) =>
+      logger.info({ environmentId: change.environment.id, from: change.previousStatus, to: change.status }, 'environment status changed'),
+  });
+
+  const tokenFile = join(dataDir, 'admin-token');
+  const outcome = bootstrap(database.db, domain, {
+    seed: config.seed,
+    ...(config.adminToken ? { adminToken: config.adminToken } : {}),
+  });
+  if (outcome.createdToken) {
+    writeFileSync(tokenFile, `${outcome.createdToken}\n`, { mode: 0o600 });
+    chmodSync(tokenFile, 0o600);
+  }
+
+  /** The token GraphiQL is pre-filled with on loopback: ADMIN_TOKEN, else the token file's. */
+  const graphiqlToken = (): string | null => {
+    const candidate = config.adminToken ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : null);
+    return candidate && domain.accounts.isLiveToken(candidate) ? candidate : null;
+  };
+
+  const yoga: YogaServerInstance<ServerContext, Context> = createYoga<ServerContext, Context>({
+    schema: buildSchema(),
+    context: ({ request }) => ({ principal: authenticate(domain, request.headers.get('authorization')), domain }),
+    graphiql: (_request, serverContext) => {
+      const token = serverContext && loopbackAddresses.has(serverContext.req.socket.remoteAddress ?? '') ? graphiqlToken() : null;
+      return {
+        title: 'Shipyard',
+        defaultQuery: DEFAULT_QUERY,
+        subscriptionsProtocol: 'SSE',
+        ...(token ? { headers: JSON.stringify({ Authorization: `Bearer ${token}` }) } : {}),
+      };
+    },
+    maskedErrors: {
+      maskError: (error, message, isDev) => {
+        const original = error instanceof GraphQLError ? error.originalError : error;
+        if (original instanceof InputError)
+          return new GraphQLError(original.message, { extensions: { code: 'BAD_USER_INPUT' } });
+        return maskError(error, message, isDev);
+      },
+    },
+    logging: {
+      debug: (...args) => logger.debug(args),
+      info: (...args) => logger.info(args),
+      warn: (...args) => logger.warn(args),
+      error: (...args) => logger.error(args),
+    },
+  });
+
+  const sendJson = (res: ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+
+  const isDatabaseAnswering = (): boolean => {
+    try {
+      return database.sqlite.open && database.sqlite.prepare('select 1 as ok').get() !== undefined;
+    } catch {
+      return false;
+    }
+  };
+
+  const http = createHttpServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/health' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
+    if (path === '/ready' && req.method === 'GET') {
+      const ready = isDatabaseAnswering();
+      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'database unavailable' });
+    }
+    if (path === yoga.graphqlEndpoint) return void yoga(req, res);
+    return sendJson(res, 404, { error: 'Not found' });
+  });
+
+  let url = '';
+  let probeTimer: NodeJS.Timeout | undefined;
+  const probeAll = () =>
+    domain.environments.probeAll().catch((error: unknown) => logger.error({ err: error }, 'probing environments failed'));
+
+  return {
+    get url() {
+      return url;
+    },
+    domain,
+    createdAdminToken: outcome.createdToken,
+    start: () =>
+      new Promise<string>((resolveStart, rejectStart) => {
+        http.once('error', rejectStart);
+        http.listen(config.port, config.host, () => {
+          http.off('error', rejectStart);
+          const { port } = http.address() as AddressInfo;
+          const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+          url = `http://${host}:${port}`;
+          void probeAll();
+          probeTimer = setInterval(() => void probeAll(), PROBE_INTERVAL_MS);
+          probeTimer.unref();
+          resolveStart(url);
+        });
+      }),
+    stop: async () => {
+      clearInterval(probeTimer);
+      await new Promise<void>((resolveStop) => {
+        http.close(() => resolveStop());
+        http.closeAllConnections();
+      });
+      await yoga.dispose();
+      database.close();
+    },
+  };
+}
