@@ -33,7 +33,7 @@ builder.queryField('apps', (t) =>
     type: AppRef,
     args: { search: t.arg.string({ description: 'Case-insensitive substring of the app name.' }) },
     resolve: (_root, args, { domain, principal }) => toConnection(domain.apps.list(principal, args)),
-  }),
+  }, { name: 'AppConnection' }, { name: 'AppEdge' }),
 );
 
 const IdentityServiceInput = builder.inputType('IdentityServiceInput', {

@@ -71,12 +71,12 @@ builder.objectFields(EnvironmentRef, (t) => {
       type: DirectoryUserRef,
       args: filters,
       resolve: (environment, args, { domain }) => toConnection(domain.directory.users(environment.id, args)),
-    }),
+    }, { name: 'DirectoryUserConnection' }, { name: 'DirectoryUserEdge' }),
     directoryGroups: t.connection({
       type: DirectoryGroupRef,
       args: filters,
       resolve: (environment, args, { domain }) => toConnection(domain.directory.groups(environment.id, args)),
-    }),
+    }, { name: 'DirectoryGroupConnection' }, { name: 'DirectoryGroupEdge' }),
   };
 });
 

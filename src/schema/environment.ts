@@ -52,7 +52,7 @@ builder.queryField('environments', (t) =>
   t.connection({
     type: EnvironmentRef,
     resolve: (_root, args, { domain, principal }) => toConnection(domain.environments.list(principal, args)),
-  }),
+  }, { name: 'EnvironmentConnection' }, { name: 'EnvironmentEdge' }),
 );
 
 const RuntimeVersionsInput = builder.inputType('RuntimeVersionsInput', {

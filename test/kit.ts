@@ -1,0 +1,123 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GraphQLClient } from 'graphql-request';
+import type { Config } from '../src/config.js';
+import type { Role } from '../src/domain/principal.js';
+import { createServer, type ServerHandle, type ServerOptions } from '../src/server.js';
+
+export interface GraphQLResponse<T = Record<string, unknown>> {
+  status: number;
+  data?: T | null;
+  errors?: { message: string; extensions?: Record<string, unknown>; path?: string[] }[];
+}
+
+/** A client holding one API token; `raw` shows status and errors, `request` insists on data. */
+export class Client {
+  private readonly client: GraphQLClient;
+
+  constructor(
+    readonly graphqlUrl: string,
+    readonly token: string | null,
+  ) {
+    this.client = new GraphQLClient(graphqlUrl, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  }
+
+  /** Runs an operation and fails the test on any GraphQL error. */
+  request<T = Record<string, any>>(query: string, variables?: Record<string, unknown>): Promise<T> { // eslint-disable-line @typescript-eslint/no-explicit-any -- test documents are untyped; assertions check the shapes
+    return this.client.request<T>(query, variables);
+  }
+
+  async raw<T = Record<string, any>>(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>> { // eslint-disable-line @typescript-eslint/no-explicit-any -- as above
+    const response = await fetch(this.graphqlUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+      },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await response.json()) as Omit<GraphQLResponse<T>, 'status'>;
+    return { status: response.status, ...body };
+  }
+}
+
+export interface TestServer {
+  server: ServerHandle;
+  url: string;
+  dataDir: string;
+  config: Config;
+  admin: Client;
+  /** A client with a fresh user of that role in the default account. */
+  as(role: Role): Promise<Client>;
+  client(token: string | null): Client;
+  /** Creates another account with its admin, as `npm run create-account` does. */
+  otherAccount(name?: string): Client;
+  stop(options?: { keepData?: boolean }): Promise<void>;
+}
+
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return {
+    port: 0,
+    host: '127.0.0.1',
+    dataDir: overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'shipyard-test-')),
+    adminToken: undefined,
+    seed: 'none',
+    publishStageDelayMs: 0,
+    maxUploadBytes: 4 * 1024 ** 3,
+    maxMultipartBytes: 64 * 1024 ** 2,
+    logLevel: (process.env.TEST_LOG_LEVEL as Config['logLevel'] | undefined) ?? 'silent',
+    ...overrides,
+  };
+}
+
+let accountCounter = 0;
+let userCounter = 0;
+
+/** Starts a real server on a free port with its own temporary data directory. */
+export async function startServer(overrides: Partial<Config> = {}, options: ServerOptions = {}): Promise<TestServer> {
+  const config = testConfig(overrides);
+  const server = createServer(config, options);
+  const url = await server.start();
+  const graphqlUrl = `${url}/graphql`;
+  const tokenFile = join(config.dataDir, 'admin-token');
+  const adminToken = server.createdAdminToken ?? config.adminToken ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : null);
+  const admin = new Client(graphqlUrl, adminToken);
+
+  return {
+    server,
+    url,
+    dataDir: config.dataDir,
+    config,
+    admin,
+    client: (token) => new Client(graphqlUrl, token),
+    async as(role) {
+      userCounter += 1;
+      const created = await admin.request(
+        `mutation ($input: CreateUserInput!) { createUser(input: $input) { user { id } userErrors { message } } }`,
+        { input: { email: `${role.toLowerCase()}${userCounter}@example.com`, name: `${role} ${userCounter}`, role } },
+      );
+      const token = await admin.request(
+        `mutation ($input: CreateApiTokenInput!) { createApiToken(input: $input) { token userErrors { message } } }`,
+        { input: { name: 'test', userId: created.createUser.user.id } },
+      );
+      return new Client(graphqlUrl, token.createApiToken.token);
+    },
+    otherAccount(name = 'Other') {
+      accountCounter += 1;
+      const result = server.domain.accounts.createAccount({ name, email: `owner${accountCounter}@other.example` });
+      if (!result.ok) throw new Error(result.userErrors[0]?.message);
+      return new Client(graphqlUrl, result.value.token);
+    },
+    async stop({ keepData = false } = {}) {
+      await server.stop();
+      if (!keepData) rmSync(config.dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Asserts a payload has no user errors and returns it. */
+export function noUserErrors<T extends { userErrors: unknown[] }>(payload: T): T {
+  if (payload.userErrors.length > 0) throw new Error(`unexpected userErrors: ${JSON.stringify(payload.userErrors)}`);
+  return payload;
+}
