@@ -49,11 +49,14 @@ export const builder = new SchemaBuilder<{
     },
     nodesQueryOptions: {
       nullable: { list: false, items: true },
-      resolve: async (_root, { ids }, _context, info, resolveNodes) => {
-        const known = ids.filter((id) => isNodeType(info.schema, id.typename));
-        const loaded = await resolveNodes(known);
-        const byId = new Map(known.map((id, index) => [id, loaded[index]]));
-        return ids.map((id) => byId.get(id) ?? null);
+      resolve: (_root, args, _context, info, resolveNodes) => {
+        // Pothos's resolveNodes reads `args.ids` (it ignores its own argument) and answers null
+        // for null entries, so ids that cannot name a node are blanked in place.
+        const ids = args.ids as ({ typename: string; id: string } | null)[];
+        ids.forEach((id, index) => {
+          if (id && !isNodeType(info.schema, id.typename)) ids[index] = null;
+        });
+        return resolveNodes(args.ids);
       },
     },
     edgesFieldOptions: { nullable: false },

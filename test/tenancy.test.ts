@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, startServer, type TestServer } from './kit.js';
+
+let t: TestServer;
+let a: Client;
+let b: Client;
+
+interface Shapes {
+  appId: string;
+  environmentId: string;
+  userId: string;
+  groupId: string;
+  tokenId: string;
+  accountId: string;
+  viewerId: string;
+}
+
+async function makeShapes(client: Client): Promise<Shapes> {
+  const app = await client.request('mutation { createApp(input: { name: "Same", identityServices: [{ name: "Login", providerType: "UserStore" }] }) { app { id } } }');
+  const environment = await client.request('mutation { createEnvironment(input: { name: "same-env", managementEnabled: true }) { environment { id } } }');
+  const environmentId = environment.createEnvironment.environment.id;
+  const user = await client.request(
+    `mutation ($id: ID!) { createDirectoryUser(input: { environmentId: $id, username: "same", displayName: "Same User", source: LOCAL }) { user { id } } }`,
+    { id: environmentId },
+  );
+  const group = await client.request(
+    `mutation ($id: ID!) { createDirectoryGroup(input: { environmentId: $id, name: "Same", source: LOCAL }) { group { id } } }`,
+    { id: environmentId },
+  );
+  const token = await client.request('mutation { createApiToken(input: { name: "same" }) { apiToken { id } } }');
+  const viewer = await client.request('{ viewer { user { id } account { id } } }');
+  return {
+    appId: app.createApp.app.id,
+    environmentId,
+    userId: user.createDirectoryUser.user.id,
+    groupId: group.createDirectoryGroup.group.id,
+    tokenId: token.createApiToken.apiToken.id,
+    accountId: viewer.viewer.account.id,
+    viewerId: viewer.viewer.user.id,
+  };
+}
+
+let shapesA: Shapes;
+const snapshotA = () =>
+  a.request(`{
+    apps { nodes { id name description identityServices { name } } }
+    environments { nodes { id name managementEnabled allowManualPublishOnly runtimeVersions { sync }
+      directoryUsers { nodes { id username groups { name } } } directoryGroups { nodes { id name members { username } } } } }
+    viewer { apiTokens { id name } }
+  }`);
+
+beforeAll(async () => {
+  t = await startServer();
+  a = t.admin;
+  b = t.otherAccount('Tenant B');
+  shapesA = await makeShapes(a);
+  await makeShapes(b);
+});
+afterAll(() => t.stop());
+
+describe("another account's ids behave like ids that do not exist (R6)", () => {
+  it('answers null from node and nodes for every type', async () => {
+    for (const id of Object.values(shapesA)) {
+      expect((await b.request(`query ($id: ID!) { node(id: $id) { id } }`, { id })).node, id).toBeNull();
+    }
+    expect((await b.request(`query ($ids: [ID!]!) { nodes(ids: $ids) { id } }`, { ids: Object.values(shapesA) })).nodes).toEqual(
+      Object.values(shapesA).map(() => null),
+    );
+  });
+
+  it("shows none of A's objects in B's lists", async () => {
+    const data = await b.request('{ apps { totalCount nodes { id } } environments { totalCount nodes { id } } viewer { apiTokens { id } } }');
+    expect(data.apps.totalCount).toBe(1);
+    expect(data.environments.totalCount).toBe(1);
+    const ids = [...data.apps.nodes, ...data.environments.nodes, ...data.viewer.apiTokens].map((n: { id: string }) => n.id);
+    for (const id of Object.values(shapesA)) expect(ids).not.toContain(id);
+  });
+
+  it("answers NOT_FOUND to every mutation that names A's objects, and A's data is unchanged", async () => {
+    const before = await snapshotA();
+    const { appId, environmentId, userId, groupId, tokenId, viewerId } = shapesA;
+    const mutations: [string, string, Record<string, unknown>][] = [
+      ['updateApp', 'mutation ($id: ID!) { updateApp(input: { id: $id, description: "hijacked" }) { userErrors { code } } }', { id: appId }],
+      ['updateEnvironment', 'mutation ($id: ID!) { updateEnvironment(input: { id: $id, managementEnabled: false }) { userErrors { code } } }', { id: environmentId }],
+      ['deleteEnvironment', 'mutation ($id: ID!) { deleteEnvironment(input: { id: $id }) { userErrors { code } } }', { id: environmentId }],
+      ['checkEnvironment', 'mutation ($id: ID!) { checkEnvironment(input: { id: $id }) { userErrors { code } } }', { id: environmentId }],
+      ['createDirectoryUser', 'mutation ($id: ID!) { createDirectoryUser(input: { environmentId: $id, username: "x", displayName: "X", source: LOCAL }) { userErrors { code } } }', { id: environmentId }],
+      ['createDirectoryGroup', 'mutation ($id: ID!) { createDirectoryGroup(input: { environmentId: $id, name: "X", source: LOCAL }) { userErrors { code } } }', { id: environmentId }],
+      ['revokeApiToken', 'mutation ($id: ID!) { revokeApiToken(input: { id: $id }) { userErrors { code } } }', { id: tokenId }],
+      ['createApiToken', 'mutation ($id: ID!) { createApiToken(input: { name: "x", userId: $id }) { token userErrors { code } } }', { id: viewerId }],
+    ];
+    for (const [name, mutation, variables] of mutations) {
+      const data = await b.request(mutation, variables);
+      expect(data[name].userErrors, name).toEqual([{ code: 'NOT_FOUND' }]);
+    }
+    const ownEnvironment = (await b.request('{ environments { nodes { id } } }')).environments.nodes[0].id;
+    const crossMembers = await b.request(
+      `mutation ($env: ID!, $user: ID!, $group: ID!) {
+        g: createDirectoryGroup(input: { environmentId: $env, name: "Cross", source: LOCAL, memberIds: [$user] }) { userErrors { code } }
+        u: createDirectoryUser(input: { environmentId: $env, username: "cross", displayName: "Cross", source: LOCAL, groupIds: [$group] }) { userErrors { code } }
+      }`,
+      { env: ownEnvironment, user: userId, group: groupId },
+    );
+    expect(crossMembers).toEqual({ g: { userErrors: [{ code: 'NOT_FOUND' }] }, u: { userErrors: [{ code: 'NOT_FOUND' }] } });
+    expect(await snapshotA()).toEqual(before);
+  });
+});
