@@ -25,6 +25,8 @@ export interface ServerOptions {
   probe?: RuntimeProbe;
   /** Sees every SQL statement, for tests that count statements per request. */
   onStatement?: (sql: string) => void;
+  /** How often URL environments are probed; 30 s unless a test needs it sooner. */
+  probeIntervalMs?: number;
 }
 
 export interface ServerHandle {
@@ -156,7 +158,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
           const host = config.host.includes(':') ? `[${config.host}]` : config.host;
           url = `http://${host}:${port}`;
           void probeAll();
-          probeTimer = setInterval(() => void probeAll(), PROBE_INTERVAL_MS);
+          probeTimer = setInterval(() => void probeAll(), options.probeIntervalMs ?? PROBE_INTERVAL_MS);
           probeTimer.unref();
           resolveStart(url);
         });

@@ -104,6 +104,31 @@ describe('environment URLs (R8, R9)', () => {
   });
 });
 
+describe('background probing (R9)', () => {
+  it('notices a runtime going down and coming back without anyone asking', async () => {
+    const responder = await startRuntimeResponder();
+    const probed = await startServer({}, { probeIntervalMs: 50 });
+    const statusOf = async () => (await probed.admin.request('{ environments { nodes { status } } }')).environments.nodes[0].status;
+    const waitFor = async (status: string) => {
+      for (let i = 0; i < 100 && (await statusOf()) !== status; i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+      return statusOf();
+    };
+    try {
+      await probed.admin.request(`mutation ($url: String) { createEnvironment(input: { name: "watched", url: $url }) { userErrors { code } } }`, {
+        url: responder.url,
+      });
+      expect(await waitFor('AVAILABLE')).toBe('AVAILABLE');
+      responder.healthy = false;
+      expect(await waitFor('UNKNOWN')).toBe('UNKNOWN');
+      responder.healthy = true;
+      expect(await waitFor('AVAILABLE')).toBe('AVAILABLE');
+    } finally {
+      await probed.stop();
+      await responder.close();
+    }
+  });
+});
+
 describe('runtime versions and settings (R12 data)', () => {
   it('defaults every component to the console version', async () => {
     const { serverInfo } = await t.admin.request('{ serverInfo { consoleVersion } }');
