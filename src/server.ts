@@ -15,6 +15,9 @@ import { createLogger, type Logger } from './logger.js';
 import type { Context } from './schema/builder.js';
 import { buildSchema } from './schema/index.js';
 import { DEFAULT_QUERY } from './graphiql.js';
+import { bearerPrincipal } from './http/auth.js';
+import { handleBinaryRoutes } from './http/binaries.js';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 
 /** How often URL environments are probed in the background (R9). */
 export const PROBE_INTERVAL_MS = 30_000;
@@ -45,6 +48,9 @@ interface ServerContext {
   res: ServerResponse;
 }
 
+/** The header yoga's CSRF prevention asks of multipart uploads (R19). */
+export const CSRF_HEADER = 'x-graphql-yoga-csrf';
+
 const loopbackAddresses = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 const unauthenticated = (message: string) =>
@@ -53,8 +59,7 @@ const unauthenticated = (message: string) =>
 /** R5: the principal behind `Authorization: Bearer <token>`, or an error the client sees as 401. */
 export function authenticate(domain: Domain, authorization: string | null | undefined): Principal {
   if (!authorization) throw unauthenticated('Authentication required: send Authorization: Bearer <token>');
-  const match = /^Bearer\s+(\S{1,512})$/i.exec(authorization.trim());
-  const principal = match?.[1] ? domain.accounts.authenticate(match[1]) : null;
+  const principal = bearerPrincipal(domain, authorization);
   if (!principal) throw unauthenticated('Invalid or revoked API token');
   return principal;
 }
@@ -65,6 +70,8 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   mkdirSync(dataDir, { recursive: true });
   const database = openDatabase(join(dataDir, 'shipyard.db'), options.onStatement);
   const domain = createDomain(database.db, {
+    dataDir,
+    limits: { maxUploadBytes: config.maxUploadBytes, maxMultipartBytes: config.maxMultipartBytes },
     probe: options.probe ?? probeRuntimeHealth,
     onStatusChange: (change) =>
       logger.info({ environmentId: change.environment.id, from: change.previousStatus, to: change.status }, 'environment status changed'),
@@ -88,7 +95,13 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
 
   const yoga: YogaServerInstance<ServerContext, Context> = createYoga<ServerContext, Context>({
     schema: buildSchema(),
-    context: ({ request }) => ({ principal: authenticate(domain, request.headers.get('authorization')), domain }),
+    context: ({ request }) => ({
+      principal: authenticate(domain, request.headers.get('authorization')),
+      domain,
+      origin: new URL(request.url).origin,
+    }),
+    // R19: multipart requests are "simple" in CORS terms, so they must carry this header.
+    plugins: [useCSRFPrevention({ requestHeaders: [CSRF_HEADER] })],
     graphiql: (_request, serverContext) => {
       const token = serverContext && loopbackAddresses.has(serverContext.req.socket.remoteAddress ?? '') ? graphiqlToken() : null;
       return {
@@ -127,6 +140,13 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
     }
   };
 
+  /** R19: yoga buffers multipart bodies, so an oversized one is refused before it is read. */
+  const isOversizedMultipart = (req: IncomingMessage): boolean => {
+    if (!(req.headers['content-type'] ?? '').toLowerCase().startsWith('multipart/')) return false;
+    const length = Number(req.headers['content-length'] ?? Number.POSITIVE_INFINITY);
+    return !(length <= config.maxMultipartBytes);
+  };
+
   const http = createHttpServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/health' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
@@ -134,14 +154,29 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       const ready = isDatabaseAnswering();
       return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'database unavailable' });
     }
-    if (path === yoga.graphqlEndpoint) return void yoga(req, res);
+    if (path === yoga.graphqlEndpoint) {
+      if (isOversizedMultipart(req)) {
+        sendJson(res, 413, { error: `Multipart requests are at most ${config.maxMultipartBytes} bytes; use createBinaryUpload for larger files` });
+        req.resume();
+        return;
+      }
+      return void yoga(req, res);
+    }
+    if (handleBinaryRoutes(domain, logger, req, res, path ?? '')) return;
     return sendJson(res, 404, { error: 'Not found' });
   });
 
   let url = '';
   let probeTimer: NodeJS.Timeout | undefined;
-  const probeAll = () =>
-    domain.environments.probeAll().catch((error: unknown) => logger.error({ err: error }, 'probing environments failed'));
+  /** Background work every interval: probe URL environments (R9), drop expired uploads (R18). */
+  const runMaintenance = () => {
+    try {
+      domain.binaries.sweepExpiredUploads();
+    } catch (error) {
+      logger.error({ err: error }, 'sweeping expired uploads failed');
+    }
+    return domain.environments.probeAll().catch((error: unknown) => logger.error({ err: error }, 'probing environments failed'));
+  };
 
   return {
     get url() {
@@ -157,8 +192,8 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
           const { port } = http.address() as AddressInfo;
           const host = config.host.includes(':') ? `[${config.host}]` : config.host;
           url = `http://${host}:${port}`;
-          void probeAll();
-          probeTimer = setInterval(() => void probeAll(), options.probeIntervalMs ?? PROBE_INTERVAL_MS);
+          void runMaintenance();
+          probeTimer = setInterval(() => void runMaintenance(), options.probeIntervalMs ?? PROBE_INTERVAL_MS);
           probeTimer.unref();
           resolveStart(url);
         });

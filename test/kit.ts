@@ -121,3 +121,36 @@ export function noUserErrors<T extends { userErrors: unknown[] }>(payload: T): T
   if (payload.userErrors.length > 0) throw new Error(`unexpected userErrors: ${JSON.stringify(payload.userErrors)}`);
   return payload;
 }
+
+export const UPLOAD_MUTATION = `mutation ($input: UploadClientBinaryInput!) {
+  uploadClientBinary(input: $input) {
+    binary { id platform version bundleId fileName sizeBytes sha256 description downloadUrl uploadedBy { email } app { name } }
+    userErrors { code message field }
+  }
+}`;
+
+/** A GraphQL multipart request (the spec yoga implements) carrying one file as `input.file`. */
+export async function multipartUpload(
+  client: Client,
+  input: Record<string, unknown>,
+  file: { name: string; content: Buffer },
+  { csrf = true, query = UPLOAD_MUTATION } = {},
+): Promise<{ status: number; body: GraphQLResponse & Record<string, unknown> }> {
+  const form = new FormData();
+  form.append('operations', JSON.stringify({ query, variables: { input: { ...input, file: null } } }));
+  form.append('map', JSON.stringify({ 0: ['variables.input.file'] }));
+  form.append('0', new Blob([new Uint8Array(file.content)]), file.name);
+  const response = await fetch(client.graphqlUrl, {
+    method: 'POST',
+    headers: { ...(client.token ? { authorization: `Bearer ${client.token}` } : {}), ...(csrf ? { 'x-graphql-yoga-csrf': '1' } : {}) },
+    body: form,
+  });
+  const text = await response.text();
+  let body: GraphQLResponse & Record<string, unknown>;
+  try {
+    body = JSON.parse(text) as GraphQLResponse & Record<string, unknown>;
+  } catch {
+    body = { status: response.status, text };
+  }
+  return { status: response.status, body };
+}

@@ -46,6 +46,6 @@ export function openDatabase(file: string, onStatement?: (sql: string) => void):
 }
 
 /** `select count(*)` as a plain number, for synchronous code. */
-export function countRows(db: Db, table: SQLiteTable, where: SQL | undefined): number {
+export function countRows(db: Pick<Db, 'select'>, table: SQLiteTable, where: SQL | undefined): number {
   return db.select({ rows: count() }).from(table).where(where).get()?.rows ?? 0;
 }

@@ -171,3 +171,83 @@ export const directoryGroupMembers = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.groupId, t.userId] }), index('directory_group_members_user_idx').on(t.userId)],
 );
+
+export const clientPlatforms = ['IOS_PHONE', 'IOS_TABLET', 'ANDROID_PHONE', 'ANDROID_TABLET', 'WINDOWS', 'WEB'] as const;
+
+/** Content-addressed files under DATA_DIR/blobs, one row per distinct SHA-256. */
+export const blobs = sqliteTable('blobs', {
+  sha256: text('sha256').primaryKey(),
+  sizeBytes: integer('size_bytes').notNull(),
+  createdAt: createdAt(),
+});
+
+export const clientBinaries = sqliteTable(
+  'client_binaries',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    accountId: integer('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    appId: integer('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    platform: text('platform', { enum: clientPlatforms }).notNull(),
+    version: text('version').notNull(),
+    /** The version padded to three 9-digit parts, so that 1 = 1.0 = 1.0.0 and 1.10 > 1.9. */
+    versionKey: text('version_key').notNull(),
+    /** Platform, then the version key with each digit complemented: ascending = newest first per platform. */
+    listKey: text('list_key').notNull(),
+    description: text('description'),
+    fileName: text('file_name').notNull(),
+    sizeBytes: integer('size_bytes').notNull(),
+    sha256: text('sha256')
+      .notNull()
+      .references(() => blobs.sha256),
+    bundleId: text('bundle_id'),
+    uploadedBy: integer('uploaded_by')
+      .notNull()
+      .references(() => users.id),
+    uploadedAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('client_binaries_app_platform_version_unique').on(t.appId, t.platform, t.versionKey),
+    index('client_binaries_app_list_idx').on(t.appId, t.listKey, t.id),
+    index('client_binaries_sha256_idx').on(t.sha256),
+    check(
+      'client_binaries_platform_check',
+      sql`${t.platform} in ('IOS_PHONE', 'IOS_TABLET', 'ANDROID_PHONE', 'ANDROID_TABLET', 'WINDOWS', 'WEB')`,
+    ),
+  ],
+);
+
+/** A staged, streamed upload: created by createBinaryUpload, filled by one PUT, used by addClientBinary. */
+export const binaryUploads = sqliteTable(
+  'binary_uploads',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    accountId: integer('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    appId: integer('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    platform: text('platform', { enum: clientPlatforms }).notNull(),
+    fileName: text('file_name').notNull(),
+    sizeBytes: integer('size_bytes').notNull(),
+    /** Hex SHA-256 of the secret in the upload URL. */
+    tokenSha256: text('token_sha256').notNull().unique(),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+    receivedBytes: integer('received_bytes').notNull().default(0),
+    /** Set when the PUT completed: the blob it stored. */
+    sha256: text('sha256').references(() => blobs.sha256),
+    completedAt: integer('completed_at', { mode: 'timestamp_ms' }),
+    /** Set when addClientBinary turned it into a binary; an upload is used once. */
+    clientBinaryId: integer('client_binary_id').references(() => clientBinaries.id, { onDelete: 'set null' }),
+    usedAt: integer('used_at', { mode: 'timestamp_ms' }),
+    createdBy: integer('created_by')
+      .notNull()
+      .references(() => users.id),
+    createdAt: createdAt(),
+  },
+  (t) => [index('binary_uploads_sha256_idx').on(t.sha256)],
+);

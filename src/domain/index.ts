@@ -1,11 +1,16 @@
 import type { Db } from '../db/client.js';
 import { AccountService } from './accounts.js';
 import { AppService } from './apps.js';
+import { BlobStore } from './binaries/blob-store.js';
+import { BinaryService, type BinaryLimits } from './binaries/service.js';
 import { DirectoryService } from './directory.js';
 import { EnvironmentService, type StatusChange } from './environments.js';
 import type { RuntimeProbe } from './runtime-probe.js';
 
 export interface DomainOptions {
+  /** Where blobs live (DATA_DIR). */
+  dataDir: string;
+  limits: BinaryLimits;
   probe: RuntimeProbe;
   onStatusChange: (change: StatusChange) => void;
 }
@@ -17,6 +22,7 @@ export function createDomain(db: Db, options: DomainOptions) {
     apps: new AppService(db),
     environments: new EnvironmentService(db, options.probe, options.onStatusChange),
     directory: new DirectoryService(db),
+    binaries: new BinaryService(db, new BlobStore(options.dataDir), options.limits),
   };
 }
 

@@ -11,6 +11,8 @@ import { hasRole, type Principal, type Role } from '../domain/principal.js';
 export interface Context {
   principal: Principal;
   domain: Domain;
+  /** Scheme, host and port the client reached us at, for URLs we hand out. */
+  origin: string;
 }
 
 export const builder = new SchemaBuilder<{

@@ -4,5 +4,6 @@ import './account.js';
 import './app.js';
 import './environment.js';
 import './directory.js';
+import './client-binary.js';
 
 export const buildSchema = () => builder.toSchema({ sortSchema: false });

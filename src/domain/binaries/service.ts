@@ -1,0 +1,413 @@
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { SqliteError } from 'better-sqlite3';
+import { countRows, type Db } from '../../db/client.js';
+import { apps, binaryUploads, blobs, clientBinaries } from '../../db/schema.js';
+import { keysetPage, type KeysetOrder, type Page, type PageArgs } from '../pagination.js';
+import type { Principal } from '../principal.js';
+import { fail, notFound, ok, userError, type Result, type UserError } from '../result.js';
+import { sha256Hex } from '../tokens.js';
+import { checkDescription, compareVersions, isVersion, MAX_NAME_LENGTH } from '../validation.js';
+import { inspectArchive } from './archive.js';
+import { BlobStore, TooLargeError, type StoredTemp } from './blob-store.js';
+import { describeKind, platformRules, type ClientPlatform } from './platforms.js';
+import { listKey, statedVersion, versionKey } from './versions.js';
+
+export type ClientBinary = typeof clientBinaries.$inferSelect;
+export type BinaryUpload = typeof binaryUploads.$inferSelect;
+
+/** R16: an app keeps at most this many web client binaries. */
+export const MAX_WEB_BINARIES = 10;
+/** R18: an upload URL is valid this long. */
+export const UPLOAD_TTL_MS = 60 * 60 * 1000;
+
+export interface BinaryLimits {
+  maxUploadBytes: number;
+  maxMultipartBytes: number;
+}
+
+export interface NewBinary {
+  appId: number | null;
+  platform: ClientPlatform;
+  version?: string | null;
+  description?: string | null;
+}
+
+/** What the PUT of a streamed upload answers, in HTTP terms. */
+export type UploadReceipt =
+  | { status: 201; sha256: string; sizeBytes: number }
+  | { status: 400 | 404 | 409 | 410 | 413; message: string }
+  /** The client went away mid-stream: nothing to answer, nothing kept. */
+  | { status: 'aborted' };
+
+/**
+ * Decides who may still be served a binary before it is deleted; the Management runtime plugs in
+ * here (R20). Answers the names of the environments that serve it.
+ */
+export type ServedByCheck = (binaryId: number) => string[];
+
+const binaryOrder: KeysetOrder<ClientBinary> = {
+  sortKey: clientBinaries.listKey,
+  id: clientBinaries.id,
+  direction: 'asc',
+  sortValue: (binary) => binary.listKey,
+  idValue: (binary) => binary.id,
+};
+
+// eslint-disable-next-line no-control-regex
+const unsafeFileName = /[\u0000-\u001f\u007f/\\]|^\.\.?$/;
+
+function checkFileName(name: string, field: string[]): UserError | null {
+  if (name.length === 0 || name.length > MAX_NAME_LENGTH)
+    return userError('INVALID_INPUT', `File name must be 1 to ${MAX_NAME_LENGTH} characters`, field);
+  if (unsafeFileName.test(name)) return userError('INVALID_INPUT', 'File name must be a plain name, without a path or control characters', field);
+  return null;
+}
+
+function checkExtension(platform: ClientPlatform, fileName: string, field: string[]): UserError | null {
+  const { extensions } = platformRules[platform];
+  return extensions.some((extension) => fileName.toLowerCase().endsWith(extension))
+    ? null
+    : userError('INVALID_BINARY', `A ${platform} binary is a ${extensions.join(', ')} file`, field);
+}
+
+const isUniqueViolation = (error: unknown) => error instanceof SqliteError && error.code === 'SQLITE_CONSTRAINT_UNIQUE';
+
+export class BinaryService {
+  /** Bytes received so far by PUTs under way, by upload id; they are written to the row at the end. */
+  private readonly receiving = new Map<number, number>();
+  private servedBy: ServedByCheck = () => [];
+
+  constructor(
+    private readonly db: Db,
+    private readonly store: BlobStore,
+    private readonly limits: BinaryLimits,
+  ) {}
+
+  /** The Management runtime tells which binaries it serves (R20). */
+  setServedByCheck(check: ServedByCheck): void {
+    this.servedBy = check;
+  }
+
+  byIds(principal: Principal, ids: readonly number[]): (ClientBinary | null)[] {
+    const rows = this.db
+      .select()
+      .from(clientBinaries)
+      .where(and(eq(clientBinaries.accountId, principal.accountId), inArray(clientBinaries.id, [...ids])))
+      .all();
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  uploadsByIds(principal: Principal, ids: readonly number[]): (BinaryUpload | null)[] {
+    const rows = this.db
+      .select()
+      .from(binaryUploads)
+      .where(and(eq(binaryUploads.accountId, principal.accountId), inArray(binaryUploads.id, [...ids])))
+      .all();
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  /** Bytes an upload has received, counting a PUT that is still streaming. */
+  receivedBytes(upload: BinaryUpload): number {
+    return this.receiving.get(upload.id) ?? upload.receivedBytes;
+  }
+
+  /** An app's binaries: by platform, newest version first (R16). */
+  list(appId: number, args: PageArgs & { platform?: ClientPlatform | null }): Page<ClientBinary> {
+    const conditions: (SQL | undefined)[] = [eq(clientBinaries.appId, appId)];
+    if (args.platform) conditions.push(eq(clientBinaries.platform, args.platform));
+    return keysetPage(
+      {
+        select: (where, orderBy, limit) => this.db.select().from(clientBinaries).where(where).orderBy(...orderBy).limit(limit).all(),
+        count: (where) => countRows(this.db, clientBinaries, where),
+      },
+      binaryOrder,
+      and(...conditions),
+      args,
+    );
+  }
+
+  pathOf(binary: ClientBinary): string {
+    return this.store.pathOf(binary.sha256);
+  }
+
+  /** R19: a multipart file, already parsed by the GraphQL server, validated and registered. */
+  async uploadFile(
+    principal: Principal,
+    input: NewBinary & { file: { name: string; stream(): ReadableStream<Uint8Array> } },
+  ): Promise<Result<ClientBinary>> {
+    const early = this.checkNewBinary(principal, input, input.file.name, ['input', 'file']);
+    if (!early.ok) return early;
+    let temp: StoredTemp;
+    try {
+      temp = await this.store.writeTemp(input.file.stream() as unknown as AsyncIterable<Uint8Array>, this.limits.maxMultipartBytes);
+    } catch (error) {
+      if (error instanceof TooLargeError)
+        return fail(userError('LIMIT_EXCEEDED', `The file is larger than ${this.limits.maxMultipartBytes} bytes`, ['input', 'file']));
+      throw error;
+    }
+    return this.register(principal, input, early.value, input.file.name, temp, null);
+  }
+
+  createUpload(
+    principal: Principal,
+    input: { appId: number | null; platform: ClientPlatform; fileName: string; sizeBytes: number },
+  ): Result<{ upload: BinaryUpload; token: string }> {
+    const app = this.appOf(principal, input.appId);
+    if (!app) return fail(notFound('app', ['input', 'appId']));
+    const problems = [
+      checkFileName(input.fileName, ['input', 'fileName']),
+      checkExtension(input.platform, input.fileName, ['input', 'fileName']),
+    ].filter((p) => p !== null);
+    if (!Number.isSafeInteger(input.sizeBytes) || input.sizeBytes < 1)
+      problems.push(userError('INVALID_INPUT', 'Size must be a positive number of bytes', ['input', 'sizeBytes']));
+    else if (input.sizeBytes > this.limits.maxUploadBytes)
+      problems.push(userError('LIMIT_EXCEEDED', `Uploads are at most ${this.limits.maxUploadBytes} bytes`, ['input', 'sizeBytes']));
+    if (problems.length > 0) return fail(...problems);
+    const token = randomBytes(32).toString('base64url');
+    const upload = this.db
+      .insert(binaryUploads)
+      .values({
+        accountId: principal.accountId,
+        appId: app.id,
+        platform: input.platform,
+        fileName: input.fileName,
+        sizeBytes: input.sizeBytes,
+        tokenSha256: sha256Hex(token),
+        expiresAt: new Date(Date.now() + UPLOAD_TTL_MS),
+        createdBy: principal.userId,
+      })
+      .returning()
+      .get();
+    return ok({ upload, token });
+  }
+
+  /**
+   * R18: the PUT of a streamed upload. Streams to disk while hashing, holds the declared size and
+   * the server's maximum, and keeps the file only when every declared byte arrived.
+   */
+  async receiveUpload(principal: Principal, token: string, body: Readable, contentLength: number | null): Promise<UploadReceipt> {
+    const upload = this.db.select().from(binaryUploads).where(eq(binaryUploads.tokenSha256, sha256Hex(token))).get();
+    if (!upload || upload.accountId !== principal.accountId) return { status: 404, message: 'No upload at this URL' };
+    if (upload.completedAt) return { status: 409, message: 'This upload URL has been used' };
+    if (this.receiving.has(upload.id)) return { status: 409, message: 'This upload is already being received' };
+    if (upload.expiresAt.getTime() <= Date.now()) return { status: 410, message: 'This upload URL has expired' };
+    if (contentLength !== null && contentLength > upload.sizeBytes)
+      return { status: 413, message: `This upload was declared as ${upload.sizeBytes} bytes` };
+
+    this.receiving.set(upload.id, 0);
+    let temp: StoredTemp;
+    try {
+      temp = await this.store.writeTemp(body, upload.sizeBytes, (bytes) => this.receiving.set(upload.id, bytes));
+    } catch (error) {
+      if (error instanceof TooLargeError) return { status: 413, message: `This upload was declared as ${upload.sizeBytes} bytes` };
+      return { status: 'aborted' };
+    } finally {
+      this.receiving.delete(upload.id);
+    }
+    if (temp.sizeBytes !== upload.sizeBytes) {
+      await this.store.discard(temp);
+      return { status: 400, message: `Received ${temp.sizeBytes} of the ${upload.sizeBytes} declared bytes` };
+    }
+    this.store.commit(temp);
+    this.db.transaction((tx) => {
+      tx.insert(blobs).values({ sha256: temp.sha256, sizeBytes: temp.sizeBytes }).onConflictDoNothing().run();
+      tx.update(binaryUploads)
+        .set({ sha256: temp.sha256, receivedBytes: temp.sizeBytes, completedAt: new Date() })
+        .where(eq(binaryUploads.id, upload.id))
+        .run();
+    });
+    return { status: 201, sha256: temp.sha256, sizeBytes: temp.sizeBytes };
+  }
+
+  /** R18: turns a completed streamed upload into a client binary; an upload is used once. */
+  async addFromUpload(
+    principal: Principal,
+    input: { uploadId: number | null; version?: string | null; description?: string | null },
+  ): Promise<Result<ClientBinary>> {
+    const [upload] = input.uploadId === null ? [null] : this.uploadsByIds(principal, [input.uploadId]);
+    if (!upload) return fail(notFound('upload', ['input', 'uploadId']));
+    if (upload.usedAt) return fail(userError('INVALID_INPUT', 'This upload has already been added as a binary', ['input', 'uploadId']));
+    if (!upload.completedAt || !upload.sha256) {
+      if (upload.expiresAt.getTime() <= Date.now())
+        return fail(userError('UPLOAD_EXPIRED', 'The upload URL expired before the file arrived; start a new upload', ['input', 'uploadId']));
+      return fail(userError('UPLOAD_INCOMPLETE', 'The file has not been uploaded completely yet', ['input', 'uploadId']));
+    }
+    const newBinary: NewBinary = { appId: upload.appId, platform: upload.platform, version: input.version ?? null, description: input.description ?? null };
+    const early = this.checkNewBinary(principal, newBinary, upload.fileName, ['input', 'uploadId']);
+    if (!early.ok) return early;
+    const stored: StoredTemp = { path: this.store.pathOf(upload.sha256), sha256: upload.sha256, sizeBytes: upload.sizeBytes };
+    return this.register(principal, newBinary, early.value, upload.fileName, stored, upload.id);
+  }
+
+  update(principal: Principal, input: { id: number | null; description?: string | null }): Result<ClientBinary> {
+    const [binary] = input.id === null ? [null] : this.byIds(principal, [input.id]);
+    if (!binary) return fail(notFound('client binary', ['input', 'id']));
+    const problem = checkDescription(input.description, ['input', 'description']);
+    if (problem) return fail(problem);
+    if (input.description === undefined) return ok(binary);
+    return ok(this.db.update(clientBinaries).set({ description: input.description }).where(eq(clientBinaries.id, binary.id)).returning().get());
+  }
+
+  /** R20: refused while a Management runtime serves the binary. */
+  delete(principal: Principal, id: number | null): Result<number> {
+    const [binary] = id === null ? [null] : this.byIds(principal, [id]);
+    if (!binary) return fail(notFound('client binary', ['input', 'id']));
+    const servedIn = this.servedBy(binary.id);
+    if (servedIn.length > 0)
+      return fail(
+        userError(
+          'INVALID_INPUT',
+          `Version ${binary.version} is still served by the Management runtime of ${servedIn.join(', ')}; remove it there first`,
+          ['input', 'id'],
+        ),
+      );
+    const unreferenced = this.db.transaction((tx) => {
+      tx.delete(clientBinaries).where(eq(clientBinaries.id, binary.id)).run();
+      return this.releaseBlob(tx, binary.sha256);
+    });
+    if (unreferenced) this.store.remove(binary.sha256);
+    return ok(binary.id);
+  }
+
+  /** Drops uploads whose URL expired without being used, and their files when nothing else holds them. */
+  sweepExpiredUploads(now = new Date()): number {
+    const expired = this.db
+      .select()
+      .from(binaryUploads)
+      .where(and(sql`${binaryUploads.usedAt} is null`, sql`${binaryUploads.expiresAt} <= ${now.getTime()}`))
+      .all()
+      .filter((upload) => !this.receiving.has(upload.id));
+    for (const upload of expired) {
+      const unreferenced = this.db.transaction((tx) => {
+        tx.delete(binaryUploads).where(eq(binaryUploads.id, upload.id)).run();
+        return upload.sha256 ? this.releaseBlob(tx, upload.sha256) : false;
+      });
+      if (unreferenced && upload.sha256) this.store.remove(upload.sha256);
+    }
+    return expired.length;
+  }
+
+  private appOf(principal: Principal, appId: number | null) {
+    if (appId === null) return undefined;
+    return this.db
+      .select({ id: apps.id })
+      .from(apps)
+      .where(and(eq(apps.accountId, principal.accountId), eq(apps.id, appId)))
+      .get();
+  }
+
+  /** Checks what can be checked before reading the file; answers the app id. */
+  private checkNewBinary(principal: Principal, input: NewBinary, fileName: string, fileField: string[]): Result<number> {
+    const app = this.appOf(principal, input.appId);
+    if (!app) return fail(notFound('app', ['input', 'appId']));
+    const problems = [
+      checkDescription(input.description, ['input', 'description']),
+      checkFileName(fileName, fileField),
+      checkExtension(input.platform, fileName, fileField),
+    ].filter((p) => p !== null);
+    if (input.version != null && !isVersion(input.version))
+      problems.push(
+        userError('INVALID_VERSION', 'A version is 1 to 3 dot-separated numbers without leading zeros, such as 1.23.4', ['input', 'version']),
+      );
+    return problems.length > 0 ? fail(...problems) : ok(app.id);
+  }
+
+  /**
+   * Validates the file by content (R14), settles the version (R15, R16) and registers the binary.
+   * `stored` is a temporary file (multipart) or an uploaded blob (streamed upload).
+   */
+  private async register(
+    principal: Principal,
+    input: NewBinary,
+    appId: number,
+    fileName: string,
+    stored: StoredTemp,
+    uploadId: number | null,
+  ): Promise<Result<ClientBinary>> {
+    const isTemp = uploadId === null;
+    const refuse = async (problem: UserError) => {
+      if (isTemp) await this.store.discard(stored);
+      return fail(problem);
+    };
+    const fileField = isTemp ? ['input', 'file'] : ['input', 'uploadId'];
+    const inspection = await inspectArchive(stored.path);
+    const expected = platformRules[input.platform].kind;
+    if (!inspection.ok) return refuse(userError('INVALID_BINARY', inspection.reason, fileField));
+    const { identity } = inspection;
+    if (identity.kind !== expected)
+      return refuse(
+        userError('PLATFORM_MISMATCH', `The file is ${describeKind(identity.kind)}, not ${describeKind(expected)} for ${input.platform}`, fileField),
+      );
+
+    const stated = statedVersion(identity.version);
+    if (input.version != null && identity.version !== null && (stated === null || compareVersions(stated, input.version) !== 0))
+      return refuse(userError('INVALID_VERSION', `The binary says its version is ${identity.version}, not ${input.version}`, ['input', 'version']));
+    const version = input.version ?? stated;
+    if (version === null)
+      return refuse(
+        userError(
+          'INVALID_VERSION',
+          identity.version === null
+            ? 'The binary does not state its version; give one'
+            : `The binary's version ${identity.version} is not 1 to 3 dot-separated numbers; give one`,
+          ['input', 'version'],
+        ),
+      );
+
+    const key = versionKey(version);
+    const duplicate = userError('DUPLICATE_VERSION', `Version ${version} of ${input.platform} already exists for this app`, ['input', 'version']);
+    if (isTemp) this.store.commit(stored);
+    let binary: ClientBinary;
+    try {
+      binary = this.db.transaction((tx) => {
+        if (input.platform === 'WEB' && countRows(tx, clientBinaries, and(eq(clientBinaries.appId, appId), eq(clientBinaries.platform, 'WEB'))) >= MAX_WEB_BINARIES)
+          throw new LimitReached();
+        tx.insert(blobs).values({ sha256: stored.sha256, sizeBytes: stored.sizeBytes }).onConflictDoNothing().run();
+        const created = tx
+          .insert(clientBinaries)
+          .values({
+            accountId: principal.accountId,
+            appId,
+            platform: input.platform,
+            version,
+            versionKey: key,
+            listKey: listKey(input.platform, version),
+            description: input.description ?? null,
+            fileName,
+            sizeBytes: stored.sizeBytes,
+            sha256: stored.sha256,
+            bundleId: identity.bundleId?.slice(0, MAX_NAME_LENGTH) ?? null,
+            uploadedBy: principal.userId,
+          })
+          .returning()
+          .get();
+        if (uploadId !== null)
+          tx.update(binaryUploads).set({ usedAt: new Date(), clientBinaryId: created.id }).where(eq(binaryUploads.id, uploadId)).run();
+        return created;
+      });
+    } catch (error) {
+      if (!(error instanceof LimitReached) && !isUniqueViolation(error)) throw error;
+      if (isTemp && this.db.transaction((tx) => this.releaseBlob(tx, stored.sha256))) this.store.remove(stored.sha256);
+      if (error instanceof LimitReached)
+        return fail(userError('LIMIT_EXCEEDED', `An app keeps at most ${MAX_WEB_BINARIES} web client binaries; delete one first`, ['input', 'platform']));
+      return fail(duplicate);
+    }
+    return ok(binary);
+  }
+
+  /** Forgets a blob no binary or upload refers to any more; answers whether its file can go. */
+  private releaseBlob(tx: Pick<Db, 'select' | 'delete'>, sha256: string): boolean {
+    const held =
+      countRows(tx, clientBinaries, eq(clientBinaries.sha256, sha256)) > 0 ||
+      countRows(tx, binaryUploads, eq(binaryUploads.sha256, sha256)) > 0;
+    if (held) return false;
+    tx.delete(blobs).where(eq(blobs.sha256, sha256)).run();
+    return true;
+  }
+}
+
+class LimitReached extends Error {}

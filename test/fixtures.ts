@@ -1,0 +1,124 @@
+import { build as buildXmlPlist, buildBinary as buildBinaryPlist } from 'plist';
+import yazl from 'yazl';
+
+/** A ZIP archive in memory with the given entries. */
+export function zip(entries: Record<string, string | Buffer>): Promise<Buffer> {
+  const archive = new yazl.ZipFile();
+  for (const [name, content] of Object.entries(entries)) {
+    if (name.endsWith('/')) archive.addEmptyDirectory(name);
+    else archive.addBuffer(typeof content === 'string' ? Buffer.from(content) : content, name);
+  }
+  archive.end();
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    archive.outputStream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    archive.outputStream.once('end', () => resolve(Buffer.concat(chunks)));
+    archive.outputStream.once('error', reject);
+  });
+}
+
+const infoPlist = { CFBundleIdentifier: 'com.example.banking', CFBundleShortVersionString: '1.0', CFBundleName: 'Banking' };
+
+export const ipa = (identity: Partial<typeof infoPlist> = {}, { binary = false } = {}) => {
+  const plist = { ...infoPlist, ...identity };
+  return zip({
+    'Payload/Banking.app/Info.plist': binary ? Buffer.from(buildBinaryPlist(plist)) : buildXmlPlist(plist),
+    'Payload/Banking.app/Banking': Buffer.alloc(1024, 7),
+  });
+};
+
+/**
+ * Android's binary XML for `<manifest package=… android:versionName=…>`: a string pool, then a
+ * start and an end element chunk, as aapt writes them.
+ */
+export function androidBinaryXml(attributes: Record<string, string>): Buffer {
+  const strings = ['manifest', ...Object.keys(attributes), ...Object.values(attributes)];
+  const index = (value: string) => strings.indexOf(value);
+
+  const encoded = strings.map((value) => {
+    const buffer = Buffer.alloc(2 + value.length * 2 + 2);
+    buffer.writeUInt16LE(value.length, 0);
+    buffer.write(value, 2, 'utf16le');
+    return buffer;
+  });
+  const stringData = Buffer.concat(encoded);
+  const padding = (4 - (stringData.length % 4)) % 4;
+  const poolHeaderSize = 28;
+  const offsets = Buffer.alloc(strings.length * 4);
+  let offset = 0;
+  encoded.forEach((buffer, i) => {
+    offsets.writeUInt32LE(offset, i * 4);
+    offset += buffer.length;
+  });
+  const poolSize = poolHeaderSize + offsets.length + stringData.length + padding;
+  const pool = Buffer.alloc(poolHeaderSize);
+  pool.writeUInt16LE(0x0001, 0);
+  pool.writeUInt16LE(poolHeaderSize, 2);
+  pool.writeUInt32LE(poolSize, 4);
+  pool.writeUInt32LE(strings.length, 8);
+  pool.writeUInt32LE(0, 12);
+  pool.writeUInt32LE(0, 16);
+  pool.writeUInt32LE(poolHeaderSize + offsets.length, 20);
+  pool.writeUInt32LE(0, 24);
+  const poolChunk = Buffer.concat([pool, offsets, stringData, Buffer.alloc(padding)]);
+
+  const names = Object.keys(attributes);
+  const start = Buffer.alloc(16 + 20 + names.length * 20);
+  start.writeUInt16LE(0x0102, 0);
+  start.writeUInt16LE(16, 2);
+  start.writeUInt32LE(start.length, 4);
+  start.writeUInt32LE(1, 8);
+  start.writeInt32LE(-1, 12);
+  start.writeInt32LE(-1, 16);
+  start.writeUInt32LE(index('manifest'), 20);
+  start.writeUInt16LE(20, 24);
+  start.writeUInt16LE(20, 26);
+  start.writeUInt16LE(names.length, 28);
+  names.forEach((name, i) => {
+    const at = 36 + i * 20;
+    start.writeInt32LE(-1, at);
+    start.writeUInt32LE(index(name), at + 4);
+    start.writeUInt32LE(index(attributes[name] ?? ''), at + 8);
+    start.writeUInt16LE(8, at + 12);
+    start.writeUInt8(0, at + 14);
+    start.writeUInt8(0x03, at + 15);
+    start.writeUInt32LE(index(attributes[name] ?? ''), at + 16);
+  });
+
+  const end = Buffer.alloc(24);
+  end.writeUInt16LE(0x0103, 0);
+  end.writeUInt16LE(16, 2);
+  end.writeUInt32LE(24, 4);
+  end.writeUInt32LE(1, 8);
+  end.writeInt32LE(-1, 12);
+  end.writeInt32LE(-1, 16);
+  end.writeUInt32LE(index('manifest'), 20);
+
+  const body = Buffer.concat([poolChunk, start, end]);
+  const header = Buffer.alloc(8);
+  header.writeUInt16LE(0x0003, 0);
+  header.writeUInt16LE(8, 2);
+  header.writeUInt32LE(8 + body.length, 4);
+  return Buffer.concat([header, body]);
+}
+
+export const apk = (identity: { package?: string; versionName?: string } = {}) =>
+  zip({
+    'AndroidManifest.xml': androidBinaryXml({ package: 'com.example.banking', versionName: '1.0', ...identity }),
+    'classes.dex': Buffer.alloc(2048, 1),
+  });
+
+/** An .aab keeps its manifest as a protocol buffer; any bytes that are not binary XML stand in. */
+export const aab = () => zip({ 'base/manifest/AndroidManifest.xml': Buffer.from([0x0a, 0x04, 0x74, 0x65, 0x73, 0x74]), 'base/dex/classes.dex': 'dex' });
+
+export const appx = (identity: { name?: string; version?: string } = {}) =>
+  zip({
+    'AppxManifest.xml': `<?xml version="1.0" encoding="utf-8"?>
+<Package xmlns="http://schemas.microsoft.com/appx/manifest/foundation/windows10">
+  <Identity Name="${identity.name ?? 'Example.Banking'}" Publisher="CN=Example" Version="${identity.version ?? '1.0.0.0'}" />
+</Package>`,
+    'Banking.exe': Buffer.alloc(512, 3),
+  });
+
+export const war = () => zip({ 'WEB-INF/web.xml': '<web-app/>', 'index.jsp': '<html></html>' });
+export const webZip = () => zip({ 'index.html': '<!doctype html><title>Banking</title>', 'app.js': 'console.log(1)' });
