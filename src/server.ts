@@ -11,6 +11,7 @@ import { bootstrap } from './domain/bootstrap.js';
 import type { Principal } from './domain/principal.js';
 import { InputError } from './domain/result.js';
 import { probeRuntimeHealth, type RuntimeProbe } from './domain/runtime-probe.js';
+import type { RunnerOptions } from './domain/publish/runner.js';
 import { createLogger, type Logger } from './logger.js';
 import type { Context } from './schema/builder.js';
 import { buildSchema } from './schema/index.js';
@@ -21,6 +22,7 @@ import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 
 /** How often URL environments are probed in the background (R9). */
 export const PROBE_INTERVAL_MS = 30_000;
+export const DEFAULT_CONCURRENT_JOBS = 8;
 
 export interface ServerOptions {
   logger?: Logger;
@@ -30,6 +32,10 @@ export interface ServerOptions {
   onStatement?: (sql: string) => void;
   /** How often URL environments are probed; 30 s unless a test needs it sooner. */
   probeIntervalMs?: number;
+  /** How many publish jobs run at once (different environments); the rest wait QUEUED. */
+  maxConcurrentJobs?: number;
+  /** Test-only fault injection: a message makes that stage of the embedded runtime fail. */
+  runtimeFault?: RunnerOptions['fault'];
 }
 
 export interface ServerHandle {
@@ -73,9 +79,19 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
     dataDir,
     limits: { maxUploadBytes: config.maxUploadBytes, maxMultipartBytes: config.maxMultipartBytes },
     probe: options.probe ?? probeRuntimeHealth,
-    onStatusChange: (change) =>
-      logger.info({ environmentId: change.environment.id, from: change.previousStatus, to: change.status }, 'environment status changed'),
+    logger,
+    runner: {
+      stageDelayMs: config.publishStageDelayMs,
+      maxConcurrentJobs: options.maxConcurrentJobs ?? DEFAULT_CONCURRENT_JOBS,
+      ...(options.runtimeFault ? { fault: options.runtimeFault } : {}),
+    },
   });
+  domain.events.subscribe((event) => {
+    if (event.type === 'environmentStatusChanged')
+      logger.info({ environmentId: event.environmentId, from: event.previousStatus, to: event.status }, 'environment status changed');
+  });
+  domain.runner.recover();
+  domain.binaries.sweepOrphanBlobs();
 
   const tokenFile = join(dataDir, 'admin-token');
   const outcome = bootstrap(database.db, domain, {
@@ -172,8 +188,9 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   const runMaintenance = () => {
     try {
       domain.binaries.sweepExpiredUploads();
+      domain.binaries.sweepOrphanBlobs();
     } catch (error) {
-      logger.error({ err: error }, 'sweeping expired uploads failed');
+      logger.error({ err: error }, 'sweeping uploads and blobs failed');
     }
     return domain.environments.probeAll().catch((error: unknown) => logger.error({ err: error }, 'probing environments failed'));
   };
@@ -200,10 +217,11 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       }),
     stop: async () => {
       clearInterval(probeTimer);
-      await new Promise<void>((resolveStop) => {
-        http.close(() => resolveStop());
-        http.closeAllConnections();
-      });
+      const closed = new Promise<void>((resolveStop) => http.close(() => resolveStop()));
+      // R4: running jobs stop at their next safe point and are rolled back before the database closes.
+      await domain.runner.shutdown();
+      http.closeAllConnections();
+      await closed;
       await yoga.dispose();
       database.close();
     },

@@ -251,3 +251,168 @@ export const binaryUploads = sqliteTable(
   },
   (t) => [index('binary_uploads_sha256_idx').on(t.sha256)],
 );
+
+export const publishKinds = ['NATIVE_CLIENT', 'SERVICES_AND_WEB'] as const;
+export const publishActions = ['PUBLISH', 'UNPUBLISH'] as const;
+export const jobStates = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELING', 'CANCELED'] as const;
+export const stageStates = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELED'] as const;
+
+export const publishJobs = sqliteTable(
+  'publish_jobs',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    accountId: integer('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    /** The number in the trackingId (PUB-000042), counted per account. */
+    trackingNumber: integer('tracking_number').notNull(),
+    appId: integer('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    environmentId: integer('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    kind: text('kind', { enum: publishKinds }).notNull(),
+    action: text('action', { enum: publishActions }).notNull(),
+    sync: integer('sync', { mode: 'boolean' }).notNull(),
+    state: text('state', { enum: jobStates }).notNull(),
+    requestedBy: integer('requested_by')
+      .notNull()
+      .references(() => users.id),
+    /** What was asked, as JSON: the options each kind of job needs to run. */
+    request: text('request').notNull(),
+    warnings: text('warnings').notNull().default('[]'),
+    errorCode: text('error_code'),
+    errorMessage: text('error_message'),
+    errorStage: text('error_stage'),
+    /** The runtime state the job may change, as JSON, taken before its first change (R23, R25). */
+    rollback: text('rollback'),
+    createdAt: createdAt(),
+    startedAt: integer('started_at', { mode: 'timestamp_ms' }),
+    finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [
+    uniqueIndex('publish_jobs_account_tracking_unique').on(t.accountId, t.trackingNumber),
+    // R10: at most one active job per environment, held by the database itself.
+    uniqueIndex('publish_jobs_one_active_per_environment')
+      .on(t.environmentId)
+      .where(sql`${t.state} in ('QUEUED', 'RUNNING', 'CANCELING')`),
+    index('publish_jobs_account_created_idx').on(t.accountId, t.id),
+    index('publish_jobs_app_env_kind_idx').on(t.appId, t.environmentId, t.kind, t.id),
+    index('publish_jobs_state_idx').on(t.state),
+    check('publish_jobs_state_check', sql`${t.state} in ('QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELING', 'CANCELED')`),
+  ],
+);
+
+export const publishStages = sqliteTable(
+  'publish_stages',
+  {
+    jobId: integer('job_id')
+      .notNull()
+      .references(() => publishJobs.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    key: text('key').notNull(),
+    title: text('title').notNull(),
+    state: text('state', { enum: stageStates }).notNull(),
+    startedAt: integer('started_at', { mode: 'timestamp_ms' }),
+    finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),
+    message: text('message'),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.position] })],
+);
+
+/** Each environment's Ed25519 key pair, which signs every delivered artifact (R29). */
+export const environmentSigningKeys = sqliteTable('environment_signing_keys', {
+  environmentId: integer('environment_id')
+    .primaryKey()
+    .references(() => environments.id, { onDelete: 'cascade' }),
+  publicKeyPem: text('public_key_pem').notNull(),
+  privateKeyPem: text('private_key_pem').notNull(),
+  createdAt: createdAt(),
+});
+
+/** The embedded Volt MX Management runtime: one app per environment, app and preview flag. */
+export const managementApps = sqliteTable(
+  'management_apps',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    accountId: integer('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    environmentId: integer('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    appId: integer('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    preview: integer('preview', { mode: 'boolean' }).notNull(),
+    workflowState: text('workflow_state', { enum: ['DRAFT', 'ACTIVE'] }).notNull(),
+    signAction: text('sign_action', { enum: ['SIGN_ONLY', 'WRAP_AND_SIGN'] }).notNull(),
+    description: text('description'),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [uniqueIndex('management_apps_env_app_preview_unique').on(t.environmentId, t.appId, t.preview)],
+);
+
+export const managementVersions = sqliteTable(
+  'management_versions',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    managementAppId: integer('management_app_id')
+      .notNull()
+      .references(() => managementApps.id, { onDelete: 'cascade' }),
+    platform: text('platform', { enum: clientPlatforms }).notNull(),
+    version: text('version').notNull(),
+    versionKey: text('version_key').notNull(),
+    binaryId: integer('binary_id').references(() => clientBinaries.id, { onDelete: 'set null' }),
+    artifactSha256: text('artifact_sha256')
+      .notNull()
+      .references(() => blobs.sha256),
+    signature: text('signature').notNull(),
+    wrapped: integer('wrapped', { mode: 'boolean' }).notNull(),
+    publishedAt: integer('published_at', { mode: 'timestamp_ms' }).notNull(),
+    publishJobId: integer('publish_job_id').references(() => publishJobs.id, { onDelete: 'set null' }),
+  },
+  (t) => [
+    uniqueIndex('management_versions_app_platform_version_unique').on(t.managementAppId, t.platform, t.versionKey),
+    index('management_versions_binary_idx').on(t.binaryId),
+    index('management_versions_artifact_idx').on(t.artifactSha256),
+  ],
+);
+
+/** A Management app's targets: directory users or groups, exactly one per row. */
+export const managementTargets = sqliteTable(
+  'management_targets',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    managementAppId: integer('management_app_id')
+      .notNull()
+      .references(() => managementApps.id, { onDelete: 'cascade' }),
+    userId: integer('user_id').references(() => directoryUsers.id, { onDelete: 'cascade' }),
+    groupId: integer('group_id').references(() => directoryGroups.id, { onDelete: 'cascade' }),
+  },
+  (t) => [
+    index('management_targets_app_idx').on(t.managementAppId),
+    check('management_targets_one_principal', sql`(${t.userId} is null) <> (${t.groupId} is null)`),
+  ],
+);
+
+export const storeNotifications = sqliteTable(
+  'store_notifications',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    accountId: integer('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    directoryUserId: integer('directory_user_id')
+      .notNull()
+      .references(() => directoryUsers.id, { onDelete: 'cascade' }),
+    managementAppId: integer('management_app_id')
+      .notNull()
+      .references(() => managementApps.id, { onDelete: 'cascade' }),
+    publishJobId: integer('publish_job_id').references(() => publishJobs.id, { onDelete: 'set null' }),
+    message: text('message').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('store_notifications_user_idx').on(t.directoryUserId, t.id), index('store_notifications_job_idx').on(t.publishJobId)],
+);

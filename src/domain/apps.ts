@@ -69,6 +69,13 @@ export class AppService {
     return ids.map((id) => byId.get(id) ?? null);
   }
 
+  /** For jobs, which act inside their own account already. */
+  byIdsUnscoped(ids: readonly number[]): (App | null)[] {
+    const rows = this.db.select().from(apps).where(inArray(apps.id, [...ids])).all();
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
   list(principal: Principal, args: PageArgs & { search?: string | null }): Page<App> {
     const conditions: (SQL | undefined)[] = [eq(apps.accountId, principal.accountId)];
     if (args.search) {

@@ -4,6 +4,8 @@ import { environments } from '../db/schema.js';
 import { keysetPage, type KeysetOrder, type Page, type PageArgs } from './pagination.js';
 import type { Principal } from './principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from './result.js';
+import type { DomainEvents } from './events.js';
+import type { JobStore } from './publish/jobs.js';
 import type { RuntimeProbe } from './runtime-probe.js';
 import { asciiLower } from './validation.js';
 
@@ -34,11 +36,6 @@ export interface UpdateEnvironmentInput {
   runtimeVersions?: RuntimeVersions | null;
 }
 
-export interface StatusChange {
-  environment: Environment;
-  status: EnvironmentStatus;
-  previousStatus: EnvironmentStatus;
-}
 
 /** R8: 3-20 letters, digits and hyphens, a letter first, no hyphen at either end. */
 const environmentNamePattern = /^[A-Za-z](?:[A-Za-z0-9-]{1,18}[A-Za-z0-9])$/;
@@ -94,7 +91,8 @@ export class EnvironmentService {
   constructor(
     private readonly db: Db,
     private readonly probe: RuntimeProbe,
-    private readonly onStatusChange: (change: StatusChange) => void,
+    private readonly events: DomainEvents,
+    private readonly jobs: JobStore,
   ) {}
 
   byIds(principal: Principal, ids: readonly number[]): (Environment | null)[] {
@@ -120,8 +118,35 @@ export class EnvironmentService {
     );
   }
 
-  status(environment: Environment): EnvironmentStatus {
-    return runtimeStatus(environment);
+  /** R9 for many environments in one statement: BUSY while a job is active, else the runtime's. */
+  statuses(environmentIds: readonly number[]): EnvironmentStatus[] {
+    const rows = this.byIdsUnscoped(environmentIds);
+    const active = this.jobs.activeByEnvironment(environmentIds);
+    return environmentIds.map((id, index) => {
+      const environment = rows.get(id);
+      if (active[index]) return 'BUSY';
+      return environment ? runtimeStatus(environment) : 'UNKNOWN';
+    });
+  }
+
+  /** Tells subscribers that a job made the environment BUSY, or that it is no longer (R41). */
+  announceBusy(job: { accountId: number; environmentId: number }, busy: boolean): void {
+    const environment = this.byIdsUnscoped([job.environmentId]).get(job.environmentId);
+    if (!environment) return;
+    const runtime = runtimeStatus(environment);
+    this.events.publish({
+      type: 'environmentStatusChanged',
+      accountId: job.accountId,
+      environmentId: job.environmentId,
+      status: busy ? 'BUSY' : runtime,
+      previousStatus: busy ? runtime : 'BUSY',
+      at: new Date(),
+    });
+  }
+
+  private byIdsUnscoped(ids: readonly number[]): Map<number, Environment> {
+    const rows = this.db.select().from(environments).where(inArray(environments.id, [...ids])).all();
+    return new Map(rows.map((row) => [row.id, row]));
   }
 
   create(principal: Principal, input: CreateEnvironmentInput): Result<Environment> {
@@ -195,7 +220,14 @@ export class EnvironmentService {
   delete(principal: Principal, id: number | null): Result<number> {
     const [environment] = id === null ? [null] : this.byIds(principal, [id]);
     if (!environment) return fail(notFound('environment', ['input', 'id']));
-    this.db.delete(environments).where(eq(environments.id, environment.id)).run();
+    // Checked and deleted in one synchronous transaction, so no job can start in between.
+    const deleted = this.db.transaction(() => {
+      if (this.jobs.activeByEnvironment([environment.id])[0]) return false;
+      this.db.delete(environments).where(eq(environments.id, environment.id)).run();
+      return true;
+    });
+    if (!deleted)
+      return fail(userError('ENVIRONMENT_BUSY', 'A publish job is active in this environment; wait for it or cancel it first', ['input', 'id']));
     return ok(environment.id);
   }
 
@@ -231,7 +263,17 @@ export class EnvironmentService {
     if (!recorded) return environment;
     const previousStatus = runtimeStatus(recorded.before);
     const status = runtimeStatus(recorded.after);
-    if (status !== previousStatus) this.onStatusChange({ environment: recorded.after, status, previousStatus });
+    // While a job runs the environment stays BUSY whatever the runtime answers.
+    const busy = this.jobs.activeByEnvironment([environment.id])[0] !== null;
+    if (status !== previousStatus && !busy)
+      this.events.publish({
+        type: 'environmentStatusChanged',
+        accountId: recorded.after.accountId,
+        environmentId: environment.id,
+        status,
+        previousStatus,
+        at: recorded.after.statusCheckedAt ?? new Date(),
+      });
     return recorded.after;
   }
 }

@@ -1,10 +1,17 @@
 import type { Db } from '../db/client.js';
+import type { Logger } from '../logger.js';
 import { AccountService } from './accounts.js';
 import { AppService } from './apps.js';
 import { BlobStore } from './binaries/blob-store.js';
 import { BinaryService, type BinaryLimits } from './binaries/service.js';
 import { DirectoryService } from './directory.js';
-import { EnvironmentService, type StatusChange } from './environments.js';
+import { EnvironmentService } from './environments.js';
+import { DomainEvents } from './events.js';
+import { ManagementService } from './management.js';
+import { JobStore } from './publish/jobs.js';
+import { NativePublishing } from './publish/native.js';
+import { PublishRunner, type RunnerOptions } from './publish/runner.js';
+import { PublishService } from './publish/service.js';
 import type { RuntimeProbe } from './runtime-probe.js';
 
 export interface DomainOptions {
@@ -12,17 +19,42 @@ export interface DomainOptions {
   dataDir: string;
   limits: BinaryLimits;
   probe: RuntimeProbe;
-  onStatusChange: (change: StatusChange) => void;
+  runner: RunnerOptions;
+  logger: Logger;
 }
 
-/** Every domain service of one server, over one database. */
+/** Every domain service of one server, over one database; nothing here is shared between servers. */
 export function createDomain(db: Db, options: DomainOptions) {
+  const events = new DomainEvents();
+  const jobs = new JobStore(db);
+  const store = new BlobStore(options.dataDir);
+  const apps = new AppService(db);
+  const environments = new EnvironmentService(db, options.probe, events, jobs);
+  const directory = new DirectoryService(db);
+  const binaries = new BinaryService(db, store, options.limits);
+  const management = new ManagementService(db);
+  binaries.setServedByCheck((binaryId) => management.environmentsServing(binaryId));
+  const runner = new PublishRunner(db, jobs, environments, events, options.logger, options.runner);
+  const publish = new PublishService(jobs, runner, apps, environments, options.probe);
+  const native = new NativePublishing(db, publish, binaries, management, directory, environments, store, (appId) => {
+    const [app] = apps.byIdsUnscoped([appId]);
+    return { name: app?.name ?? `app-${appId}`, description: app?.description ?? null };
+  });
+  runner.register('NATIVE_CLIENT', 'PUBLISH', native.publishPlan());
+  runner.register('NATIVE_CLIENT', 'UNPUBLISH', native.removeVersionPlan());
+
   return {
+    events,
     accounts: new AccountService(db),
-    apps: new AppService(db),
-    environments: new EnvironmentService(db, options.probe, options.onStatusChange),
-    directory: new DirectoryService(db),
-    binaries: new BinaryService(db, new BlobStore(options.dataDir), options.limits),
+    apps,
+    environments,
+    directory,
+    binaries,
+    management,
+    jobs,
+    runner,
+    publish,
+    native,
   };
 }
 

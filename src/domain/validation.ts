@@ -59,3 +59,15 @@ export const asciiLower = (value: string): string => value.replace(/[A-Z]/g, (c)
 
 /** Escapes % and _ for a LIKE pattern used with ESCAPE '\'. */
 export const likeEscape = (value: string): string => value.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** 1536 → "1.5 KiB", for messages people read. */
+export function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${bytes} bytes` : `${value.toFixed(1)} ${units[unit]}`;
+}

@@ -32,9 +32,10 @@ export const EnvironmentRef = builder.loadableNode('Environment', {
       nullable: true,
       description: 'Runtime server URL; null for the embedded runtime. Unique across environments; immutable.',
     }),
-    status: t.field({
+    status: t.loadable({
       type: EnvironmentStatusEnum,
-      resolve: (environment, _args, { domain }) => domain.environments.status(environment),
+      load: async (ids: number[], { domain }) => domain.environments.statuses(ids),
+      resolve: (environment) => environment.id,
     }),
     statusCheckedAt: t.expose('statusCheckedAt', { type: 'DateTime', nullable: true }),
     allowManualPublishOnly: t.exposeBoolean('allowManualPublishOnly', {

@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, eq, inArray, notExists, sql, type SQL } from 'drizzle-orm';
 import { SqliteError } from 'better-sqlite3';
 import { countRows, type Db } from '../../db/client.js';
-import { apps, binaryUploads, blobs, clientBinaries } from '../../db/schema.js';
+import { apps, binaryUploads, blobs, clientBinaries, managementVersions } from '../../db/schema.js';
 import { keysetPage, type KeysetOrder, type Page, type PageArgs } from '../pagination.js';
 import type { Principal } from '../principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from '../result.js';
 import { sha256Hex } from '../tokens.js';
 import { checkDescription, compareVersions, isVersion, MAX_NAME_LENGTH } from '../validation.js';
 import { inspectArchive } from './archive.js';
+import { releaseBlob } from './blob-refs.js';
 import { BlobStore, TooLargeError, type StoredTemp } from './blob-store.js';
 import { describeKind, platformRules, type ClientPlatform } from './platforms.js';
 import { listKey, statedVersion, versionKey } from './versions.js';
@@ -267,7 +268,7 @@ export class BinaryService {
       );
     const unreferenced = this.db.transaction((tx) => {
       tx.delete(clientBinaries).where(eq(clientBinaries.id, binary.id)).run();
-      return this.releaseBlob(tx, binary.sha256);
+      return releaseBlob(tx, binary.sha256);
     });
     if (unreferenced) this.store.remove(binary.sha256);
     return ok(binary.id);
@@ -284,11 +285,30 @@ export class BinaryService {
     for (const upload of expired) {
       const unreferenced = this.db.transaction((tx) => {
         tx.delete(binaryUploads).where(eq(binaryUploads.id, upload.id)).run();
-        return upload.sha256 ? this.releaseBlob(tx, upload.sha256) : false;
+        return upload.sha256 ? releaseBlob(tx, upload.sha256) : false;
       });
       if (unreferenced && upload.sha256) this.store.remove(upload.sha256);
     }
     return expired.length;
+  }
+
+  /** Removes blobs nothing refers to any more, such as the wrapped artifacts of a rolled-back job. */
+  sweepOrphanBlobs(): number {
+    const orphans = this.db
+      .select({ sha256: blobs.sha256 })
+      .from(blobs)
+      .where(
+        and(
+          notExists(this.db.select({ id: clientBinaries.id }).from(clientBinaries).where(eq(clientBinaries.sha256, blobs.sha256))),
+          notExists(this.db.select({ id: binaryUploads.id }).from(binaryUploads).where(eq(binaryUploads.sha256, blobs.sha256))),
+          notExists(this.db.select({ id: managementVersions.id }).from(managementVersions).where(eq(managementVersions.artifactSha256, blobs.sha256))),
+        ),
+      )
+      .all();
+    for (const { sha256 } of orphans) {
+      if (this.db.transaction((tx) => releaseBlob(tx, sha256))) this.store.remove(sha256);
+    }
+    return orphans.length;
   }
 
   private appOf(principal: Principal, appId: number | null) {
@@ -391,22 +411,12 @@ export class BinaryService {
       });
     } catch (error) {
       if (!(error instanceof LimitReached) && !isUniqueViolation(error)) throw error;
-      if (isTemp && this.db.transaction((tx) => this.releaseBlob(tx, stored.sha256))) this.store.remove(stored.sha256);
+      if (isTemp && this.db.transaction((tx) => releaseBlob(tx, stored.sha256))) this.store.remove(stored.sha256);
       if (error instanceof LimitReached)
         return fail(userError('LIMIT_EXCEEDED', `An app keeps at most ${MAX_WEB_BINARIES} web client binaries; delete one first`, ['input', 'platform']));
       return fail(duplicate);
     }
     return ok(binary);
-  }
-
-  /** Forgets a blob no binary or upload refers to any more; answers whether its file can go. */
-  private releaseBlob(tx: Pick<Db, 'select' | 'delete'>, sha256: string): boolean {
-    const held =
-      countRows(tx, clientBinaries, eq(clientBinaries.sha256, sha256)) > 0 ||
-      countRows(tx, binaryUploads, eq(binaryUploads.sha256, sha256)) > 0;
-    if (held) return false;
-    tx.delete(blobs).where(eq(blobs.sha256, sha256)).run();
-    return true;
   }
 }
 

@@ -1,0 +1,225 @@
+import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { SqliteError } from 'better-sqlite3';
+import { countRows, type Db } from '../../db/client.js';
+import { jobStates, publishJobs, publishStages, type publishActions, type publishKinds } from '../../db/schema.js';
+import { keysetPage, type KeysetOrder, type Page, type PageArgs } from '../pagination.js';
+import type { Principal } from '../principal.js';
+
+export type PublishJob = typeof publishJobs.$inferSelect;
+export type PublishStage = typeof publishStages.$inferSelect;
+export type JobState = (typeof jobStates)[number];
+export type PublishKind = (typeof publishKinds)[number];
+export type PublishAction = (typeof publishActions)[number];
+export type StageKey =
+  | 'VALIDATE'
+  | 'TRANSFER_BINARIES'
+  | 'WRAP'
+  | 'SIGN'
+  | 'REGISTER_VERSIONS'
+  | 'REMOVE_VERSIONS'
+  | 'APPLY_TARGETS'
+  | 'SET_WORKFLOW_STATE'
+  | 'NOTIFY_TARGETS'
+  | 'PUBLISH_IDENTITY_SERVICES'
+  | 'PUBLISH_INTEGRATION_SERVICES'
+  | 'DEPLOY_WEB_CLIENT'
+  | 'ACTIVATE'
+  | 'UNPUBLISH';
+
+export const ACTIVE_STATES: JobState[] = ['QUEUED', 'RUNNING', 'CANCELING'];
+export const FINAL_STATES: JobState[] = ['SUCCEEDED', 'FAILED', 'CANCELED'];
+export const isFinal = (state: string): boolean => (FINAL_STATES as string[]).includes(state);
+
+const FINISHED_STAGE_STATES = new Set(['SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELED']);
+
+/** R22: finished stages over all stages. */
+export const progressOf = (stages: PublishStage[]): number =>
+  stages.length === 0 ? 0 : stages.filter((stage) => FINISHED_STAGE_STATES.has(stage.state)).length / stages.length;
+
+export const trackingId = (job: PublishJob): string => `PUB-${String(job.trackingNumber).padStart(6, '0')}`;
+
+export interface NewJob {
+  appId: number;
+  environmentId: number;
+  kind: PublishKind;
+  action: PublishAction;
+  sync: boolean;
+  request: unknown;
+  warnings: string[];
+  stages: { key: StageKey; title: string }[];
+}
+
+export interface JobFilter extends PageArgs {
+  appId?: number | null;
+  environmentId?: number | null;
+  states?: JobState[] | null;
+}
+
+const jobOrder: KeysetOrder<PublishJob> = {
+  sortKey: publishJobs.id,
+  id: publishJobs.id,
+  direction: 'desc',
+  sortValue: (job) => job.id,
+  idValue: (job) => job.id,
+};
+
+/** Persistence of publish jobs and their stages; the runner decides what happens when. */
+export class JobStore {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Creates a QUEUED job with every stage PENDING (R21), or answers null when the environment
+   * already has an active job: the partial unique index decides, not a check beforehand (R10).
+   */
+  create(principal: Principal, job: NewJob): PublishJob | null {
+    try {
+      return this.db.transaction((tx) => {
+        const next =
+          (tx
+            .select({ last: sql<number>`max(${publishJobs.trackingNumber})` })
+            .from(publishJobs)
+            .where(eq(publishJobs.accountId, principal.accountId))
+            .get()?.last ?? 0) + 1;
+        const created = tx
+          .insert(publishJobs)
+          .values({
+            accountId: principal.accountId,
+            trackingNumber: next,
+            appId: job.appId,
+            environmentId: job.environmentId,
+            kind: job.kind,
+            action: job.action,
+            sync: job.sync,
+            state: 'QUEUED',
+            requestedBy: principal.userId,
+            request: JSON.stringify(job.request),
+            warnings: JSON.stringify(job.warnings),
+          })
+          .returning()
+          .get();
+        tx.insert(publishStages)
+          .values(job.stages.map((stage, position) => ({ jobId: created.id, position, key: stage.key, title: stage.title, state: 'PENDING' as const })))
+          .run();
+        return created;
+      });
+    } catch (error) {
+      if (error instanceof SqliteError && error.code === 'SQLITE_CONSTRAINT_UNIQUE' && error.message.includes('publish_jobs.environment_id'))
+        return null;
+      throw error;
+    }
+  }
+
+  get(jobId: number): PublishJob | undefined {
+    return this.db.select().from(publishJobs).where(eq(publishJobs.id, jobId)).get();
+  }
+
+  byIds(principal: Principal, ids: readonly number[]): (PublishJob | null)[] {
+    const rows = this.db
+      .select()
+      .from(publishJobs)
+      .where(and(eq(publishJobs.accountId, principal.accountId), inArray(publishJobs.id, [...ids])))
+      .all();
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  /** Stages of many jobs in one statement, one list per job id, in order. */
+  stagesOf(jobIds: readonly number[]): PublishStage[][] {
+    const rows = this.db
+      .select()
+      .from(publishStages)
+      .where(inArray(publishStages.jobId, [...jobIds]))
+      .orderBy(asc(publishStages.jobId), asc(publishStages.position))
+      .all();
+    const lists = new Map<number, PublishStage[]>(jobIds.map((id) => [id, []]));
+    for (const row of rows) lists.get(row.jobId)?.push(row);
+    return jobIds.map((id) => lists.get(id) ?? []);
+  }
+
+  /** Newest first, narrowed by app, environment and states. */
+  list(principal: Principal, filter: JobFilter): Page<PublishJob> {
+    const conditions: (SQL | undefined)[] = [eq(publishJobs.accountId, principal.accountId)];
+    if (filter.appId !== undefined) conditions.push(filter.appId === null ? sql`false` : eq(publishJobs.appId, filter.appId));
+    if (filter.environmentId !== undefined)
+      conditions.push(filter.environmentId === null ? sql`false` : eq(publishJobs.environmentId, filter.environmentId));
+    if (filter.states && filter.states.length > 0) conditions.push(inArray(publishJobs.state, filter.states));
+    return keysetPage(
+      {
+        select: (where, orderBy, limit) => this.db.select().from(publishJobs).where(where).orderBy(...orderBy).limit(limit).all(),
+        count: (where) => countRows(this.db, publishJobs, where),
+      },
+      jobOrder,
+      and(...conditions),
+      filter,
+    );
+  }
+
+  /** The active job of each environment, or null, in one statement. */
+  activeByEnvironment(environmentIds: readonly number[]): (PublishJob | null)[] {
+    const rows = this.db
+      .select()
+      .from(publishJobs)
+      .where(and(inArray(publishJobs.environmentId, [...environmentIds]), inArray(publishJobs.state, ACTIVE_STATES)))
+      .all();
+    const byEnvironment = new Map(rows.map((row) => [row.environmentId, row]));
+    return environmentIds.map((id) => byEnvironment.get(id) ?? null);
+  }
+
+  /** The newest job of each (app, environment) pair of one kind, in one statement. */
+  latestOfKind(kind: PublishKind, pairs: readonly { appId: number; environmentId: number }[]): (PublishJob | null)[] {
+    if (pairs.length === 0) return [];
+    const appIds = [...new Set(pairs.map((pair) => pair.appId))];
+    const newest = this.db
+      .select({ id: sql<number>`max(${publishJobs.id})`.as('id') })
+      .from(publishJobs)
+      .where(and(eq(publishJobs.kind, kind), inArray(publishJobs.appId, appIds)))
+      .groupBy(publishJobs.appId, publishJobs.environmentId)
+      .as('newest');
+    const rows = this.db.select().from(publishJobs).innerJoin(newest, eq(newest.id, publishJobs.id)).all().map((row) => row.publish_jobs);
+    const byPair = new Map(rows.map((row) => [`${row.appId}:${row.environmentId}`, row]));
+    return pairs.map((pair) => byPair.get(`${pair.appId}:${pair.environmentId}`) ?? null);
+  }
+
+  /** Jobs in these states, oldest first: what a starting server must resume or roll back. */
+  inStates(states: JobState[]): PublishJob[] {
+    return this.db.select().from(publishJobs).where(inArray(publishJobs.state, states)).orderBy(asc(publishJobs.id)).all();
+  }
+
+  /** Moves a job from one state to another only if it is still in the first; answers whether it did. */
+  transition(jobId: number, from: JobState[], changes: Partial<PublishJob> & { state: JobState }): boolean {
+    const updated = this.db
+      .update(publishJobs)
+      .set(changes)
+      .where(and(eq(publishJobs.id, jobId), inArray(publishJobs.state, from)))
+      .run();
+    return updated.changes > 0;
+  }
+
+  setStage(jobId: number, position: number, changes: Partial<PublishStage>): void {
+    this.db
+      .update(publishStages)
+      .set(changes)
+      .where(and(eq(publishStages.jobId, jobId), eq(publishStages.position, position)))
+      .run();
+  }
+
+  /** Closes the stage that was RUNNING and every one still PENDING, as a job ends early. */
+  closeOpenStages(
+    jobId: number,
+    running: { state: PublishStage['state']; message: string },
+    pending: { state: PublishStage['state']; message: string },
+    at: Date,
+  ): void {
+    this.db
+      .update(publishStages)
+      .set({ state: running.state, finishedAt: at, message: running.message })
+      .where(and(eq(publishStages.jobId, jobId), eq(publishStages.state, 'RUNNING')))
+      .run();
+    this.db
+      .update(publishStages)
+      .set({ state: pending.state, message: pending.message })
+      .where(and(eq(publishStages.jobId, jobId), eq(publishStages.state, 'PENDING')))
+      .run();
+  }
+}
+

@@ -1,0 +1,462 @@
+
+import type { Db } from '../../db/client.js';
+import { blobs } from '../../db/schema.js';
+import type { BlobStore } from '../binaries/blob-store.js';
+import type { ClientPlatform } from '../binaries/platforms.js';
+import type { BinaryService, ClientBinary } from '../binaries/service.js';
+import { versionKey } from '../binaries/versions.js';
+import type { DirectoryService } from '../directory.js';
+import type { EnvironmentService } from '../environments.js';
+import type { ManagementApp, ManagementAppSnapshot, ManagementService, SignAction, WorkflowState } from '../management.js';
+import type { Principal } from '../principal.js';
+import { fail, notFound, ok, userError, type Result, type UserError } from '../result.js';
+import { compareVersions, formatBytes } from '../validation.js';
+import { hashFile, wrapArtifact } from './artifacts.js';
+import type { PublishJob, StageKey } from './jobs.js';
+import { StageFailure, type JobPlan, type StageContext, type StageDefinition } from './runner.js';
+import type { PublishService } from './service.js';
+
+export type PublishOption = 'PREVIEW' | 'APP_STORE';
+
+export interface NativePublishInput {
+  appId: number | null;
+  environmentId: number | null;
+  binaryIds?: (number | null)[] | null;
+  removePlatforms?: ClientPlatform[] | null;
+  option: PublishOption;
+  signAction?: SignAction | null;
+  workflowState: WorkflowState;
+  targets?: { userIds?: (number | null)[] | null; groupIds?: (number | null)[] | null } | null;
+  sync?: boolean | null;
+}
+
+/** What a native publish job runs with, as stored with the job. */
+export interface NativeRequest {
+  option: PublishOption;
+  signAction: SignAction;
+  workflowState: WorkflowState;
+  binaryIds: number[];
+  removePlatforms: ClientPlatform[];
+  /** Null keeps the Management app's targets (R32). */
+  targets: { userIds: number[]; groupIds: number[] } | null;
+}
+
+export interface RemoveVersionRequest {
+  managementAppId: number;
+  platform: ClientPlatform;
+  version: string;
+}
+
+export const NATIVE_STAGE_TITLES: Partial<Record<StageKey, string>> = {
+  VALIDATE: 'Validate the request',
+  TRANSFER_BINARIES: 'Transfer binaries to Management',
+  WRAP: 'Wrap binaries',
+  SIGN: 'Sign artifacts',
+  REGISTER_VERSIONS: 'Register versions',
+  REMOVE_VERSIONS: 'Remove platform versions',
+  APPLY_TARGETS: 'Apply targets',
+  SET_WORKFLOW_STATE: 'Set workflow state',
+  NOTIFY_TARGETS: 'Notify targeted users',
+  UNPUBLISH: 'Remove the version',
+};
+
+const NATIVE_STAGES: StageKey[] = [
+  'VALIDATE',
+  'TRANSFER_BINARIES',
+  'WRAP',
+  'SIGN',
+  'REGISTER_VERSIONS',
+  'REMOVE_VERSIONS',
+  'APPLY_TARGETS',
+  'SET_WORKFLOW_STATE',
+  'NOTIFY_TARGETS',
+];
+
+const MAX_IDS = 1000;
+
+/** `<AppName>` or `<AppName>_preview` (R28). */
+export const managementAppName = (appName: string, preview: boolean): string => (preview ? `${appName}_preview` : appName);
+
+interface Artifact {
+  binary: ClientBinary;
+  sha256: string;
+  sizeBytes: number;
+  wrapped: boolean;
+  signature?: string;
+}
+
+/**
+ * Native client publishing to an environment's Volt MX Management (R26-R35), and taking one
+ * version out again (R31).
+ */
+export class NativePublishing {
+  constructor(
+    private readonly db: Db,
+    private readonly publish: PublishService,
+    private readonly binaries: BinaryService,
+    private readonly management: ManagementService,
+    private readonly directory: DirectoryService,
+    private readonly environments: EnvironmentService,
+    private readonly store: BlobStore,
+    private readonly appName: (appId: number) => { name: string; description: string | null },
+  ) {}
+
+  /** R21: validates everything up front; only then is there a job. */
+  async publishNative(principal: Principal, input: NativePublishInput): Promise<Result<PublishJob>> {
+    const target = this.publish.target(principal, input.appId, input.environmentId);
+    if (!target.ok) return target;
+    const { app, environment, warnings } = target.value;
+    if (!environment.managementEnabled)
+      return fail(userError('ENVIRONMENT_NOT_MANAGED', `Environment ${environment.name} has no Volt MX Management runtime`, ['input', 'environmentId']));
+
+    const problems: UserError[] = [];
+    const binaryIds = input.binaryIds ?? [];
+    const removePlatforms = [...new Set(input.removePlatforms ?? [])];
+    if (binaryIds.length === 0 && removePlatforms.length === 0)
+      return fail(userError('NOTHING_TO_PUBLISH', 'Name binaries to publish or platforms to remove', ['input', 'binaryIds']));
+    if (binaryIds.length > MAX_IDS) return fail(userError('LIMIT_EXCEEDED', `At most ${MAX_IDS} binaries`, ['input', 'binaryIds']));
+
+    const found = binaryIds.map((id) => (id === null ? null : (this.binaries.byIds(principal, [id])[0] ?? null)));
+    const chosen: ClientBinary[] = [];
+    found.forEach((binary, index) => {
+      const field = ['input', 'binaryIds', String(index)];
+      if (!binary || binary.appId !== app.id) problems.push(userError('NOT_FOUND', `No client binary of ${app.name} with that id`, field));
+      else if (binary.platform === 'WEB') problems.push(userError('INVALID_INPUT', 'Web binaries are published with publishServicesAndWeb', field));
+      else if (chosen.some((other) => other.platform === binary.platform))
+        problems.push(userError('INVALID_INPUT', `At most one binary per platform; ${binary.platform} is named twice`, field));
+      else chosen.push(binary);
+    });
+    removePlatforms.forEach((platform) => {
+      if (platform === 'WEB') problems.push(userError('INVALID_INPUT', 'WEB has no versions in Management', ['input', 'removePlatforms']));
+      if (chosen.some((binary) => binary.platform === platform))
+        problems.push(userError('INVALID_INPUT', `${platform} is both published and removed`, ['input', 'removePlatforms']));
+    });
+
+    const preview = input.option === 'PREVIEW';
+    const existing = this.management.find(environment.id, app.id, preview);
+    const highest = existing ? this.management.highestVersions(existing.id) : new Map();
+    chosen.forEach((binary) => {
+      const held = highest.get(binary.platform);
+      if (held && compareVersions(binary.version, held.version) <= 0)
+        problems.push(
+          userError(
+            'DOWNGRADE_NOT_ALLOWED',
+            `${managementAppName(app.name, preview)} already holds ${binary.platform} ${held.version}; publish a higher version than that`,
+            ['input', 'binaryIds', String(binaryIds.indexOf(binary.id))],
+          ),
+        );
+    });
+
+    const targets = input.targets ? this.resolveTargets(principal, environment.id, input.targets, problems) : null;
+    if (input.workflowState === 'ACTIVE') {
+      const kept = existing ? (this.management.targetsOf([existing.id])[0] ?? []).length : 0;
+      const count = targets ? targets.userIds.length + targets.groupIds.length : kept;
+      if (count === 0)
+        problems.push(userError('TARGETS_REQUIRED', 'An ACTIVE app needs at least one user or group to target', ['input', 'targets']));
+    }
+    if (problems.length > 0) return fail(...problems);
+
+    const request: NativeRequest = {
+      option: input.option,
+      // R28: a preview is always SIGN_ONLY.
+      signAction: preview ? 'SIGN_ONLY' : (input.signAction ?? 'SIGN_ONLY'),
+      workflowState: input.workflowState,
+      binaryIds: chosen.map((binary) => binary.id),
+      removePlatforms,
+      targets,
+    };
+    return this.publish.start(principal, {
+      appId: app.id,
+      environmentId: environment.id,
+      kind: 'NATIVE_CLIENT',
+      action: 'PUBLISH',
+      sync: input.sync ?? false,
+      request,
+      warnings,
+      stages: NATIVE_STAGES.map((key) => ({ key, title: NATIVE_STAGE_TITLES[key] ?? key })),
+    });
+  }
+
+  /** R31: one version out of a Management app, as a job with stage UNPUBLISH. */
+  async removeVersion(
+    principal: Principal,
+    input: { managementAppId: number | null; platform: ClientPlatform; version: string; sync?: boolean | null },
+  ): Promise<Result<PublishJob>> {
+    const [managementApp] = input.managementAppId === null ? [null] : this.management.byIds(principal, [input.managementAppId]);
+    if (!managementApp) return fail(notFound('Management app', ['input', 'managementAppId']));
+    const target = this.publish.target(principal, managementApp.appId, managementApp.environmentId);
+    if (!target.ok) return target;
+    const held = (this.management.versionsOf([managementApp.id])[0] ?? []).find(
+      (version) => version.platform === input.platform && version.versionKey === versionKeyOrNull(input.version),
+    );
+    if (!held) return fail(userError('NOT_FOUND', `The Management app holds no ${input.platform} version ${input.version}`, ['input', 'version']));
+    const request: RemoveVersionRequest = { managementAppId: managementApp.id, platform: input.platform, version: held.version };
+    return this.publish.start(principal, {
+      appId: managementApp.appId,
+      environmentId: managementApp.environmentId,
+      kind: 'NATIVE_CLIENT',
+      action: 'UNPUBLISH',
+      sync: input.sync ?? false,
+      request,
+      warnings: target.value.warnings,
+      stages: (['VALIDATE', 'UNPUBLISH'] as const).map((key) => ({ key, title: NATIVE_STAGE_TITLES[key] ?? key })),
+    });
+  }
+
+  private resolveTargets(
+    principal: Principal,
+    environmentId: number,
+    input: NonNullable<NativePublishInput['targets']>,
+    problems: UserError[],
+  ): { userIds: number[]; groupIds: number[] } {
+    const userIds = [...new Set(input.userIds ?? [])];
+    const groupIds = [...new Set(input.groupIds ?? [])];
+    if (userIds.length + groupIds.length > MAX_IDS) {
+      problems.push(userError('LIMIT_EXCEEDED', `At most ${MAX_IDS} targets`, ['input', 'targets']));
+      return { userIds: [], groupIds: [] };
+    }
+    const check = (ids: (number | null)[], rows: ({ environmentId: number; source: string } | null)[], field: string, what: string) =>
+      ids.forEach((_id, index) => {
+        const row = rows[index];
+        if (!row || row.environmentId !== environmentId)
+          problems.push(userError('NOT_FOUND', `No directory ${what} of this environment with that id`, ['input', 'targets', field]));
+        else if (row.source === 'CLOUD')
+          problems.push(userError('TARGET_NOT_ALLOWED', `CLOUD ${what}s cannot be targeted`, ['input', 'targets', field]));
+      });
+    const knownUsers = userIds.filter((id): id is number => id !== null);
+    const knownGroups = groupIds.filter((id): id is number => id !== null);
+    check(userIds, userIds.map((id) => (id === null ? null : (this.directory.usersByIds(principal, [id])[0] ?? null))), 'userIds', 'user');
+    check(groupIds, groupIds.map((id) => (id === null ? null : (this.directory.groupsByIds(principal, [id])[0] ?? null))), 'groupIds', 'group');
+    return { userIds: knownUsers, groupIds: knownGroups };
+  }
+
+  /** How a native publish job runs (R35). */
+  publishPlan(): JobPlan {
+    return {
+      snapshot: (job) => this.snapshotOf(job),
+      restore: (job, snapshot) => this.management.restore(snapshot as ManagementAppSnapshot, job.id),
+      afterRestore: () => this.sweepArtifacts(),
+      stages: (job) => this.nativeStages(job),
+    };
+  }
+
+  removeVersionPlan(): JobPlan {
+    return {
+      snapshot: (job) => {
+        const request = JSON.parse(job.request) as RemoveVersionRequest;
+        const managementApp = this.management.byIds(principalOf(job), [request.managementAppId])[0];
+        return managementApp ? this.management.snapshot(managementApp.environmentId, managementApp.appId, managementApp.preview) : null;
+      },
+      restore: (job, snapshot) => {
+        if (snapshot) this.management.restore(snapshot as ManagementAppSnapshot, job.id);
+      },
+      stages: (job) => {
+        const request = JSON.parse(job.request) as RemoveVersionRequest;
+        return [
+          {
+            key: 'VALIDATE',
+            run: async () => ({ message: `Remove ${request.platform} ${request.version}` }),
+          },
+          {
+            key: 'UNPUBLISH',
+            run: async () => {
+              const removed = this.db.transaction(() =>
+                this.management.removeVersion(request.managementAppId, request.platform, versionKey(request.version)),
+              );
+              if (removed === 0) throw new StageFailure('NOT_FOUND', `${request.platform} ${request.version} is no longer there`);
+              const highest = this.management.highestVersions(request.managementAppId).get(request.platform);
+              this.sweepArtifacts();
+              return {
+                message: `Removed ${request.platform} ${request.version}; ${
+                  highest ? `the store now offers ${highest.version}` : `no ${request.platform} version is left`
+                }`,
+              };
+            },
+          },
+        ];
+      },
+    };
+  }
+
+  private snapshotOf(job: PublishJob): ManagementAppSnapshot {
+    const request = JSON.parse(job.request) as NativeRequest;
+    return this.management.snapshot(job.environmentId, job.appId, request.option === 'PREVIEW');
+  }
+
+  /** Drops artifact blobs that no version or binary refers to (after a rollback or removal). */
+  private sweepArtifacts(): void {
+    this.binaries.sweepOrphanBlobs();
+  }
+
+  private nativeStages(job: PublishJob): StageDefinition[] {
+    const request = JSON.parse(job.request) as NativeRequest;
+    const principal = principalOf(job);
+    const preview = request.option === 'PREVIEW';
+    const app = this.appName(job.appId);
+    const name = managementAppName(app.name, preview);
+    const artifacts = (context: StageContext) => (context.carry.get('artifacts') ?? []) as Artifact[];
+    const managementApp = (context: StageContext) => context.carry.get('managementApp') as ManagementApp;
+
+    return [
+      {
+        key: 'VALIDATE',
+        run: async (context) => {
+          const binaries = request.binaryIds.map((id) => this.binaries.byIds(principal, [id])[0]);
+          if (binaries.some((binary) => !binary)) throw new StageFailure('NOT_FOUND', 'A binary of this publish was deleted');
+          const [environment] = this.environments.byIds(principal, [job.environmentId]);
+          if (environment?.url && !(await this.publish.probe(environment.url)))
+            throw new StageFailure('RUNTIME_UNREACHABLE', `The runtime at ${environment.url} did not answer`);
+          context.carry.set(
+            'artifacts',
+            (binaries as ClientBinary[]).map((binary) => ({ binary, sha256: binary.sha256, sizeBytes: binary.sizeBytes, wrapped: false })),
+          );
+          return { message: `${request.binaryIds.length} binaries to publish, ${request.removePlatforms.length} platforms to remove` };
+        },
+      },
+      {
+        key: 'TRANSFER_BINARIES',
+        run: async (context) => {
+          const list = artifacts(context);
+          if (list.length === 0) return { skipped: 'No binaries to publish; this publish only removes platforms' };
+          let bytes = 0;
+          for (const artifact of list) {
+            const { sha256 } = await hashFile(this.binaries.pathOf(artifact.binary), context.signal);
+            if (sha256 !== artifact.binary.sha256)
+              throw new StageFailure('BINARY_CORRUPT', `The stored file of ${artifact.binary.platform} ${artifact.binary.version} does not match its SHA-256`);
+            bytes += artifact.sizeBytes;
+          }
+          return { message: `Transferred ${list.length} binaries (${formatBytes(bytes)}), each verified by SHA-256` };
+        },
+      },
+      {
+        key: 'WRAP',
+        run: async (context) => {
+          if (request.signAction !== 'WRAP_AND_SIGN') return { skipped: 'SIGN_ONLY: binaries are delivered as uploaded' };
+          const list = artifacts(context);
+          if (list.length === 0) return { skipped: 'No binaries to wrap' };
+          for (const artifact of list) {
+            const wrapped = await wrapArtifact(
+              this.store,
+              this.binaries.pathOf(artifact.binary),
+              {
+                wrapper: 'shipyard',
+                version: 1,
+                app: name,
+                platform: artifact.binary.platform,
+                appVersion: artifact.binary.version,
+                originalFileName: artifact.binary.fileName,
+                originalSha256: artifact.binary.sha256,
+                wrappedAt: new Date().toISOString(),
+              },
+              context.signal,
+            );
+            this.store.commit(wrapped);
+            this.db.insert(blobs).values({ sha256: wrapped.sha256, sizeBytes: wrapped.sizeBytes }).onConflictDoNothing().run();
+            Object.assign(artifact, { sha256: wrapped.sha256, sizeBytes: wrapped.sizeBytes, wrapped: true });
+          }
+          return { message: `Wrapped ${list.length} binaries` };
+        },
+      },
+      {
+        key: 'SIGN',
+        run: async (context) => {
+          const list = artifacts(context);
+          if (list.length === 0) return { skipped: 'No artifacts to sign' };
+          for (const artifact of list) artifact.signature = this.management.signArtifact(job.environmentId, artifact.sha256);
+          return { message: `Signed ${list.length} artifacts with the environment's Ed25519 key` };
+        },
+      },
+      {
+        key: 'REGISTER_VERSIONS',
+        run: async (context) => {
+          const list = artifacts(context);
+          const registered = this.db.transaction(() => {
+            const row = this.management.upsertApp({
+              accountId: job.accountId,
+              environmentId: job.environmentId,
+              appId: job.appId,
+              preview,
+              signAction: request.signAction,
+              description: app.description,
+              workflowState: request.workflowState,
+            });
+            const now = new Date();
+            this.management.addVersions(
+              list.map((artifact) => ({
+                managementAppId: row.id,
+                platform: artifact.binary.platform,
+                version: artifact.binary.version,
+                versionKey: artifact.binary.versionKey,
+                binaryId: artifact.binary.id,
+                artifactSha256: artifact.sha256,
+                signature: artifact.signature ?? '',
+                wrapped: artifact.wrapped,
+                publishedAt: now,
+                publishJobId: job.id,
+              })),
+            );
+            return row;
+          });
+          context.carry.set('managementApp', registered);
+          return {
+            message:
+              list.length === 0
+                ? `${name}: description refreshed, no new versions`
+                : `${name}: ${list.map((artifact) => `${artifact.binary.platform} ${artifact.binary.version}`).join(', ')}`,
+          };
+        },
+      },
+      {
+        key: 'REMOVE_VERSIONS',
+        run: async (context) => {
+          if (request.removePlatforms.length === 0) return { skipped: 'No platforms to remove' };
+          const removed = this.db.transaction(() => this.management.removePlatforms(managementApp(context).id, request.removePlatforms));
+          if (removed === 0) return { skipped: `Nothing to remove: ${name} holds no versions of ${request.removePlatforms.join(', ')}` };
+          return { message: `Removed ${removed} versions of ${request.removePlatforms.join(', ')}` };
+        },
+      },
+      {
+        key: 'APPLY_TARGETS',
+        run: async (context) => {
+          const id = managementApp(context).id;
+          if (!request.targets) return { message: `Kept ${(this.management.targetsOf([id])[0] ?? []).length} targets` };
+          const targets = request.targets;
+          this.db.transaction(() => this.management.replaceTargets(id, targets));
+          return { message: `Targets replaced: ${targets.userIds.length} users, ${targets.groupIds.length} groups` };
+        },
+      },
+      {
+        key: 'SET_WORKFLOW_STATE',
+        run: async (context) => {
+          this.db.transaction(() => this.management.setWorkflowState(managementApp(context).id, request.workflowState));
+          return { message: request.workflowState };
+        },
+      },
+      {
+        key: 'NOTIFY_TARGETS',
+        run: async (context) => {
+          if (request.workflowState === 'DRAFT') return { skipped: 'A DRAFT app is not in the Enterprise Store' };
+          const list = artifacts(context);
+          const message =
+            list.length === 0
+              ? `${name} was updated in the Enterprise Store`
+              : `${name} ${list.map((artifact) => `${artifact.binary.version} (${artifact.binary.platform})`).join(', ')} is available in the Enterprise Store`;
+          const notified = this.db.transaction(() => this.management.notifyTargets(managementApp(context), job.id, message));
+          return { message: `Notified ${notified} users` };
+        },
+      },
+    ];
+  }
+}
+
+/** Jobs act as the user who asked, inside the job's account. */
+export const principalOf = (job: PublishJob): Principal => ({ accountId: job.accountId, userId: job.requestedBy, role: 'ADMIN', tokenId: 0 });
+
+const versionKeyOrNull = (version: string): string | null => {
+  try {
+    return versionKey(version);
+  } catch {
+    return null;
+  }
+};
+

@@ -1,0 +1,92 @@
+import type { App, AppService } from '../apps.js';
+import { CONSOLE_VERSION, type Environment, type EnvironmentService } from '../environments.js';
+import { hasRole, type Principal } from '../principal.js';
+import { fail, notFound, ok, userError, type Result, type UserError } from '../result.js';
+import type { RuntimeProbe } from '../runtime-probe.js';
+import { isFinal, type JobFilter, type JobStore, type NewJob, type PublishJob } from './jobs.js';
+import type { PublishRunner } from './runner.js';
+
+/** Foundry's exact words for a busy environment (R10). */
+export const ENVIRONMENT_BUSY_MESSAGE = 'Server is busy processing another request. Please try after some time';
+export const UNKNOWN_STATUS_WARNING = 'ENVIRONMENT_STATUS_UNKNOWN: the runtime did not answer; the publish may not succeed';
+
+export interface PublishTarget {
+  app: App;
+  environment: Environment;
+  warnings: string[];
+}
+
+/**
+ * What every kind of publish shares: finding the app and environment, the version and status
+ * checks made up front (R11, R12, R21), creating the job under the lock (R10), sync waiting,
+ * cancel and queries.
+ */
+export class PublishService {
+  constructor(
+    readonly jobs: JobStore,
+    readonly runner: PublishRunner,
+    private readonly apps: AppService,
+    private readonly environments: EnvironmentService,
+    readonly probe: RuntimeProbe,
+  ) {}
+
+  /** R11, R12 and the ids: everything about the app and environment that can be said up front. */
+  target(principal: Principal, appId: number | null, environmentId: number | null): Result<PublishTarget> {
+    const [app] = appId === null ? [null] : this.apps.byIds(principal, [appId]);
+    const [environment] = environmentId === null ? [null] : this.environments.byIds(principal, [environmentId]);
+    const problems: UserError[] = [];
+    if (!app) problems.push(notFound('app', ['input', 'appId']));
+    if (!environment) problems.push(notFound('environment', ['input', 'environmentId']));
+    if (!app || !environment) return fail(...problems);
+    const mismatched = (
+      [
+        ['integration', environment.integrationVersion],
+        ['sync', environment.syncVersion],
+        ['messaging', environment.messagingVersion],
+      ] as const
+    ).filter(([, version]) => version !== CONSOLE_VERSION);
+    if (mismatched.length > 0)
+      return fail(
+        userError(
+          'VERSION_MISMATCH',
+          `Runtime components must match console version ${CONSOLE_VERSION}; ${mismatched
+            .map(([component, version]) => `${component} is ${version}`)
+            .join(', ')}`,
+          ['input', 'environmentId'],
+        ),
+      );
+    const [status] = this.environments.statuses([environment.id]);
+    if (status === 'BUSY') return fail(busy());
+    return ok({ app, environment, warnings: status === 'UNKNOWN' ? [UNKNOWN_STATUS_WARNING] : [] });
+  }
+
+  /** Creates the job under the database lock and starts it; waits for the end when `sync`. */
+  async start(principal: Principal, job: NewJob): Promise<Result<PublishJob>> {
+    const created = this.jobs.create(principal, job);
+    if (!created) return fail(busy());
+    this.runner.submit(created);
+    if (job.sync) await this.runner.whenFinished(created.id);
+    return ok(this.jobs.get(created.id) ?? created);
+  }
+
+  list(principal: Principal, filter: JobFilter) {
+    return this.jobs.list(principal, filter);
+  }
+
+  /** R24, R7: MEMBERs cancel their own jobs, ADMINs anyone's. */
+  cancel(principal: Principal, jobId: number | null): Result<PublishJob> {
+    const [job] = jobId === null ? [null] : this.jobs.byIds(principal, [jobId]);
+    if (!job) return fail(notFound('publish job', ['input', 'jobId']));
+    if (job.requestedBy !== principal.userId && !hasRole(principal, 'ADMIN'))
+      return fail(userError('FORBIDDEN', "Only an ADMIN can cancel other users' jobs", ['input', 'jobId']));
+    if (isFinal(job.state)) return fail(userError('JOB_NOT_CANCELABLE', `The job is already ${job.state}`, ['input', 'jobId']));
+    const canceled = this.runner.cancel(job.id);
+    if (!canceled) {
+      const now = this.jobs.get(job.id);
+      return fail(userError('JOB_NOT_CANCELABLE', `The job is already ${now?.state ?? 'final'}`, ['input', 'jobId']));
+    }
+    return ok(canceled);
+  }
+}
+
+export const busy = (): UserError => userError('ENVIRONMENT_BUSY', ENVIRONMENT_BUSY_MESSAGE, ['input', 'environmentId']);
