@@ -15,6 +15,7 @@ import type { RunnerOptions } from './domain/publish/runner.js';
 import { createLogger, type Logger } from './logger.js';
 import type { Context } from './schema/builder.js';
 import { buildSchema } from './schema/index.js';
+import { createLoaders } from './schema/loaders.js';
 import { DEFAULT_QUERY } from './graphiql.js';
 import { bearerPrincipal } from './http/auth.js';
 import { handleBinaryRoutes } from './http/binaries.js';
@@ -111,11 +112,10 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
 
   const yoga: YogaServerInstance<ServerContext, Context> = createYoga<ServerContext, Context>({
     schema: buildSchema(),
-    context: ({ request }) => ({
-      principal: authenticate(domain, request.headers.get('authorization')),
-      domain,
-      origin: new URL(request.url).origin,
-    }),
+    context: ({ request }) => {
+      const principal = authenticate(domain, request.headers.get('authorization'));
+      return { principal, domain, origin: new URL(request.url).origin, loaders: createLoaders(domain) };
+    },
     // R19: multipart requests are "simple" in CORS terms, so they must carry this header.
     plugins: [useCSRFPrevention({ requestHeaders: [CSRF_HEADER] })],
     graphiql: (_request, serverContext) => {

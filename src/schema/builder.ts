@@ -6,6 +6,7 @@ import { isObjectType, type GraphQLSchema } from 'graphql';
 import { DateTimeISOResolver, SafeIntResolver } from 'graphql-scalars';
 import type { Domain } from '../domain/index.js';
 import { hasRole, type Principal, type Role } from '../domain/principal.js';
+import type { Loaders } from './loaders.js';
 
 /** What every resolver sees. Requests without a valid token never get this far (R5). */
 export interface Context {
@@ -13,6 +14,7 @@ export interface Context {
   domain: Domain;
   /** Scheme, host and port the client reached us at, for URLs we hand out. */
   origin: string;
+  loaders: Loaders;
 }
 
 export const builder = new SchemaBuilder<{

@@ -5,5 +5,7 @@ import './app.js';
 import './environment.js';
 import './directory.js';
 import './client-binary.js';
+import './publish-job.js';
+import './management.js';
 
 export const buildSchema = () => builder.toSchema({ sortSchema: false });

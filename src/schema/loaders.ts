@@ -1,0 +1,19 @@
+import DataLoader from 'dataloader';
+import type { Domain } from '../domain/index.js';
+import type { ManagementTarget, ManagementVersion } from '../domain/management.js';
+import type { PublishJob, PublishStage } from '../domain/publish/jobs.js';
+
+/**
+ * Batch loaders that several fields share, built per request (so nothing is cached across
+ * requests or leaks between accounts).
+ */
+export function createLoaders(domain: Domain) {
+  return {
+    stages: new DataLoader<number, PublishStage[]>(async (jobIds) => domain.jobs.stagesOf(jobIds)),
+    activeJob: new DataLoader<number, PublishJob | null>(async (environmentIds) => domain.jobs.activeByEnvironment(environmentIds)),
+    managementVersions: new DataLoader<number, ManagementVersion[]>(async (ids) => domain.management.versionsOf(ids)),
+    managementTargets: new DataLoader<number, ManagementTarget[]>(async (ids) => domain.management.targetsOf(ids)),
+  };
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;

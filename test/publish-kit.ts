@@ -1,0 +1,92 @@
+import { apk, appx, ipa, war } from './fixtures.js';
+import { multipartUpload, noUserErrors, type Client } from './kit.js';
+
+export const JOB_FIELDS = `id trackingId state progress kind action sync warnings
+  stages { key state message startedAt finishedAt }
+  error { code message stage }
+  app { id } environment { id status }`;
+
+export const PUBLISH_NATIVE = `mutation ($input: PublishNativeClientInput!) {
+  publishNativeClient(input: $input) { job { ${JOB_FIELDS} } userErrors { code message field } }
+}`;
+
+export const JOB = `query ($id: ID!) { node(id: $id) { ... on PublishJob { ${JOB_FIELDS} } } }`;
+
+export const MANAGEMENT = `query ($id: ID!) { node(id: $id) { ... on Environment {
+  signingPublicKey
+  managementApps {
+    id name preview workflowState signAction description
+    versions { platform version wrapped artifactSha256 signature binary { id } }
+    targets { __typename ... on DirectoryUser { username } ... on DirectoryGroup { name } }
+  }
+} } }`;
+
+export interface PublishWorld {
+  appId: string;
+  appName: string;
+  environmentId: string;
+  users: Record<string, string>;
+  groups: Record<string, string>;
+}
+
+let worlds = 0;
+
+/** An app, a managed environment with a directory, ready to publish to. */
+export async function publishWorld(admin: Client, options: { environment?: Record<string, unknown> } = {}): Promise<PublishWorld> {
+  worlds += 1;
+  const appName = `Native${worlds}`;
+  const created = await admin.request(
+    `mutation ($app: CreateAppInput!, $env: CreateEnvironmentInput!) {
+      createApp(input: $app) { app { id } userErrors { message } }
+      createEnvironment(input: $env) { environment { id } userErrors { message } }
+    }`,
+    { app: { name: appName, description: 'Version one' }, env: { name: `mgmt-${worlds}`, managementEnabled: true, ...options.environment } },
+  );
+  const environmentId = created.createEnvironment.environment.id;
+  const users: Record<string, string> = {};
+  for (const [username, source] of [['ann', 'LOCAL'], ['bea', 'ACTIVE_DIRECTORY'], ['cal', 'SAP'], ['dee', 'CLOUD']] as const) {
+    const user = await admin.request(
+      `mutation ($input: CreateDirectoryUserInput!) { createDirectoryUser(input: $input) { user { id } } }`,
+      { input: { environmentId, username, displayName: username, source } },
+    );
+    users[username] = user.createDirectoryUser.user.id;
+  }
+  const groups: Record<string, string> = {};
+  for (const [name, source, members] of [
+    ['Team', 'LOCAL', ['bea', 'cal']],
+    ['Cloudy', 'CLOUD', ['dee']],
+    ['Mixed', 'LOCAL', ['ann', 'dee']],
+  ] as const) {
+    const group = await admin.request(
+      `mutation ($input: CreateDirectoryGroupInput!) { createDirectoryGroup(input: $input) { group { id } } }`,
+      { input: { environmentId, name, source, memberIds: members.map((member) => users[member]) } },
+    );
+    groups[name] = group.createDirectoryGroup.group.id;
+  }
+  return { appId: created.createApp.app.id, appName, environmentId, users, groups };
+}
+
+/** Uploads a binary of the platform and version; answers its id. */
+export async function binary(client: Client, appId: string, platform: string, version: string): Promise<string> {
+  const files: Record<string, () => Promise<{ name: string; content: Buffer }>> = {
+    IOS_PHONE: async () => ({ name: 'app.ipa', content: await ipa({ CFBundleShortVersionString: version }) }),
+    IOS_TABLET: async () => ({ name: 'app.ipa', content: await ipa({ CFBundleShortVersionString: version }) }),
+    ANDROID_PHONE: async () => ({ name: 'app.apk', content: await apk({ versionName: version }) }),
+    ANDROID_TABLET: async () => ({ name: 'app.apk', content: await apk({ versionName: version }) }),
+    WINDOWS: async () => ({ name: 'app.appx', content: await appx({ version }) }),
+    WEB: async () => ({ name: 'app.war', content: await war() }),
+  };
+  const file = await (files[platform] as () => Promise<{ name: string; content: Buffer }>)();
+  const response = await multipartUpload(client, { appId, platform, version }, file);
+  const payload = (response.body.data as { uploadClientBinary: { binary: { id: string } | null; userErrors: unknown[] } }).uploadClientBinary;
+  return noUserErrors(payload).binary?.id as string;
+}
+
+export const waitForJob = async (client: Client, id: string, done: (job: { state: string }) => boolean = (job) => ['SUCCEEDED', 'FAILED', 'CANCELED'].includes(job.state)) => {
+  for (let i = 0; i < 500; i += 1) {
+    const { node } = await client.request(JOB, { id });
+    if (done(node)) return node;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`job ${id} did not get there`);
+};
