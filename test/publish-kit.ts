@@ -25,8 +25,8 @@ export interface PublishWorld {
   appId: string;
   appName: string;
   environmentId: string;
-  users: Record<string, string>;
-  groups: Record<string, string>;
+  users: Record<'ann' | 'bea' | 'cal' | 'dee', string>;
+  groups: Record<'Team' | 'Cloudy' | 'Mixed', string>;
 }
 
 let worlds = 0;
@@ -43,7 +43,7 @@ export async function publishWorld(admin: Client, options: { environment?: Recor
     { app: { name: appName, description: 'Version one' }, env: { name: `mgmt-${worlds}`, managementEnabled: true, ...options.environment } },
   );
   const environmentId = created.createEnvironment.environment.id;
-  const users: Record<string, string> = {};
+  const users = {} as PublishWorld['users'];
   for (const [username, source] of [['ann', 'LOCAL'], ['bea', 'ACTIVE_DIRECTORY'], ['cal', 'SAP'], ['dee', 'CLOUD']] as const) {
     const user = await admin.request(
       `mutation ($input: CreateDirectoryUserInput!) { createDirectoryUser(input: $input) { user { id } } }`,
@@ -51,7 +51,7 @@ export async function publishWorld(admin: Client, options: { environment?: Recor
     );
     users[username] = user.createDirectoryUser.user.id;
   }
-  const groups: Record<string, string> = {};
+  const groups = {} as PublishWorld['groups'];
   for (const [name, source, members] of [
     ['Team', 'LOCAL', ['bea', 'cal']],
     ['Cloudy', 'CLOUD', ['dee']],

@@ -181,19 +181,22 @@ export class ManagementService {
     return sign(null, Buffer.from(artifactSha256, 'hex'), privateKeyPem).toString('base64');
   }
 
-  private signingKey(environmentId: number) {
-    const existing = this.db.select().from(environmentSigningKeys).where(eq(environmentSigningKeys.environmentId, environmentId)).get();
+  private signingKey(environmentId: number): typeof environmentSigningKeys.$inferSelect {
+    const read = () => this.db.select().from(environmentSigningKeys).where(eq(environmentSigningKeys.environmentId, environmentId)).get();
+    const existing = read();
     if (existing) return existing;
     const pair = generateKeyPairSync('ed25519', {
       publicKeyEncoding: { type: 'spki', format: 'pem' },
       privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
     });
-    return this.db
+    this.db
       .insert(environmentSigningKeys)
       .values({ environmentId, publicKeyPem: pair.publicKey, privateKeyPem: pair.privateKey })
       .onConflictDoNothing()
-      .returning()
-      .get() ?? this.db.select().from(environmentSigningKeys).where(eq(environmentSigningKeys.environmentId, environmentId)).get()!;
+      .run();
+    const stored = read();
+    if (!stored) throw new Error(`environment ${environmentId} has no signing key`);
+    return stored;
   }
 
   snapshot(environmentId: number, appId: number, preview: boolean): ManagementAppSnapshot {

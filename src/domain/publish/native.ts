@@ -9,7 +9,7 @@ import type { DirectoryService } from '../directory.js';
 import type { EnvironmentService } from '../environments.js';
 import type { ManagementApp, ManagementAppSnapshot, ManagementService, SignAction, WorkflowState } from '../management.js';
 import type { Principal } from '../principal.js';
-import { fail, notFound, ok, userError, type Result, type UserError } from '../result.js';
+import { fail, notFound, userError, type Result, type UserError } from '../result.js';
 import { compareVersions, formatBytes } from '../validation.js';
 import { hashFile, wrapArtifact } from './artifacts.js';
 import type { PublishJob, StageKey } from './jobs.js';
