@@ -416,3 +416,62 @@ export const storeNotifications = sqliteTable(
   },
   (t) => [index('store_notifications_user_idx').on(t.directoryUserId, t.id), index('store_notifications_job_idx').on(t.publishJobId)],
 );
+
+/** R37: identity services as published to an environment, shared by every app there that uses them. */
+export const publishedIdentityServices = sqliteTable(
+  'published_identity_services',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    environmentId: integer('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    providerType: text('provider_type').notNull(),
+    publishedByAppId: integer('published_by_app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    publishedAt: integer('published_at', { mode: 'timestamp_ms' }).notNull(),
+    publishJobId: integer('publish_job_id').references(() => publishJobs.id, { onDelete: 'set null' }),
+  },
+  (t) => [uniqueIndex('published_identity_services_env_name_unique').on(t.environmentId, sql`lower(${t.name})`)],
+);
+
+/** An app's services as an environment serves them (R36): present while published. */
+export const publishedAppServices = sqliteTable(
+  'published_app_services',
+  {
+    appId: integer('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    environmentId: integer('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    /** Names of the identity services this publication uses, as JSON. */
+    identityServices: text('identity_services').notNull(),
+    publishedAt: integer('published_at', { mode: 'timestamp_ms' }).notNull(),
+    activatedAt: integer('activated_at', { mode: 'timestamp_ms' }),
+    publishJobId: integer('publish_job_id').references(() => publishJobs.id, { onDelete: 'set null' }),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.environmentId] }), index('published_app_services_env_idx').on(t.environmentId)],
+);
+
+/** R38: the one live web client of an app in an environment. */
+export const liveWebClients = sqliteTable(
+  'live_web_clients',
+  {
+    appId: integer('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    environmentId: integer('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    binaryId: integer('binary_id').references(() => clientBinaries.id, { onDelete: 'set null' }),
+    /** The deployed file, kept while live even if the binary is deleted later. */
+    artifactSha256: text('artifact_sha256')
+      .notNull()
+      .references(() => blobs.sha256),
+    deployedAt: integer('deployed_at', { mode: 'timestamp_ms' }).notNull(),
+    publishJobId: integer('publish_job_id').references(() => publishJobs.id, { onDelete: 'set null' }),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.environmentId] }), index('live_web_clients_artifact_idx').on(t.artifactSha256)],
+);

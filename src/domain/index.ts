@@ -1,6 +1,7 @@
 import type { Db } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { AccountService } from './accounts.js';
+import { AppStatusService } from './app-status.js';
 import { AppService } from './apps.js';
 import { BlobStore } from './binaries/blob-store.js';
 import { BinaryService, type BinaryLimits } from './binaries/service.js';
@@ -9,9 +10,11 @@ import { EnvironmentService } from './environments.js';
 import { DomainEvents } from './events.js';
 import { ManagementService } from './management.js';
 import { JobStore } from './publish/jobs.js';
-import { NativePublishing } from './publish/native.js';
-import { PublishRunner, type RunnerOptions } from './publish/runner.js';
+import { isVersionRemoval, NativePublishing } from './publish/native.js';
+import { choosePlan, PublishRunner, type RunnerOptions } from './publish/runner.js';
 import { PublishService } from './publish/service.js';
+import { ServicesPublishing } from './publish/services.js';
+import { ServicesRuntime } from './services-runtime.js';
 import type { RuntimeProbe } from './runtime-probe.js';
 
 export interface DomainOptions {
@@ -40,8 +43,15 @@ export function createDomain(db: Db, options: DomainOptions) {
     const [app] = apps.byIdsUnscoped([appId]);
     return { name: app?.name ?? `app-${appId}`, description: app?.description ?? null };
   });
+  const servicesRuntime = new ServicesRuntime(db);
+  const services = new ServicesPublishing(db, publish, apps, binaries, environments, servicesRuntime, management);
   runner.register('NATIVE_CLIENT', 'PUBLISH', native.publishPlan());
-  runner.register('NATIVE_CLIENT', 'UNPUBLISH', native.removeVersionPlan());
+  const removeVersion = native.removeVersionPlan();
+  const unpublishNative = services.unpublishNativePlan();
+  // Taking one version out (R31) and unpublishing the whole app (R39) are both native UNPUBLISH jobs.
+  runner.register('NATIVE_CLIENT', 'UNPUBLISH', choosePlan((job) => (isVersionRemoval(job) ? removeVersion : unpublishNative)));
+  runner.register('SERVICES_AND_WEB', 'PUBLISH', services.publishPlan());
+  runner.register('SERVICES_AND_WEB', 'UNPUBLISH', services.unpublishServicesPlan());
 
   return {
     events,
@@ -55,6 +65,9 @@ export function createDomain(db: Db, options: DomainOptions) {
     runner,
     publish,
     native,
+    services,
+    servicesRuntime,
+    appStatuses: new AppStatusService(db, jobs, management, servicesRuntime),
   };
 }
 

@@ -341,6 +341,14 @@ export class ManagementService {
     return reachable.length;
   }
 
+  /** R39: removes the app's production and preview Management apps; answers how many there were. */
+  removeApps(environmentId: number, appId: number): number {
+    return this.db
+      .delete(managementApps)
+      .where(and(eq(managementApps.environmentId, environmentId), eq(managementApps.appId, appId)))
+      .run().changes;
+  }
+
   /** Blobs that Management versions deliver, so they are kept while served. */
   artifactInUse(sha256: string): boolean {
     return this.db.select({ id: managementVersions.id }).from(managementVersions).where(eq(managementVersions.artifactSha256, sha256)).limit(1).get() !== undefined;

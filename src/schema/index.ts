@@ -7,5 +7,6 @@ import './directory.js';
 import './client-binary.js';
 import './publish-job.js';
 import './management.js';
+import './services.js';
 
 export const buildSchema = () => builder.toSchema({ sortSchema: false });

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { and, eq, inArray, notExists, sql, type SQL } from 'drizzle-orm';
 import { SqliteError } from 'better-sqlite3';
 import { countRows, type Db } from '../../db/client.js';
-import { apps, binaryUploads, blobs, clientBinaries, managementVersions } from '../../db/schema.js';
+import { apps, binaryUploads, blobs, clientBinaries, liveWebClients, managementVersions } from '../../db/schema.js';
 import { keysetPage, type KeysetOrder, type Page, type PageArgs } from '../pagination.js';
 import type { Principal } from '../principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from '../result.js';
@@ -302,6 +302,7 @@ export class BinaryService {
           notExists(this.db.select({ id: clientBinaries.id }).from(clientBinaries).where(eq(clientBinaries.sha256, blobs.sha256))),
           notExists(this.db.select({ id: binaryUploads.id }).from(binaryUploads).where(eq(binaryUploads.sha256, blobs.sha256))),
           notExists(this.db.select({ id: managementVersions.id }).from(managementVersions).where(eq(managementVersions.artifactSha256, blobs.sha256))),
+          notExists(this.db.select({ appId: liveWebClients.appId }).from(liveWebClients).where(eq(liveWebClients.artifactSha256, blobs.sha256))),
         ),
       )
       .all();

@@ -170,12 +170,12 @@ export class JobStore {
     if (pairs.length === 0) return [];
     const appIds = [...new Set(pairs.map((pair) => pair.appId))];
     const newest = this.db
-      .select({ id: sql<number>`max(${publishJobs.id})`.as('id') })
+      .select({ newestId: sql<number>`max(${publishJobs.id})`.as('newest_id') })
       .from(publishJobs)
       .where(and(eq(publishJobs.kind, kind), inArray(publishJobs.appId, appIds)))
       .groupBy(publishJobs.appId, publishJobs.environmentId)
       .as('newest');
-    const rows = this.db.select().from(publishJobs).innerJoin(newest, eq(newest.id, publishJobs.id)).all().map((row) => row.publish_jobs);
+    const rows = this.db.select().from(publishJobs).innerJoin(newest, eq(newest.newestId, publishJobs.id)).all().map((row) => row.publish_jobs);
     const byPair = new Map(rows.map((row) => [`${row.appId}:${row.environmentId}`, row]));
     return pairs.map((pair) => byPair.get(`${pair.appId}:${pair.environmentId}`) ?? null);
   }

@@ -449,6 +449,8 @@ export class NativePublishing {
   }
 }
 
+export const isVersionRemoval = (job: PublishJob): boolean => 'managementAppId' in (JSON.parse(job.request) as object);
+
 /** Jobs act as the user who asked, inside the job's account. */
 export const principalOf = (job: PublishJob): Principal => ({ accountId: job.accountId, userId: job.requestedBy, role: 'ADMIN', tokenId: 0 });
 

@@ -296,3 +296,13 @@ export class PublishRunner {
     return this.jobs.stagesOf([jobId])[0]?.find((stage) => stage.state === 'RUNNING');
   }
 }
+
+/** One kind and action of job that runs one of several plans, as its request says. */
+export function choosePlan(pick: (job: PublishJob) => JobPlan): JobPlan {
+  return {
+    stages: (job) => pick(job).stages(job),
+    snapshot: (job) => pick(job).snapshot(job),
+    restore: (job, snapshot) => pick(job).restore(job, snapshot),
+    afterRestore: (job) => pick(job).afterRestore?.(job),
+  };
+}

@@ -1,0 +1,148 @@
+import type { AppEnvironmentStatus } from '../domain/app-status.js';
+import { ServicesRuntime, type PublishedIdentityService } from '../domain/services-runtime.js';
+import type { ServicesRequest } from '../domain/publish/services.js';
+import { AppRef } from './app.js';
+import { builder } from './builder.js';
+import { ClientBinaryRef } from './client-binary.js';
+import { EnvironmentRef } from './environment.js';
+import { localId } from './ids.js';
+import { forbidden, toPayload } from './payloads.js';
+import { PublishJobRef, PublishKindEnum, PublishPayloadRef } from './publish-job.js';
+
+const PublishStatusEnum = builder.enumType('PublishStatus', { values: ['PUBLISHED', 'NOT_PUBLISHED'] as const });
+
+const AppEnvironmentStatusRef = builder.objectRef<AppEnvironmentStatus>('AppEnvironmentStatus').implement({
+  fields: (t) => ({
+    environment: t.field({ type: EnvironmentRef, resolve: (row) => row.environment }),
+    nativeClient: t.expose('nativeClient', {
+      type: PublishStatusEnum,
+      description: "PUBLISHED while the environment's Management runtime holds at least one version of the app.",
+    }),
+    servicesAndWeb: t.expose('servicesAndWeb', {
+      type: PublishStatusEnum,
+      description: "PUBLISHED while the environment serves the app's services (and web client, unless manual publish only).",
+    }),
+    latestNativeJob: t.field({ type: PublishJobRef, nullable: true, resolve: (row) => row.latestNativeJob }),
+    latestServicesJob: t.field({ type: PublishJobRef, nullable: true, resolve: (row) => row.latestServicesJob }),
+    webClient: t.field({
+      type: ClientBinaryRef,
+      nullable: true,
+      description: 'The web client live there (R38); null when none is, or its binary was deleted since.',
+      resolve: (row) => row.webClientBinaryId,
+    }),
+  }),
+});
+
+builder.objectField(AppRef, 'environmentStatuses', (t) =>
+  t.loadableList({
+    type: AppEnvironmentStatusRef,
+    description: 'One row per environment of the account: where this app stands there.',
+    load: async (appIds: number[], { domain, principal }) => domain.appStatuses.forApps(principal, appIds),
+    resolve: (app) => app.id,
+  }),
+);
+
+interface PublishedIdentityServiceRow {
+  service: PublishedIdentityService;
+  usedBy: number[];
+}
+
+const PublishedIdentityServiceRef = builder.objectRef<PublishedIdentityServiceRow>('PublishedIdentityService').implement({
+  fields: (t) => ({
+    name: t.string({ resolve: ({ service }) => service.name }),
+    providerType: t.string({ resolve: ({ service }) => service.providerType }),
+    publishedBy: t.field({
+      type: AppRef,
+      description: 'The app whose publish last wrote this identity service.',
+      resolve: ({ service }) => service.publishedByAppId,
+    }),
+    publishedAt: t.field({ type: 'DateTime', resolve: ({ service }) => service.publishedAt }),
+    usedBy: t.field({ type: [AppRef], description: 'Apps of this environment that use it.', resolve: ({ usedBy }) => usedBy }),
+  }),
+});
+
+builder.objectField(EnvironmentRef, 'identityServices', (t) =>
+  t.loadableList({
+    type: PublishedIdentityServiceRef,
+    description: 'Identity services published here; shared by every app in the environment that uses them.',
+    load: async (environmentIds: number[], { domain }) => {
+      const publications = domain.servicesRuntime.appServicesOf(environmentIds);
+      return domain.servicesRuntime.identityServicesOf(environmentIds).map((services) =>
+        services.map((service) => ({
+          service,
+          usedBy: publications
+            .filter((publication) => publication.environmentId === service.environmentId)
+            .filter((publication) => ServicesRuntime.usedNames(publication).some((name) => name.toLowerCase() === service.name.toLowerCase()))
+            .map((publication) => publication.appId)
+            .sort((a, b) => a - b),
+        })),
+      );
+    },
+    resolve: (environment) => environment.id,
+  }),
+);
+
+builder.objectField(PublishJobRef, 'webClientBinary', (t) =>
+  t.field({
+    type: ClientBinaryRef,
+    nullable: true,
+    resolve: (job) => (job.kind === 'SERVICES_AND_WEB' && job.action === 'PUBLISH' ? (JSON.parse(job.request) as ServicesRequest).webClientBinaryId : null),
+  }),
+);
+
+const PublishServicesAndWebInput = builder.inputType('PublishServicesAndWebInput', {
+  fields: (t) => ({
+    appId: t.id({ required: true }),
+    environmentId: t.id({ required: true }),
+    webClientBinaryId: t.id({
+      description: "The web client (.war/.zip) to deploy; skipped where the environment allows manual publish only.",
+    }),
+    sync: t.boolean(),
+  }),
+});
+
+const UnpublishAppInput = builder.inputType('UnpublishAppInput', {
+  fields: (t) => ({
+    appId: t.id({ required: true }),
+    environmentId: t.id({ required: true }),
+    kind: t.field({ type: PublishKindEnum, required: true }),
+    sync: t.boolean(),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  publishServicesAndWeb: t.field({
+    type: PublishPayloadRef,
+    authScopes: { role: 'MEMBER' },
+    unauthorizedResolver: forbidden,
+    args: { input: t.arg({ type: PublishServicesAndWebInput, required: true }) },
+    resolve: async (_root, { input }, { domain, principal }) =>
+      toPayload(
+        'job',
+        await domain.services.publishServicesAndWeb(principal, {
+          appId: localId(input.appId, 'App'),
+          environmentId: localId(input.environmentId, 'Environment'),
+          webClientBinaryGiven: input.webClientBinaryId != null,
+          webClientBinaryId: input.webClientBinaryId == null ? null : localId(input.webClientBinaryId, 'ClientBinary'),
+          sync: input.sync ?? null,
+        }),
+      ),
+  }),
+  unpublishApp: t.field({
+    type: PublishPayloadRef,
+    // R7: MEMBERs unpublish services and web; Management apps (production among them) are an ADMIN's.
+    authScopes: (_root, { input }) => ({ role: input.kind === 'NATIVE_CLIENT' ? 'ADMIN' : 'MEMBER' }),
+    unauthorizedResolver: forbidden,
+    args: { input: t.arg({ type: UnpublishAppInput, required: true }) },
+    resolve: async (_root, { input }, { domain, principal }) =>
+      toPayload(
+        'job',
+        await domain.services.unpublishApp(principal, {
+          appId: localId(input.appId, 'App'),
+          environmentId: localId(input.environmentId, 'Environment'),
+          kind: input.kind,
+          sync: input.sync ?? null,
+        }),
+      ),
+  }),
+}));
