@@ -2,7 +2,9 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type execute, type ExecutionArgs, type subscribe } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from './config.js';
 import { openDatabase } from './db/client.js';
@@ -16,6 +18,7 @@ import { createLogger, type Logger } from './logger.js';
 import type { Context } from './schema/builder.js';
 import { buildSchema } from './schema/index.js';
 import { createLoaders } from './schema/loaders.js';
+import { Realtime } from './schema/realtime.js';
 import { DEFAULT_QUERY } from './graphiql.js';
 import { bearerPrincipal } from './http/auth.js';
 import { handleBinaryRoutes } from './http/binaries.js';
@@ -24,6 +27,19 @@ import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 /** How often URL environments are probed in the background (R9). */
 export const PROBE_INTERVAL_MS = 30_000;
 export const DEFAULT_CONCURRENT_JOBS = 8;
+export const DEFAULT_MAX_QUEUED_EVENTS = 256;
+
+interface EnvelopedRoot {
+  execute: (args: ExecutionArgs) => ReturnType<typeof execute>;
+  subscribe: (args: ExecutionArgs) => ReturnType<typeof subscribe>;
+}
+
+/** graphql-ws carries the token as `connectionParams.authorization`, with or without "Bearer". */
+function connectionAuthorization(params: Readonly<Record<string, unknown>> | undefined): string | null {
+  const value = params?.authorization ?? params?.Authorization;
+  if (typeof value !== 'string') return null;
+  return /^Bearer\s/i.test(value) ? value : `Bearer ${value}`;
+}
 
 export interface ServerOptions {
   logger?: Logger;
@@ -37,6 +53,8 @@ export interface ServerOptions {
   maxConcurrentJobs?: number;
   /** Test-only fault injection: a message makes that stage of the embedded runtime fail. */
   runtimeFault?: RunnerOptions['fault'];
+  /** Events a subscriber may have waiting before its connection is dropped (R42). */
+  maxQueuedEvents?: number;
 }
 
 export interface ServerHandle {
@@ -46,13 +64,17 @@ export interface ServerHandle {
   stop(): Promise<void>;
   readonly url: string;
   readonly domain: Domain;
+  readonly realtime: Realtime;
   /** The admin token if this start created it (the one time it is shown), else null. */
   readonly createdAdminToken: string | null;
 }
 
+/** What each transport hands the context factory: the HTTP request, or a graphql-ws connection. */
 interface ServerContext {
   req: IncomingMessage;
-  res: ServerResponse;
+  res?: ServerResponse;
+  connectionParams?: Readonly<Record<string, unknown>>;
+  socket?: WebSocket;
 }
 
 /** The header yoga's CSRF prevention asks of multipart uploads (R19). */
@@ -94,6 +116,8 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   domain.runner.recover();
   domain.binaries.sweepOrphanBlobs();
 
+  const realtime = new Realtime(domain, { maxQueuedEvents: options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS });
+
   const tokenFile = join(dataDir, 'admin-token');
   const outcome = bootstrap(database.db, domain, {
     seed: config.seed,
@@ -112,9 +136,18 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
 
   const yoga: YogaServerInstance<ServerContext, Context> = createYoga<ServerContext, Context>({
     schema: buildSchema(),
-    context: ({ request }) => {
-      const principal = authenticate(domain, request.headers.get('authorization'));
-      return { principal, domain, origin: new URL(request.url).origin, loaders: createLoaders(domain) };
+    // One context factory for HTTP, SSE and graphql-ws (R40).
+    context: (initial) => {
+      const overWebSocket = initial.connectionParams !== undefined;
+      const authorization = overWebSocket ? connectionAuthorization(initial.connectionParams) : initial.request.headers.get('authorization');
+      return {
+        principal: authenticate(domain, authorization),
+        domain,
+        origin: overWebSocket ? `http://${initial.req.headers.host ?? `${config.host}:${config.port}`}` : new URL(initial.request.url).origin,
+        loaders: createLoaders(domain),
+        realtime,
+        dropConnection: () => (initial.socket ? initial.socket.terminate() : initial.req.socket.destroy()),
+      };
     },
     // R19: multipart requests are "simple" in CORS terms, so they must carry this header.
     plugins: [useCSRFPrevention({ requestHeaders: [CSRF_HEADER] })],
@@ -123,7 +156,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       return {
         title: 'Shipyard',
         defaultQuery: DEFAULT_QUERY,
-        subscriptionsProtocol: 'SSE',
+        subscriptionsProtocol: 'WS',
         ...(token ? { headers: JSON.stringify({ Authorization: `Bearer ${token}` }) } : {}),
       };
     },
@@ -182,6 +215,41 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
     return sendJson(res, 404, { error: 'Not found' });
   });
 
+  // graphql-ws on the GraphQL path itself (R40), through yoga's envelop so that every plugin,
+  // the context factory and error masking apply as they do over HTTP.
+  const webSockets = new WebSocketServer({ server: http, path: yoga.graphqlEndpoint });
+  const graphqlWs = useServer<Record<string, unknown>, { socket: WebSocket; request: IncomingMessage }>(
+    {
+      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
+      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
+      onConnect: (ctx) => {
+        if (bearerPrincipal(domain, connectionAuthorization(ctx.connectionParams))) return true;
+        ctx.extra.socket.close(4401, 'Unauthorized');
+        return false;
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const enveloped = yoga.getEnveloped({
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          connectionParams: ctx.connectionParams ?? {},
+          params: payload,
+        });
+        const document = enveloped.parse(payload.query);
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length > 0) return errors;
+        return {
+          schema: enveloped.schema,
+          document,
+          operationName: payload.operationName ?? null,
+          variableValues: payload.variables ?? null,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+        };
+      },
+    },
+    webSockets,
+  );
+
   let url = '';
   let probeTimer: NodeJS.Timeout | undefined;
   /** Background work every interval: probe URL environments (R9), drop expired uploads (R18). */
@@ -200,6 +268,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       return url;
     },
     domain,
+    realtime,
     createdAdminToken: outcome.createdToken,
     start: () =>
       new Promise<string>((resolveStart, rejectStart) => {
@@ -220,6 +289,10 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       const closed = new Promise<void>((resolveStop) => http.close(() => resolveStop()));
       // R4: running jobs stop at their next safe point and are rolled back before the database closes.
       await domain.runner.shutdown();
+      await graphqlWs.dispose();
+      for (const socket of webSockets.clients) socket.terminate();
+      webSockets.close();
+      realtime.close();
       http.closeAllConnections();
       await closed;
       await yoga.dispose();

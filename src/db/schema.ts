@@ -287,6 +287,8 @@ export const publishJobs = sqliteTable(
     errorStage: text('error_stage'),
     /** The runtime state the job may change, as JSON, taken before its first change (R23, R25). */
     rollback: text('rollback'),
+    /** Counts every change of the job or its stages, so that subscribers see each once, in order (R41). */
+    revision: integer('revision').notNull().default(0),
     createdAt: createdAt(),
     startedAt: integer('started_at', { mode: 'timestamp_ms' }),
     finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),

@@ -1,16 +1,10 @@
 import type { EnvironmentStatus } from './environments.js';
+import type { JobSnapshot } from './publish/jobs.js';
 
-/** Announced after a job's change was persisted (R22): subscribers reload the job to see it. */
-export interface PublishJobUpdated {
+/** Announced after a job's change was persisted (R22), with the job as it stood then. */
+export interface PublishJobUpdated extends JobSnapshot {
   type: 'publishJobUpdated';
   accountId: number;
-  jobId: number;
-  appId: number;
-  environmentId: number;
-  /** The job's state at this change; final states end a job's stream. */
-  state: string;
-  /** Counts the job's changes, so that a subscriber can tell what it already has. */
-  sequence: number;
 }
 
 export interface EnvironmentStatusChanged {

@@ -7,6 +7,7 @@ import { DateTimeISOResolver, SafeIntResolver } from 'graphql-scalars';
 import type { Domain } from '../domain/index.js';
 import { hasRole, type Principal, type Role } from '../domain/principal.js';
 import type { Loaders } from './loaders.js';
+import type { Realtime } from './realtime.js';
 
 /** What every resolver sees. Requests without a valid token never get this far (R5). */
 export interface Context {
@@ -15,6 +16,9 @@ export interface Context {
   /** Scheme, host and port the client reached us at, for URLs we hand out. */
   origin: string;
   loaders: Loaders;
+  realtime: Realtime;
+  /** Ends the caller's connection: how a subscriber that stopped reading is let go (R42). */
+  dropConnection: () => void;
 }
 
 export const builder = new SchemaBuilder<{

@@ -8,5 +8,6 @@ import './client-binary.js';
 import './publish-job.js';
 import './management.js';
 import './services.js';
+import './subscriptions.js';
 
 export const buildSchema = () => builder.toSchema({ sortSchema: false });

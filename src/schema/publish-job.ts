@@ -5,6 +5,7 @@ import type { NativeRequest } from '../domain/publish/native.js';
 import { UserRef } from './account.js';
 import { AppRef } from './app.js';
 import { builder } from './builder.js';
+import type { Loaders } from './loaders.js';
 import { ClientBinaryRef, ClientPlatformEnum } from './client-binary.js';
 import { toConnection } from './connection.js';
 import { DirectoryPrincipalUnion } from './directory.js';
@@ -89,8 +90,13 @@ const NativePublishOptionsRef = builder.objectRef<{ request: NativeRequest }>('N
   }),
 });
 
+/** A job, and in a subscription event its stages as they stood at that change. */
+export type PublishJobView = PublishJob & { stagesAt?: PublishStage[] };
+
+const stagesOf = async (job: PublishJobView, loaders: Loaders) => job.stagesAt ?? (await loaders.stages.load(job.id));
+
 export const PublishJobRef = builder.loadableNode('PublishJob', {
-  id: { resolve: (job: PublishJob) => job.id, parse: parseRowId },
+  id: { resolve: (job: PublishJobView) => job.id, parse: parseRowId },
   load: async (ids: number[], context) => context.domain.jobs.byIds(context.principal, ids).filter(isPresent),
   sort: (job) => job.id,
   fields: (t) => ({
@@ -106,9 +112,9 @@ export const PublishJobRef = builder.loadableNode('PublishJob', {
     state: t.expose('state', { type: PublishJobStateEnum }),
     progress: t.float({
       description: '0 to 1.',
-      resolve: async (job, _args, { loaders }) => progressOf(await loaders.stages.load(job.id)),
+      resolve: async (job, _args, { loaders }) => progressOf(await stagesOf(job, loaders)),
     }),
-    stages: t.field({ type: [PublishStageRef], resolve: (job, _args, { loaders }) => loaders.stages.load(job.id) }),
+    stages: t.field({ type: [PublishStageRef], resolve: (job, _args, { loaders }) => stagesOf(job, loaders) }),
     nativeOptions: t.field({
       type: NativePublishOptionsRef,
       nullable: true,

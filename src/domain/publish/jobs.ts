@@ -38,6 +38,11 @@ export const progressOf = (stages: PublishStage[]): number =>
 
 export const trackingId = (job: PublishJob): string => `PUB-${String(job.trackingNumber).padStart(6, '0')}`;
 
+export interface JobSnapshot {
+  job: PublishJob;
+  stages: PublishStage[];
+}
+
 export interface NewJob {
   appId: number;
   environmentId: number;
@@ -189,18 +194,29 @@ export class JobStore {
   transition(jobId: number, from: JobState[], changes: Partial<PublishJob> & { state: JobState }): boolean {
     const updated = this.db
       .update(publishJobs)
-      .set(changes)
+      .set({ ...changes, revision: sql`${publishJobs.revision} + 1` })
       .where(and(eq(publishJobs.id, jobId), inArray(publishJobs.state, from)))
       .run();
     return updated.changes > 0;
   }
 
   setStage(jobId: number, position: number, changes: Partial<PublishStage>): void {
-    this.db
-      .update(publishStages)
-      .set(changes)
-      .where(and(eq(publishStages.jobId, jobId), eq(publishStages.position, position)))
-      .run();
+    this.db.transaction(() => {
+      this.db
+        .update(publishStages)
+        .set(changes)
+        .where(and(eq(publishStages.jobId, jobId), eq(publishStages.position, position)))
+        .run();
+      this.db.update(publishJobs).set({ revision: sql`${publishJobs.revision} + 1` }).where(eq(publishJobs.id, jobId)).run();
+    });
+  }
+
+  /** The job and its stages as one consistent reading. */
+  snapshot(jobId: number): JobSnapshot | null {
+    return this.db.transaction(() => {
+      const job = this.get(jobId);
+      return job ? { job, stages: this.stagesOf([jobId])[0] ?? [] } : null;
+    });
   }
 
   /** Closes the stage that was RUNNING and every one still PENDING, as a job ends early. */

@@ -65,7 +65,6 @@ export class PublishRunner {
   private readonly queue: number[] = [];
   private readonly running = new Map<number, AbortController>();
   private readonly finished = new Map<number, { promise: Promise<void>; resolve: () => void }>();
-  private readonly sequence = new Map<number, number>();
   private stopping = false;
 
   constructor(
@@ -81,20 +80,10 @@ export class PublishRunner {
     this.plans.set(`${kind}:${action}`, plan);
   }
 
-  /** Announces a job's persisted change to subscribers. */
+  /** Announces a job's persisted change to subscribers, with the job as it stands now. */
   announce(job: PublishJob): void {
-    const sequence = (this.sequence.get(job.id) ?? 0) + 1;
-    if (isFinal(job.state)) this.sequence.delete(job.id);
-    else this.sequence.set(job.id, sequence);
-    this.events.publish({
-      type: 'publishJobUpdated',
-      accountId: job.accountId,
-      jobId: job.id,
-      appId: job.appId,
-      environmentId: job.environmentId,
-      state: job.state,
-      sequence,
-    });
+    const snapshot = this.jobs.snapshot(job.id);
+    if (snapshot) this.events.publish({ type: 'publishJobUpdated', accountId: job.accountId, ...snapshot });
   }
 
   /** A new job: announced, the environment turns BUSY, and it runs when a slot is free. */

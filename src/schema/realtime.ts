@@ -1,0 +1,150 @@
+import { createPubSub, Repeater, type PubSub, type PubSubEventTarget } from '@graphql-yoga/subscription';
+import type { EnvironmentStatusChanged, PublishJobUpdated } from '../domain/events.js';
+import type { Domain } from '../domain/index.js';
+import { isFinal, type JobSnapshot } from '../domain/publish/jobs.js';
+
+/** Topics by account: a subscriber only ever listens to its own account (R40). */
+export type Topics = {
+  publishJob: [accountId: number, event: PublishJobUpdated];
+  environmentStatus: [accountId: number, event: EnvironmentStatusChanged];
+};
+
+export interface RealtimeOptions {
+  /**
+   * Events one subscriber may have waiting before it counts as stalled and is dropped (R42).
+   * Must stay under Repeater's own limit of 1024 pending pushes.
+   */
+  maxQueuedEvents: number;
+  /**
+   * Where events travel. In-process by default; a multi-instance deployment passes
+   * `createRedisEventTarget(...)` from @graphql-yoga/redis-event-target here, and nothing
+   * else changes (payloads then travel as JSON).
+   */
+  eventTarget?: PubSubEventTarget<Topics>;
+}
+
+/** Called when a subscriber's queue overflows: the transport drops that connection. */
+export type DropConnection = () => void;
+
+export class SubscriberDropped extends Error {
+  override name = 'SubscriberDropped';
+}
+
+/**
+ * Turns the domain's events into subscription streams: one pubsub for the server, and for
+ * each subscriber a bounded queue that drops a stalled connection instead of growing (R42).
+ */
+export class Realtime {
+  readonly pubsub: PubSub<Topics>;
+  /** Subscription streams open now; closed connections bring it back down (R42). */
+  private open = 0;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly domain: Domain,
+    private readonly options: RealtimeOptions,
+  ) {
+    this.pubsub = createPubSub<Topics>(options.eventTarget ? { eventTarget: options.eventTarget } : {});
+    this.unsubscribe = domain.events.subscribe((event) => {
+      if (event.type === 'publishJobUpdated') this.pubsub.publish('publishJob', event.accountId, event);
+      else this.pubsub.publish('environmentStatus', event.accountId, event);
+    });
+  }
+
+  get openStreams(): number {
+    return this.open;
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+
+  /** R41: the job as it stands, then each change once and in order, then the end after a final state. */
+  jobStream(accountId: number, jobId: number, drop: DropConnection): Repeater<JobSnapshot> {
+    return this.stream('publishJob', accountId, drop, (events, emit, end) => {
+      // Listening starts before the job is read, so no change falls between the two; the
+      // revision tells a change already in the reading from a new one.
+      const first = events.next();
+      const snapshot = this.domain.jobs.snapshot(jobId);
+      let seen = -1;
+      const offer = (next: JobSnapshot) => {
+        if (next.job.revision <= seen) return;
+        seen = next.job.revision;
+        emit(next);
+        if (isFinal(next.job.state)) end();
+      };
+      if (snapshot) offer(snapshot);
+      return { first, accept: (event) => (event.job.id === jobId ? offer(event) : undefined) };
+    });
+  }
+
+  /** Every change of any job of the account that passes the filter. */
+  jobsStream(accountId: number, filter: (event: PublishJobUpdated) => boolean, drop: DropConnection): Repeater<JobSnapshot> {
+    return this.stream('publishJob', accountId, drop, (events, emit) => ({
+      first: events.next(),
+      accept: (event) => (filter(event) ? emit(event) : undefined),
+    }));
+  }
+
+  environmentStream(accountId: number, filter: (event: EnvironmentStatusChanged) => boolean, drop: DropConnection): Repeater<EnvironmentStatusChanged> {
+    return this.stream('environmentStatus', accountId, drop, (events, emit) => ({
+      first: events.next(),
+      accept: (event) => (filter(event) ? emit(event) : undefined),
+    }));
+  }
+
+  /**
+   * A subscriber's stream: events of one topic pass `accept`, which may `emit` them. More than
+   * `maxQueuedEvents` not yet taken by the transport drops the connection. Ending either way
+   * removes the topic listener.
+   */
+  private stream<Topic extends keyof Topics, Out>(
+    topic: Topic,
+    accountId: number,
+    drop: DropConnection,
+    start: (
+      events: AsyncIterator<Topics[Topic][1]>,
+      emit: (value: Out) => void,
+      end: () => void,
+    ) => { first: Promise<IteratorResult<Topics[Topic][1]>>; accept: (event: Topics[Topic][1]) => void },
+  ): Repeater<Out> {
+    return new Repeater<Out>(async (push, stop) => {
+      this.open += 1;
+      // The generic topic defeats the pubsub's overloads; every topic here is keyed by account.
+      const subscribe = this.pubsub.subscribe as (topic: keyof Topics, accountId: number) => AsyncIterable<Topics[Topic][1]>;
+      const events = subscribe(topic, accountId)[Symbol.asyncIterator]();
+      let waiting = 0;
+      let ended = false;
+      const end = (error?: Error) => {
+        if (ended) return;
+        ended = true;
+        stop(error);
+      };
+      const emit = (value: Out) => {
+        if (ended) return;
+        waiting += 1;
+        if (waiting > this.options.maxQueuedEvents) {
+          drop();
+          end(new SubscriberDropped('The subscriber fell too far behind and was dropped'));
+          return;
+        }
+        void push(value).then(() => (waiting -= 1), () => undefined);
+      };
+      const stopped = stop.then(() => ({ done: true as const, value: undefined }));
+      try {
+        const { first, accept } = start(events, emit, () => end());
+        let next = first;
+        while (!ended) {
+          const result = await Promise.race([next, stopped]);
+          if (result.done) break;
+          accept(result.value);
+          next = events.next();
+        }
+      } finally {
+        ended = true;
+        await events.return?.();
+        this.open -= 1;
+      }
+    });
+  }
+}
