@@ -130,6 +130,9 @@ export const PublishJobRef = builder.loadableNode('PublishJob', {
       resolve: (job) => (job.errorCode ? { code: job.errorCode, message: job.errorMessage ?? '', stage: job.errorStage } : null),
     }),
     warnings: t.stringList({ resolve: (job) => JSON.parse(job.warnings) as string[] }),
+    revision: t.exposeInt('revision', {
+      description: 'Grows with every change of the job or a stage: subscribers can tell each change once, in order.',
+    }),
   }),
 });
 

@@ -38,6 +38,8 @@ export class Realtime {
   readonly pubsub: PubSub<Topics>;
   /** Subscription streams open now; closed connections bring it back down (R42). */
   private open = 0;
+  /** Subscribers dropped for falling too far behind. */
+  private dropped = 0;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -53,6 +55,10 @@ export class Realtime {
 
   get openStreams(): number {
     return this.open;
+  }
+
+  get droppedSubscribers(): number {
+    return this.dropped;
   }
 
   close(): void {
@@ -124,6 +130,7 @@ export class Realtime {
         if (ended) return;
         waiting += 1;
         if (waiting > this.options.maxQueuedEvents) {
+          this.dropped += 1;
           drop();
           end(new SubscriberDropped('The subscriber fell too far behind and was dropped'));
           return;
