@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import { openDatabase } from './db/client.js';
 import { createDomain, type Domain } from './domain/index.js';
 import { bootstrap } from './domain/bootstrap.js';
+import { seedSampleBinaries } from './domain/samples.js';
 import type { Principal } from './domain/principal.js';
 import { InputError } from './domain/result.js';
 import { probeRuntimeHealth, type RuntimeProbe } from './domain/runtime-probe.js';
@@ -270,8 +271,9 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
     domain,
     realtime,
     createdAdminToken: outcome.createdToken,
-    start: () =>
-      new Promise<string>((resolveStart, rejectStart) => {
+    start: async () => {
+      if (outcome.seeded) await seedSampleBinaries(domain.binaries, outcome.seeded.principal, outcome.seeded.appId);
+      return new Promise<string>((resolveStart, rejectStart) => {
         http.once('error', rejectStart);
         http.listen(config.port, config.host, () => {
           http.off('error', rejectStart);
@@ -283,7 +285,8 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
           probeTimer.unref();
           resolveStart(url);
         });
-      }),
+      });
+    },
     stop: async () => {
       clearInterval(probeTimer);
       const closed = new Promise<void>((resolveStop) => http.close(() => resolveStop()));

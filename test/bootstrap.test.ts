@@ -33,6 +33,14 @@ describe('bootstrap (R1, R2)', () => {
       const sources = new Set(managed.directoryUsers.nodes.map((u: { source: string }) => u.source));
       expect([...sources].sort()).toEqual(['ACTIVE_DIRECTORY', 'CLOUD', 'LOCAL', 'SAP']);
       expect(managed.directoryGroups.nodes.length).toBeGreaterThan(0);
+      const samples = await t.admin.request('{ apps(search: "RetailBanking") { nodes { clientBinaries { nodes { platform version bundleId } } } } }');
+      expect(samples.apps.nodes[0].clientBinaries.nodes).toEqual(
+        expect.arrayContaining([
+          { platform: 'IOS_PHONE', version: '1.0', bundleId: 'com.example.retailbanking' },
+          { platform: 'WINDOWS', version: '1.0.0', bundleId: 'Example.RetailBanking' },
+          { platform: 'WEB', version: '1.0', bundleId: null },
+        ]),
+      );
     } finally {
       await t.stop();
     }

@@ -15,7 +15,8 @@ export const DEFAULT_ADMIN_EMAIL = 'admin@shipyard.local';
 export interface BootstrapOutcome {
   /** Set only when this start created the admin's token: the one time it is shown. */
   createdToken: string | null;
-  seeded: boolean;
+  /** Set when demo data was created: the admin and the app that sample binaries belong to. */
+  seeded: { principal: Principal; appId: number } | null;
 }
 
 interface Services {
@@ -44,7 +45,7 @@ export function bootstrap(db: Db, services: Services, options: { adminToken?: st
           .values({ accountId: existing.id, userId: admin.id, name: 'ADMIN_TOKEN', tokenSha256: sha256Hex(options.adminToken) })
           .run();
     }
-    return { createdToken: null, seeded: false };
+    return { createdToken: null, seeded: null };
   }
   const created = value(
     services.accounts.createAccount({
@@ -54,13 +55,13 @@ export function bootstrap(db: Db, services: Services, options: { adminToken?: st
     }),
   );
   const principal: Principal = { accountId: created.account.id, userId: created.admin.id, role: 'ADMIN', tokenId: 0 };
-  if (options.seed === 'demo') seedDemoData(principal, services);
-  return { createdToken: created.token, seeded: options.seed === 'demo' };
+  const appId = options.seed === 'demo' ? seedDemoData(principal, services) : null;
+  return { createdToken: created.token, seeded: appId === null ? null : { principal, appId } };
 }
 
-/** A small but complete account, so that the README's example operations work as written. */
-function seedDemoData(principal: Principal, { apps, environments, directory }: Services): void {
-  value(
+/** A small but complete account, so that the README's example operations work as written; answers the main app. */
+function seedDemoData(principal: Principal, { apps, environments, directory }: Services): number {
+  const retailBanking = value(
     apps.create(principal, {
       name: 'RetailBanking',
       description: 'Mobile and web banking for retail customers',
@@ -100,4 +101,5 @@ function seedDemoData(principal: Principal, { apps, environments, directory }: S
   value(directory.createGroup(principal, { environmentId: dev.id, name: 'Sales', source: 'LOCAL', memberIds: [alice, bob] }));
   value(directory.createGroup(principal, { environmentId: dev.id, name: 'Field Technicians', source: 'ACTIVE_DIRECTORY', memberIds: [bob, carol, erin] }));
   value(directory.createGroup(principal, { environmentId: dev.id, name: 'Cloud Operators', source: 'CLOUD', memberIds: [dave] }));
+  return retailBanking.id;
 }

@@ -1,0 +1,54 @@
+import { build as buildPlist } from 'plist';
+import yazl from 'yazl';
+import type { BinaryService } from './binaries/service.js';
+import type { Principal } from './principal.js';
+
+function zip(entries: Record<string, string>): Promise<Buffer> {
+  const archive = new yazl.ZipFile();
+  for (const [name, content] of Object.entries(entries)) archive.addBuffer(Buffer.from(content), name);
+  archive.end();
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    archive.outputStream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    archive.outputStream.once('end', () => resolve(Buffer.concat(chunks)));
+    archive.outputStream.once('error', reject);
+  });
+}
+
+/** Small but valid sample binaries for the demo app (R1), so publishing can be tried at once. */
+export async function seedSampleBinaries(binaries: BinaryService, principal: Principal, appId: number): Promise<void> {
+  const samples = [
+    {
+      platform: 'IOS_PHONE' as const,
+      name: 'RetailBanking.ipa',
+      content: await zip({
+        'Payload/RetailBanking.app/Info.plist': buildPlist({ CFBundleIdentifier: 'com.example.retailbanking', CFBundleShortVersionString: '1.0' }),
+        'Payload/RetailBanking.app/RetailBanking': 'sample executable',
+      }),
+    },
+    {
+      platform: 'WINDOWS' as const,
+      name: 'RetailBanking.appx',
+      content: await zip({
+        'AppxManifest.xml':
+          '<?xml version="1.0" encoding="utf-8"?><Package xmlns="http://schemas.microsoft.com/appx/manifest/foundation/windows10"><Identity Name="Example.RetailBanking" Publisher="CN=Example" Version="1.0.0.0" /></Package>',
+      }),
+    },
+    {
+      platform: 'WEB' as const,
+      name: 'RetailBanking.war',
+      version: '1.0',
+      content: await zip({ 'WEB-INF/web.xml': '<web-app/>', 'index.html': '<!doctype html><title>Retail Banking</title>' }),
+    },
+  ];
+  for (const sample of samples) {
+    const result = await binaries.uploadFile(principal, {
+      appId,
+      platform: sample.platform,
+      version: 'version' in sample ? sample.version : null,
+      description: 'Sample binary from the demo data',
+      file: { name: sample.name, stream: () => new Blob([new Uint8Array(sample.content)]).stream() },
+    });
+    if (!result.ok) throw new Error(`sample binary rejected: ${result.userErrors.map((error) => error.message).join('; ')}`);
+  }
+}
