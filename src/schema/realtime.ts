@@ -1,3 +1,4 @@
+import { GraphQLError } from 'graphql';
 import { createPubSub, Repeater, type PubSub, type PubSubEventTarget } from '@graphql-yoga/subscription';
 import type { EnvironmentStatusChanged, PublishJobUpdated } from '../domain/events.js';
 import type { Domain } from '../domain/index.js';
@@ -26,8 +27,11 @@ export interface RealtimeOptions {
 /** Called when a subscriber's queue overflows: the transport drops that connection. */
 export type DropConnection = () => void;
 
-export class SubscriberDropped extends Error {
-  override name = 'SubscriberDropped';
+/** How a dropped subscriber's stream ends: a plain GraphQL error, not an unexpected one. */
+export class SubscriberDropped extends GraphQLError {
+  constructor() {
+    super('The subscriber fell too far behind and was dropped', { extensions: { code: 'SUBSCRIBER_TOO_SLOW' } });
+  }
 }
 
 /**
@@ -132,7 +136,7 @@ export class Realtime {
         if (waiting > this.options.maxQueuedEvents) {
           this.dropped += 1;
           drop();
-          end(new SubscriberDropped('The subscriber fell too far behind and was dropped'));
+          end(new SubscriberDropped());
           return;
         }
         void push(value).then(() => (waiting -= 1), () => undefined);

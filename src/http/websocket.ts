@@ -1,0 +1,65 @@
+import type { IncomingMessage, Server } from 'node:http';
+import { GraphQLError, type execute, type ExecutionArgs, type subscribe } from 'graphql';
+import type { YogaServerInstance } from 'graphql-yoga';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Domain } from '../domain/index.js';
+import type { Context } from '../schema/builder.js';
+import { bearerPrincipal } from './auth.js';
+import { connectionAuthorization, type ServerContext } from './graphql.js';
+
+interface EnvelopedRoot {
+  execute: (args: ExecutionArgs) => ReturnType<typeof execute>;
+  subscribe: (args: ExecutionArgs) => ReturnType<typeof subscribe>;
+}
+
+/**
+ * graphql-ws on the GraphQL path itself (R40), through yoga's envelop so that every plugin, the
+ * context factory and error masking apply as they do over HTTP. Answers how to close it.
+ */
+export function attachGraphQLWebSocket(http: Server, yoga: YogaServerInstance<ServerContext, Context>, domain: Domain): () => Promise<void> {
+  const webSockets = new WebSocketServer({ server: http, path: yoga.graphqlEndpoint });
+  const server = useServer<Record<string, unknown>, { socket: WebSocket; request: IncomingMessage }>(
+    {
+      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
+      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
+      onConnect: (ctx) => {
+        if (bearerPrincipal(domain, connectionAuthorization(ctx.connectionParams))) return true;
+        ctx.extra.socket.close(4401, 'Unauthorized');
+        return false;
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const enveloped = yoga.getEnveloped({
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          connectionParams: ctx.connectionParams ?? {},
+          params: payload,
+        });
+        let document;
+        try {
+          document = enveloped.parse(payload.query);
+        } catch (error) {
+          // Syntax errors and the token limit (R44) answer as errors, not a closed socket.
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length > 0) return errors;
+        return {
+          schema: enveloped.schema,
+          document,
+          operationName: payload.operationName ?? null,
+          variableValues: payload.variables ?? null,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+        };
+      },
+    },
+    webSockets,
+  );
+  return async () => {
+    await server.dispose();
+    for (const socket of webSockets.clients) socket.terminate();
+    webSockets.close();
+  };
+}
