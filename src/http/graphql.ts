@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
@@ -49,8 +48,9 @@ export function connectionAuthorization(params: Readonly<Record<string, unknown>
 
 /**
  * R5 at the door: a GraphQL request without a valid token is answered 401 before it is parsed,
- * so an unauthenticated caller learns nothing of the schema (no validation messages, no
- * suggestions). The GraphiQL page itself is served without a token.
+ * so an unauthenticated caller learns nothing of the schema (no validation messages, no field
+ * suggestions; signed-in callers keep suggestions, which GraphiQL users rely on). The GraphiQL
+ * page itself is served without a token.
  */
 function useAuthenticationAtTheDoor(domain: Domain, principals: WeakMap<Request, Principal>): Plugin {
   return {
@@ -72,6 +72,12 @@ function useAuthenticationAtTheDoor(domain: Domain, principals: WeakMap<Request,
       );
     },
   };
+}
+
+/** GraphQL Armor says which limit was passed, but gives no code; clients branch on codes (R44). */
+export function withLimitCode(error: GraphQLError): GraphQLError {
+  if (error.extensions.code || !/limit of \d+ exceeded/.test(error.message)) return error;
+  return new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: 'OPERATION_LIMIT_EXCEEDED' } });
 }
 
 export interface GraphQLOptions {
@@ -112,7 +118,6 @@ export function createGraphQL({ config, domain, realtime, logger, graphiqlToken 
       maxDepthPlugin({ n: LIMITS.depth, flattenFragments: true }),
       maxAliasesPlugin({ n: LIMITS.aliases }),
       maxDirectivesPlugin({ n: LIMITS.directives }),
-      blockFieldSuggestionsPlugin(),
     ],
     graphiql: (_request, serverContext) => {
       const token = serverContext && loopbackAddresses.has(serverContext.req.socket.remoteAddress ?? '') ? graphiqlToken() : null;
@@ -129,7 +134,7 @@ export function createGraphQL({ config, domain, realtime, logger, graphiqlToken 
       maskError: (error) => {
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
         if (original instanceof InputError) return new GraphQLError(original.message, { extensions: { code: 'BAD_USER_INPUT' } });
-        if (original instanceof GraphQLError) return original;
+        if (original instanceof GraphQLError) return withLimitCode(original);
         const requestId = currentRequestId();
         logger.error({ err: original, requestId, path: error instanceof GraphQLError ? error.path : undefined }, 'unexpected error');
         return new GraphQLError(`Unexpected error. Quote request id ${requestId} to support.`, {

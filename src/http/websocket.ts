@@ -6,7 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Domain } from '../domain/index.js';
 import type { Context } from '../schema/builder.js';
 import { bearerPrincipal } from './auth.js';
-import { connectionAuthorization, type ServerContext } from './graphql.js';
+import { connectionAuthorization, withLimitCode, type ServerContext } from './graphql.js';
 
 interface EnvelopedRoot {
   execute: (args: ExecutionArgs) => ReturnType<typeof execute>;
@@ -38,13 +38,13 @@ export function attachGraphQLWebSocket(http: Server, yoga: YogaServerInstance<Se
         let document;
         try {
           document = enveloped.parse(payload.query);
+          const errors = enveloped.validate(enveloped.schema, document);
+          if (errors.length > 0) return errors.map(withLimitCode);
         } catch (error) {
-          // Syntax errors and the token limit (R44) answer as errors, not a closed socket.
-          if (error instanceof GraphQLError) return [error];
+          // Syntax errors and the operation limits (R44) answer as errors, not a closed socket.
+          if (error instanceof GraphQLError) return [withLimitCode(error)];
           throw error;
         }
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length > 0) return errors;
         return {
           schema: enveloped.schema,
           document,
