@@ -37,6 +37,8 @@ export interface ServerOptions {
   runtimeFault?: RunnerOptions['fault'];
   /** Events a subscriber may have waiting before its connection is dropped (R42). */
   maxQueuedEvents?: number;
+  /** Compile operations with graphql-jit: faster, but it breaks variable errors and subscriptions here, so off (bench/dashboard.ts measures it). */
+  jit?: boolean;
 }
 
 export interface ServerHandle {
@@ -92,6 +94,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   }
 
   const yoga = createGraphQL({
+    jit: options.jit ?? false,
     config,
     domain,
     realtime,

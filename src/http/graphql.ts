@@ -3,6 +3,7 @@ import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import { useGraphQlJit } from '@envelop/graphql-jit';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
@@ -87,9 +88,10 @@ export interface GraphQLOptions {
   logger: Logger;
   /** The token GraphiQL is pre-filled with when opened from loopback (R2), if any. */
   graphiqlToken: () => string | null;
+  jit: boolean;
 }
 
-export function createGraphQL({ config, domain, realtime, logger, graphiqlToken }: GraphQLOptions): YogaServerInstance<ServerContext, Context> {
+export function createGraphQL({ config, domain, realtime, logger, graphiqlToken, jit }: GraphQLOptions): YogaServerInstance<ServerContext, Context> {
   const principals = new WeakMap<Request, Principal>();
   return createYoga<ServerContext, Context>({
     schema: buildSchema(),
@@ -118,6 +120,7 @@ export function createGraphQL({ config, domain, realtime, logger, graphiqlToken 
       maxDepthPlugin({ n: LIMITS.depth, flattenFragments: true }),
       maxAliasesPlugin({ n: LIMITS.aliases }),
       maxDirectivesPlugin({ n: LIMITS.directives }),
+      ...(jit ? [useGraphQlJit()] : []),
     ],
     graphiql: (_request, serverContext) => {
       const token = serverContext && loopbackAddresses.has(serverContext.req.socket.remoteAddress ?? '') ? graphiqlToken() : null;

@@ -1,0 +1,144 @@
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type autocannon from 'autocannon';
+import Database from 'better-sqlite3';
+import type { Domain } from '../src/domain/index.js';
+import type { Principal } from '../src/domain/principal.js';
+import { gql, printFigures, round, startBenchServer, type Figure } from './support.js';
+
+export const DASHBOARD = `{ apps(first: 50) { nodes { environmentStatuses { environment { name status } latestNativeJob { state stages { key state } } latestServicesJob { state } } } } }`;
+
+const exec = promisify(execFile);
+
+const APPS = 50;
+const ENVIRONMENTS = 8;
+const JOBS_PER_PAIR = 20;
+
+/**
+ * 50 apps × 8 environments × 20 finished jobs each, with their stages. Jobs are written straight
+ * into the database in one transaction: going through the pipeline would take minutes.
+ */
+export function seed(domain: Domain, principal: Principal, dataDir: string): void {
+  const environments = Array.from({ length: ENVIRONMENTS }, (_, i) => {
+    const created = domain.environments.create(principal, { name: `bench-${i}`, managementEnabled: true });
+    if (!created.ok) throw new Error('seed environment');
+    return created.value;
+  });
+  const apps = Array.from({ length: APPS }, (_, i) => {
+    const created = domain.apps.create(principal, { name: `BenchApp${i}` });
+    if (!created.ok) throw new Error('seed app');
+    return created.value;
+  });
+  const sqlite = new Database(join(dataDir, 'shipyard.db'));
+  try {
+    const insertJob = sqlite.prepare(
+      `insert into publish_jobs (account_id, tracking_number, app_id, environment_id, kind, action, sync, state, requested_by, request, warnings, created_at, started_at, finished_at, revision)
+       values (?, ?, ?, ?, ?, 'PUBLISH', 0, 'SUCCEEDED', ?, '{}', '[]', ?, ?, ?, 20)`,
+    );
+    const insertStage = sqlite.prepare(`insert into publish_stages (job_id, position, key, title, state, started_at, finished_at) values (?, ?, ?, ?, 'SUCCEEDED', ?, ?)`);
+    const stageKeys = ['VALIDATE', 'TRANSFER_BINARIES', 'WRAP', 'SIGN', 'REGISTER_VERSIONS', 'REMOVE_VERSIONS', 'APPLY_TARGETS', 'SET_WORKFLOW_STATE', 'NOTIFY_TARGETS'];
+    let tracking = 0;
+    sqlite.transaction(() => {
+      for (const app of apps) {
+        for (const environment of environments) {
+          for (let n = 0; n < JOBS_PER_PAIR; n += 1) {
+            tracking += 1;
+            const now = Date.now();
+            const kind = n % 2 === 0 ? 'NATIVE_CLIENT' : 'SERVICES_AND_WEB';
+            const { lastInsertRowid } = insertJob.run(principal.accountId, tracking, app.id, environment.id, kind, principal.userId, now, now, now);
+            stageKeys.forEach((key, position) => insertStage.run(lastInsertRowid, position, key, key, now, now));
+          }
+        }
+      }
+    })();
+  } finally {
+    sqlite.close();
+  }
+}
+
+/** The same answer as the GraphQL dashboard query, from the same domain calls, as plain JSON. */
+function baselineDashboard(domain: Domain, principal: Principal): unknown {
+  const page = domain.apps.list(principal, { first: 50 });
+  const rows = domain.appStatuses.forApps(principal, page.nodes.map((app) => app.id));
+  const environmentIds = [...new Set(rows.flat().map((row) => row.environment.id))];
+  const environmentStatuses = domain.environments.statuses(environmentIds);
+  const statuses = new Map(environmentIds.map((id, i) => [id, environmentStatuses[i]]));
+  const nativeJobs = rows.flat().flatMap((row) => (row.latestNativeJob ? [row.latestNativeJob.id] : []));
+  const nativeStages = domain.jobs.stagesOf(nativeJobs);
+  const stages = new Map(nativeJobs.map((id, i) => [id, nativeStages[i] ?? []]));
+  return {
+    data: {
+      apps: {
+        nodes: rows.map((appRows) => ({
+          environmentStatuses: appRows.map((row) => ({
+            environment: { name: row.environment.name, status: statuses.get(row.environment.id) },
+            latestNativeJob: row.latestNativeJob
+              ? { state: row.latestNativeJob.state, stages: (stages.get(row.latestNativeJob.id) ?? []).map((s) => ({ key: s.key, state: s.state })) }
+              : null,
+            latestServicesJob: row.latestServicesJob ? { state: row.latestServicesJob.state } : null,
+          })),
+        })),
+      },
+    },
+  };
+}
+
+/** autocannon in a process of its own, so that the load does not share the server's core. */
+async function load(url: string, headers: Record<string, string>, body: string, seconds: number) {
+  const args = ['--json', '--connections', '32', '--duration', String(seconds), '--method', 'POST', '--body', body, '--timeout', '30'];
+  for (const [name, value] of Object.entries(headers)) args.push('--headers', `${name}=${value}`);
+  const { stdout } = await exec(join('node_modules', '.bin', 'autocannon'), [...args, url], { maxBuffer: 64 * 1024 * 1024 });
+  const result = JSON.parse(stdout) as autocannon.Result;
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx };
+}
+
+export async function dashboard(seconds = 10, jit = false): Promise<Figure[]> {
+  let statements = 0;
+  const bench = await startBenchServer({}, { onStatement: () => (statements += 1), jit });
+  try {
+    seed(bench.server.domain, bench.principal, bench.dataDir);
+    await gql(bench.url, bench.token, DASHBOARD);
+    statements = 0;
+    const answer = await gql(bench.url, bench.token, DASHBOARD);
+    const statementsPerRequest = statements;
+    const rows = (answer.apps.nodes as { environmentStatuses: unknown[] }[]).reduce((sum, app) => sum + app.environmentStatuses.length, 0);
+
+    const plain = createHttpServer((req, res) => {
+      // The same authentication the GraphQL server does, then the same domain calls.
+      const principal = bench.server.domain.accounts.authenticate((req.headers.authorization ?? '').replace(/^Bearer /, ''));
+      req.resume();
+      if (!principal) return void res.writeHead(401).end();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(baselineDashboard(bench.server.domain, principal)));
+    });
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    const plainUrl = `http://127.0.0.1:${(plain.address() as AddressInfo).port}/dashboard`;
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${bench.token}` };
+    const body = JSON.stringify({ query: DASHBOARD });
+    try {
+      const graphql = await load(`${bench.url}/graphql`, headers, body, seconds);
+      const baseline = await load(plainUrl, headers, body, seconds);
+      const ratio = round(graphql.rps / baseline.rps, 2);
+      return [
+        { metric: `rows per answer (${APPS} apps × ${ENVIRONMENTS} environments, ${APPS * ENVIRONMENTS * JOBS_PER_PAIR} jobs)`, shipyard: rows },
+        { metric: 'requests/s at 32 connections', shipyard: round(graphql.rps), baseline: round(baseline.rps), ratio, goal: 'ratio ≥ 0.6', met: ratio >= 0.6 },
+        { metric: 'latency p50 (ms)', shipyard: graphql.p50, baseline: baseline.p50 },
+        { metric: 'latency p99 (ms)', shipyard: graphql.p99, baseline: baseline.p99 },
+        { metric: 'SQL statements per request', shipyard: statementsPerRequest },
+        { metric: 'errors', shipyard: graphql.errors, baseline: baseline.errors },
+      ];
+    } finally {
+      await new Promise<void>((resolve) => plain.close(() => resolve()));
+    }
+  } finally {
+    await bench.stop();
+  }
+}
+
+export async function run(): Promise<void> {
+  printFigures('dashboard', await dashboard());
+  printFigures('dashboard with graphql-jit', await dashboard(10, true));
+}
