@@ -21,7 +21,7 @@ const JOBS_PER_PAIR = 20;
  * 50 apps × 8 environments × 20 finished jobs each, with their stages. Jobs are written straight
  * into the database in one transaction: going through the pipeline would take minutes.
  */
-export function seed(domain: Domain, principal: Principal, dataDir: string): void {
+export function seed(domain: Domain, principal: Principal, dataDir: string, jobsPerPair = JOBS_PER_PAIR): void {
   const environments = Array.from({ length: ENVIRONMENTS }, (_, i) => {
     const created = domain.environments.create(principal, { name: `bench-${i}`, managementEnabled: true });
     if (!created.ok) throw new Error('seed environment');
@@ -44,7 +44,7 @@ export function seed(domain: Domain, principal: Principal, dataDir: string): voi
     sqlite.transaction(() => {
       for (const app of apps) {
         for (const environment of environments) {
-          for (let n = 0; n < JOBS_PER_PAIR; n += 1) {
+          for (let n = 0; n < jobsPerPair; n += 1) {
             tracking += 1;
             const now = Date.now();
             const kind = n % 2 === 0 ? 'NATIVE_CLIENT' : 'SERVICES_AND_WEB';

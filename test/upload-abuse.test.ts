@@ -68,3 +68,11 @@ describe('upload abuse is refused cleanly (R43)', () => {
     }
   });
 });
+
+describe('odd manifests', () => {
+  it('accepts an .aab whose manifest is too short to be binary XML, with the version given', async () => {
+    const archive = await zip({ 'base/manifest/AndroidManifest.xml': Buffer.from([0x0a]), 'base/dex/classes.dex': 'dex' });
+    const response = await multipartUpload(t.admin, { appId, platform: 'ANDROID_PHONE', version: '3.0' }, { name: 'short.aab', content: archive });
+    expect((response.body.data as { uploadClientBinary: { userErrors: unknown[] } }).uploadClientBinary.userErrors).toEqual([]);
+  });
+});

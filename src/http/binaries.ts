@@ -34,7 +34,7 @@ export function handleBinaryRoutes(domain: Domain, logger: Logger, req: Incoming
     const contentLength = declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : null;
     // The domain reads a stream of its own, so that refusing it mid-way (413) leaves the socket
     // able to carry the answer; a client that goes away still ends that stream with an error.
-    const body = new PassThrough();
+    const body = new PassThrough({ highWaterMark: 1024 * 1024 });
     req.pipe(body);
     req.once('error', (error) => body.destroy(error));
     req.once('close', () => {

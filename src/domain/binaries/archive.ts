@@ -89,7 +89,7 @@ interface BinaryXmlAttribute {
 
 function androidIdentity(data: Buffer): ArchiveIdentity {
   // An .aab keeps its manifest as a protocol buffer, which carries no readable identity here.
-  if (data.readUInt16LE(0) !== 0x0003) return { kind: 'ANDROID', bundleId: null, version: null };
+  if (data.length < 8 || data.readUInt16LE(0) !== 0x0003) return { kind: 'ANDROID', bundleId: null, version: null };
   const document = new BinaryXmlParser(data).parse() as { nodeName: string; attributes: BinaryXmlAttribute[] };
   const attribute = (name: string) => {
     const found = document.attributes.find((candidate) => candidate.name === name);

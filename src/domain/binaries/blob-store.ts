@@ -11,6 +11,9 @@ export interface StoredTemp {
   sizeBytes: number;
 }
 
+/** Larger buffers mean fewer, bigger writes: measured in bench/upload.ts. */
+const WRITE_BUFFER_BYTES = 1024 * 1024;
+
 /** Raised while streaming when more bytes arrive than allowed; the temporary file is gone. */
 export class TooLargeError extends Error {
   override name = 'TooLargeError';
@@ -46,6 +49,7 @@ export class BlobStore {
     const hash = createHash('sha256');
     let sizeBytes = 0;
     const meter = new Transform({
+      highWaterMark: WRITE_BUFFER_BYTES,
       transform(chunk: Buffer, _encoding, callback) {
         sizeBytes += chunk.length;
         if (sizeBytes > maxBytes) return callback(new TooLargeError(`more than ${maxBytes} bytes`));
@@ -55,7 +59,7 @@ export class BlobStore {
       },
     });
     try {
-      await pipeline(source, meter, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
+      await pipeline(source, meter, createWriteStream(path, { flags: 'wx', mode: 0o600, highWaterMark: WRITE_BUFFER_BYTES }));
     } catch (error) {
       await rm(path, { force: true });
       throw error;
