@@ -1,26 +1,9 @@
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from './kit.js';
+import { startServer, type TestServer, databaseSnapshot } from './kit.js';
 
 let t: TestServer;
 let ids: Record<string, string>;
 
-/** Every table's row count and contents, to show that a refused request changed nothing. */
-function databaseSnapshot(dataDir: string): string {
-  const sqlite = new Database(join(dataDir, 'shipyard.db'), { readonly: true });
-  try {
-    const tables = sqlite.prepare(`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name not like '__drizzle%' order by name`).all() as { name: string }[];
-    return JSON.stringify(
-      tables.map(({ name }) => [name, sqlite.prepare(`select * from "${name}" order by rowid`).all().map((row) => {
-        const { last_used_at: _ignored, ...rest } = row as Record<string, unknown>;
-        return rest;
-      })]),
-    );
-  } finally {
-    sqlite.close();
-  }
-}
 
 beforeAll(async () => {
   t = await startServer({ seed: 'demo' });

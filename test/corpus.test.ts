@@ -1,30 +1,10 @@
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from './kit.js';
+import { startServer, type TestServer, databaseSnapshot } from './kit.js';
 import { baselineInput, buildWorld, leaves, mutationFields, sendMutation, setPath, type World } from './schema-walk.js';
 
 let t: TestServer;
 let world: World;
 
-function databaseSnapshot(dataDir: string): string {
-  const sqlite = new Database(join(dataDir, 'shipyard.db'), { readonly: true });
-  try {
-    const tables = sqlite.prepare(`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name`).all() as { name: string }[];
-    return JSON.stringify(
-      tables.map(({ name }) => [
-        name,
-        (sqlite.prepare(`select count(*) as n from "${name}"`).get() as { n: number }).n,
-        sqlite.prepare(`select * from "${name}" order by rowid`).all().map((row) => {
-          const { last_used_at: _ignored, ...rest } = row as Record<string, unknown>;
-          return rest;
-        }),
-      ]),
-    );
-  } finally {
-    sqlite.close();
-  }
-}
 
 /** Values a careless or hostile client sends, by the kind of field; each must be refused. */
 function badValues(kind: string, world: World): unknown[] {

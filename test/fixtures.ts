@@ -1,21 +1,7 @@
 import { build as buildXmlPlist, buildBinary as buildBinaryPlist } from 'plist';
-import yazl from 'yazl';
+import { zipArchive as zip } from '../src/domain/samples.js';
 
-/** A ZIP archive in memory with the given entries. */
-export function zip(entries: Record<string, string | Buffer>): Promise<Buffer> {
-  const archive = new yazl.ZipFile();
-  for (const [name, content] of Object.entries(entries)) {
-    if (name.endsWith('/')) archive.addEmptyDirectory(name);
-    else archive.addBuffer(typeof content === 'string' ? Buffer.from(content) : content, name);
-  }
-  archive.end();
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    archive.outputStream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    archive.outputStream.once('end', () => resolve(Buffer.concat(chunks)));
-    archive.outputStream.once('error', reject);
-  });
-}
+export { zip };
 
 const infoPlist = { CFBundleIdentifier: 'com.example.banking', CFBundleShortVersionString: '1.0', CFBundleName: 'Banking' };
 

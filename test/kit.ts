@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { GraphQLClient } from 'graphql-request';
 import type { Config } from '../src/config.js';
 import type { Role } from '../src/domain/principal.js';
@@ -153,4 +154,26 @@ export async function multipartUpload(
     body = { status: response.status, text };
   }
   return { status: response.status, body };
+}
+
+/**
+ * Every table's rows (token last-use times aside), to show that a refused request changed
+ * nothing.
+ */
+export function databaseSnapshot(dataDir: string): string {
+  const sqlite = new Database(join(dataDir, 'shipyard.db'), { readonly: true });
+  try {
+    const tables = sqlite.prepare(`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name`).all() as { name: string }[];
+    return JSON.stringify(
+      tables.map(({ name }) => [
+        name,
+        sqlite.prepare(`select * from "${name}" order by rowid`).all().map((row) => {
+          const { last_used_at: _ignored, ...rest } = row as Record<string, unknown>;
+          return rest;
+        }),
+      ]),
+    );
+  } finally {
+    sqlite.close();
+  }
 }

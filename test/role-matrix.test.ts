@@ -1,8 +1,6 @@
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../src/domain/principal.js';
-import { startServer, type Client, type TestServer } from './kit.js';
+import { startServer, type Client, type TestServer, databaseSnapshot } from './kit.js';
 import { baselineInput, buildWorld, mutationFields, sendMutation, setPath, type World } from './schema-walk.js';
 
 /**
@@ -45,23 +43,6 @@ const rank: Record<Role, number> = { VIEWER: 0, MEMBER: 1, ADMIN: 2 };
 /** Run last: these change what the calls after them need. */
 const destructive = ['revokeApiToken', 'deleteEnvironment', 'deleteClientBinary', 'unpublishApp', 'removeManagementVersion'];
 
-function databaseSnapshot(dataDir: string): string {
-  const sqlite = new Database(join(dataDir, 'shipyard.db'), { readonly: true });
-  try {
-    const tables = sqlite.prepare(`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name`).all() as { name: string }[];
-    return JSON.stringify(
-      tables.map(({ name }) => [
-        name,
-        sqlite.prepare(`select * from "${name}" order by rowid`).all().map((row) => {
-          const { last_used_at: _ignored, ...rest } = row as Record<string, unknown>;
-          return rest;
-        }),
-      ]),
-    );
-  } finally {
-    sqlite.close();
-  }
-}
 
 let t: TestServer;
 let world: World;

@@ -5,6 +5,7 @@ import { hasRole, type Principal, type Role } from './principal.js';
 import { fail, notFound, ok, userError, type Result } from './result.js';
 import { newTokenSecret, sha256Hex } from './tokens.js';
 import { checkEmail, checkName } from './validation.js';
+import { inIdOrder } from './rows.js';
 
 export type Account = typeof accounts.$inferSelect;
 export type User = typeof users.$inferSelect;
@@ -92,8 +93,7 @@ export class AccountService {
       .from(users)
       .where(and(eq(users.accountId, principal.accountId), inArray(users.id, [...ids])))
       .all();
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
+    return inIdOrder(ids, rows);
   }
 
   createUser(principal: Principal, input: { email: string; name: string; role: Role }): Result<User> {
@@ -123,8 +123,7 @@ export class AccountService {
       .all();
     // Another user's token is visible to ADMINs only.
     const visible = rows.filter((row) => row.userId === principal.userId || hasRole(principal, 'ADMIN'));
-    const byId = new Map(visible.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
+    return inIdOrder(ids, visible);
   }
 
   /**

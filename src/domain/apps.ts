@@ -5,6 +5,7 @@ import { keysetPage, type KeysetOrder, type Page, type PageArgs } from './pagina
 import type { Principal } from './principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from './result.js';
 import { asciiLower, checkDescription, checkName, likeEscape, MAX_NAME_LENGTH } from './validation.js';
+import { inIdOrder } from './rows.js';
 
 export type App = typeof apps.$inferSelect;
 export type IdentityService = typeof appIdentityServices.$inferSelect;
@@ -65,15 +66,13 @@ export class AppService {
       .from(apps)
       .where(and(eq(apps.accountId, principal.accountId), inArray(apps.id, [...ids])))
       .all();
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
+    return inIdOrder(ids, rows);
   }
 
   /** For jobs, which act inside their own account already. */
   byIdsUnscoped(ids: readonly number[]): (App | null)[] {
     const rows = this.db.select().from(apps).where(inArray(apps.id, [...ids])).all();
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
+    return inIdOrder(ids, rows);
   }
 
   list(principal: Principal, args: PageArgs & { search?: string | null }): Page<App> {

@@ -5,6 +5,7 @@ import { keysetPage, type KeysetOrder, type Page, type PageArgs } from './pagina
 import type { Principal } from './principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from './result.js';
 import { asciiLower, checkEmail, checkName, likeEscape, MAX_NAME_LENGTH } from './validation.js';
+import { inIdOrder, listsByKey } from './rows.js';
 
 export type DirectoryUser = typeof directoryUsers.$inferSelect;
 export type DirectoryGroup = typeof directoryGroups.$inferSelect;
@@ -37,12 +38,6 @@ export interface CreateDirectoryGroupInput {
 
 const MAX_MEMBERS_PER_REQUEST = 1000;
 
-/** One list per key, in the order of `keys`, for loaders that batch one-to-many reads. */
-function groupBy<Row, Item>(keys: readonly number[], rows: Row[], keyOf: (row: Row) => number, itemOf: (row: Row) => Item): Item[][] {
-  const lists = new Map<number, Item[]>(keys.map((key) => [key, []]));
-  for (const row of rows) lists.get(keyOf(row))?.push(itemOf(row));
-  return keys.map((key) => lists.get(key) ?? []);
-}
 
 const userOrder: KeysetOrder<DirectoryUser> = {
   sortKey: sql`lower(${directoryUsers.displayName})`,
@@ -73,8 +68,7 @@ export class DirectoryService {
       .from(directoryUsers)
       .where(and(eq(directoryUsers.accountId, principal.accountId), inArray(directoryUsers.id, [...ids])))
       .all();
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
+    return inIdOrder(ids, rows);
   }
 
   groupsByIds(principal: Principal, ids: readonly number[]): (DirectoryGroup | null)[] {
@@ -83,8 +77,7 @@ export class DirectoryService {
       .from(directoryGroups)
       .where(and(eq(directoryGroups.accountId, principal.accountId), inArray(directoryGroups.id, [...ids])))
       .all();
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
+    return inIdOrder(ids, rows);
   }
 
   users(environmentId: number, filter: DirectoryFilter): Page<DirectoryUser> {
@@ -137,7 +130,7 @@ export class DirectoryService {
       .where(inArray(directoryGroupMembers.userId, [...userIds]))
       .orderBy(asc(sql`lower(${directoryGroups.name})`), asc(directoryGroups.id))
       .all();
-    return groupBy(userIds, rows, (row) => row.userId, (row) => row.group);
+    return listsByKey(userIds, rows, (row) => row.userId, (row) => row.group);
   }
 
   /** Members of many groups in one statement, one list per group id. */
@@ -149,7 +142,7 @@ export class DirectoryService {
       .where(inArray(directoryGroupMembers.groupId, [...groupIds]))
       .orderBy(asc(sql`lower(${directoryUsers.displayName})`), asc(directoryUsers.id))
       .all();
-    return groupBy(groupIds, rows, (row) => row.groupId, (row) => row.user);
+    return listsByKey(groupIds, rows, (row) => row.groupId, (row) => row.user);
   }
 
   createUser(principal: Principal, input: CreateDirectoryUserInput): Result<DirectoryUser> {

@@ -8,6 +8,7 @@ import type { DomainEvents } from './events.js';
 import type { JobStore } from './publish/jobs.js';
 import type { RuntimeProbe } from './runtime-probe.js';
 import { asciiLower } from './validation.js';
+import { inIdOrder } from './rows.js';
 
 export type Environment = typeof environments.$inferSelect;
 export type EnvironmentStatus = 'AVAILABLE' | 'BUSY' | 'UNKNOWN';
@@ -101,8 +102,7 @@ export class EnvironmentService {
       .from(environments)
       .where(and(eq(environments.accountId, principal.accountId), inArray(environments.id, [...ids])))
       .all();
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
+    return inIdOrder(ids, rows);
   }
 
   list(principal: Principal, args: PageArgs): Page<Environment> {

@@ -13,6 +13,7 @@ import {
 } from '../db/schema.js';
 import type { ClientPlatform } from './binaries/platforms.js';
 import type { Principal } from './principal.js';
+import { inIdOrder, listsByKey } from './rows.js';
 
 export type ManagementApp = typeof managementApps.$inferSelect;
 export type ManagementVersion = typeof managementVersions.$inferSelect;
@@ -31,11 +32,6 @@ export interface ManagementAppSnapshot {
   targets: ManagementTarget[];
 }
 
-const byKey = <T, K>(keys: readonly K[], rows: T[], keyOf: (row: T) => K): T[][] => {
-  const lists = new Map<K, T[]>(keys.map((key) => [key, []]));
-  for (const row of rows) lists.get(keyOf(row))?.push(row);
-  return keys.map((key) => lists.get(key) ?? []);
-};
 
 /**
  * The embedded Volt MX Management runtime (R26-R34): Management apps per environment, their
@@ -50,8 +46,7 @@ export class ManagementService {
       .from(managementApps)
       .where(and(eq(managementApps.accountId, principal.accountId), inArray(managementApps.id, [...ids])))
       .all();
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
+    return inIdOrder(ids, rows);
   }
 
   find(environmentId: number, appId: number, preview: boolean): ManagementApp | undefined {
@@ -69,7 +64,7 @@ export class ManagementService {
       .where(inArray(managementApps.environmentId, [...environmentIds]))
       .orderBy(asc(managementApps.appId), asc(managementApps.preview))
       .all();
-    return byKey(environmentIds, rows, (row) => row.environmentId);
+    return listsByKey(environmentIds, rows, (row) => row.environmentId);
   }
 
   /** Versions of many Management apps: by platform, newest first. */
@@ -80,7 +75,7 @@ export class ManagementService {
       .where(inArray(managementVersions.managementAppId, [...managementAppIds]))
       .orderBy(asc(managementVersions.platform), desc(managementVersions.versionKey))
       .all();
-    return byKey(managementAppIds, rows, (row) => row.managementAppId);
+    return listsByKey(managementAppIds, rows, (row) => row.managementAppId);
   }
 
   targetsOf(managementAppIds: readonly number[]): ManagementTarget[][] {
@@ -90,7 +85,7 @@ export class ManagementService {
       .where(inArray(managementTargets.managementAppId, [...managementAppIds]))
       .orderBy(asc(managementTargets.id))
       .all();
-    return byKey(managementAppIds, rows, (row) => row.managementAppId);
+    return listsByKey(managementAppIds, rows, (row) => row.managementAppId);
   }
 
   /** R33: ACTIVE apps of the environment that target the user directly or through a group. */
@@ -124,7 +119,7 @@ export class ManagementService {
       .where(inArray(storeNotifications.directoryUserId, [...directoryUserIds]))
       .orderBy(desc(storeNotifications.id))
       .all();
-    return byKey(directoryUserIds, rows, (row) => row.directoryUserId);
+    return listsByKey(directoryUserIds, rows, (row) => row.directoryUserId);
   }
 
   notificationsByIds(principal: Principal, ids: readonly number[]): (StoreNotification | null)[] {
@@ -133,8 +128,7 @@ export class ManagementService {
       .from(storeNotifications)
       .where(and(eq(storeNotifications.accountId, principal.accountId), inArray(storeNotifications.id, [...ids])))
       .all();
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
+    return inIdOrder(ids, rows);
   }
 
   /** R20: the environments whose Management runtime still serves this binary. */

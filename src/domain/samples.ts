@@ -3,9 +3,13 @@ import yazl from 'yazl';
 import type { BinaryService } from './binaries/service.js';
 import type { Principal } from './principal.js';
 
-function zip(entries: Record<string, string>): Promise<Buffer> {
+/** A ZIP archive in memory; a name ending in / is a directory. */
+export function zipArchive(entries: Record<string, string | Buffer>): Promise<Buffer> {
   const archive = new yazl.ZipFile();
-  for (const [name, content] of Object.entries(entries)) archive.addBuffer(Buffer.from(content), name);
+  for (const [name, content] of Object.entries(entries)) {
+    if (name.endsWith('/')) archive.addEmptyDirectory(name);
+    else archive.addBuffer(typeof content === 'string' ? Buffer.from(content) : content, name);
+  }
   archive.end();
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -21,7 +25,7 @@ export async function seedSampleBinaries(binaries: BinaryService, principal: Pri
     {
       platform: 'IOS_PHONE' as const,
       name: 'RetailBanking.ipa',
-      content: await zip({
+      content: await zipArchive({
         'Payload/RetailBanking.app/Info.plist': buildPlist({ CFBundleIdentifier: 'com.example.retailbanking', CFBundleShortVersionString: '1.0' }),
         'Payload/RetailBanking.app/RetailBanking': 'sample executable',
       }),
@@ -29,7 +33,7 @@ export async function seedSampleBinaries(binaries: BinaryService, principal: Pri
     {
       platform: 'WINDOWS' as const,
       name: 'RetailBanking.appx',
-      content: await zip({
+      content: await zipArchive({
         'AppxManifest.xml':
           '<?xml version="1.0" encoding="utf-8"?><Package xmlns="http://schemas.microsoft.com/appx/manifest/foundation/windows10"><Identity Name="Example.RetailBanking" Publisher="CN=Example" Version="1.0.0.0" /></Package>',
       }),
@@ -38,7 +42,7 @@ export async function seedSampleBinaries(binaries: BinaryService, principal: Pri
       platform: 'WEB' as const,
       name: 'RetailBanking.war',
       version: '1.0',
-      content: await zip({ 'WEB-INF/web.xml': '<web-app/>', 'index.html': '<!doctype html><title>Retail Banking</title>' }),
+      content: await zipArchive({ 'WEB-INF/web.xml': '<web-app/>', 'index.html': '<!doctype html><title>Retail Banking</title>' }),
     },
   ];
   for (const sample of samples) {

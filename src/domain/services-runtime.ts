@@ -2,6 +2,7 @@ import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { liveWebClients, publishedAppServices, publishedIdentityServices } from '../db/schema.js';
 import type { IdentityService } from './apps.js';
+import { listsByKey } from './rows.js';
 
 export type PublishedIdentityService = typeof publishedIdentityServices.$inferSelect;
 export type PublishedAppServices = typeof publishedAppServices.$inferSelect;
@@ -35,9 +36,7 @@ export class ServicesRuntime {
       .where(inArray(publishedIdentityServices.environmentId, [...environmentIds]))
       .orderBy(asc(sql`lower(${publishedIdentityServices.name})`))
       .all();
-    const lists = new Map<number, PublishedIdentityService[]>(environmentIds.map((id) => [id, []]));
-    for (const row of rows) lists.get(row.environmentId)?.push(row);
-    return environmentIds.map((id) => lists.get(id) ?? []);
+    return listsByKey(environmentIds, rows, (row) => row.environmentId);
   }
 
   /** Every app publication of these environments, to tell who uses which identity service. */

@@ -1,6 +1,6 @@
 import type { ClientPlatform } from '../domain/binaries/platforms.js';
 import { jobStates, publishActions, publishKinds, stageStates } from '../db/schema.js';
-import { progressOf, trackingId, type PublishJob, type PublishStage, type StageKey } from '../domain/publish/jobs.js';
+import { progressOf, stageKeys, trackingId, type PublishJob, type PublishStage, type StageKey } from '../domain/publish/jobs.js';
 import type { NativeRequest } from '../domain/publish/native.js';
 import { UserRef } from './account.js';
 import { AppRef } from './app.js';
@@ -13,22 +13,6 @@ import { EnvironmentRef } from './environment.js';
 import { isPresent, localId, parseRowId } from './ids.js';
 import { forbidden, toPayload, UserErrorRef, type Payload } from './payloads.js';
 
-const stageKeys: StageKey[] = [
-  'VALIDATE',
-  'TRANSFER_BINARIES',
-  'WRAP',
-  'SIGN',
-  'REGISTER_VERSIONS',
-  'REMOVE_VERSIONS',
-  'APPLY_TARGETS',
-  'SET_WORKFLOW_STATE',
-  'NOTIFY_TARGETS',
-  'PUBLISH_IDENTITY_SERVICES',
-  'PUBLISH_INTEGRATION_SERVICES',
-  'DEPLOY_WEB_CLIENT',
-  'ACTIVATE',
-  'UNPUBLISH',
-];
 
 export const PublishKindEnum = builder.enumType('PublishKind', { values: publishKinds });
 const PublishActionEnum = builder.enumType('PublishAction', { values: publishActions });

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { GraphQLError } from 'graphql';
 import { createPubSub, Repeater, type PubSub, type PubSubEventTarget } from '@graphql-yoga/subscription';
 import type { EnvironmentStatusChanged, PublishJobUpdated } from '../domain/events.js';
@@ -22,6 +23,13 @@ export interface RealtimeOptions {
    * else changes (payloads then travel as JSON).
    */
   eventTarget?: PubSubEventTarget<Topics>;
+}
+
+/** Node warns past ten listeners on one EventTarget; a thousand dashboards on one topic are normal. */
+function unlimitedEventTarget(): PubSubEventTarget<Topics> {
+  const target = new EventTarget();
+  setMaxListeners(0, target);
+  return target as PubSubEventTarget<Topics>;
 }
 
 /** Called when a subscriber's queue overflows: the transport drops that connection. */
@@ -50,7 +58,7 @@ export class Realtime {
     private readonly domain: Domain,
     private readonly options: RealtimeOptions,
   ) {
-    this.pubsub = createPubSub<Topics>(options.eventTarget ? { eventTarget: options.eventTarget } : {});
+    this.pubsub = createPubSub<Topics>({ eventTarget: options.eventTarget ?? unlimitedEventTarget() });
     this.unsubscribe = domain.events.subscribe((event) => {
       if (event.type === 'publishJobUpdated') this.pubsub.publish('publishJob', event.accountId, event);
       else this.pubsub.publish('environmentStatus', event.accountId, event);

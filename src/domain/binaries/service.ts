@@ -14,6 +14,7 @@ import { releaseBlob } from './blob-refs.js';
 import { BlobStore, TooLargeError, type StoredTemp } from './blob-store.js';
 import { describeKind, platformRules, type ClientPlatform } from './platforms.js';
 import { listKey, statedVersion, versionKey } from './versions.js';
+import { inIdOrder } from '../rows.js';
 
 export type ClientBinary = typeof clientBinaries.$inferSelect;
 export type BinaryUpload = typeof binaryUploads.$inferSelect;
@@ -97,8 +98,7 @@ export class BinaryService {
       .from(clientBinaries)
       .where(and(eq(clientBinaries.accountId, principal.accountId), inArray(clientBinaries.id, [...ids])))
       .all();
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
+    return inIdOrder(ids, rows);
   }
 
   uploadsByIds(principal: Principal, ids: readonly number[]): (BinaryUpload | null)[] {
@@ -107,8 +107,7 @@ export class BinaryService {
       .from(binaryUploads)
       .where(and(eq(binaryUploads.accountId, principal.accountId), inArray(binaryUploads.id, [...ids])))
       .all();
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
+    return inIdOrder(ids, rows);
   }
 
   /** Bytes an upload has received, counting a PUT that is still streaming. */

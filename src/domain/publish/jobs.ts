@@ -4,27 +4,31 @@ import { countRows, type Db } from '../../db/client.js';
 import { jobStates, publishJobs, publishStages, type publishActions, type publishKinds } from '../../db/schema.js';
 import { keysetPage, type KeysetOrder, type Page, type PageArgs } from '../pagination.js';
 import type { Principal } from '../principal.js';
+import { inIdOrder, listsByKey } from '../rows.js';
 
 export type PublishJob = typeof publishJobs.$inferSelect;
 export type PublishStage = typeof publishStages.$inferSelect;
 export type JobState = (typeof jobStates)[number];
 export type PublishKind = (typeof publishKinds)[number];
 export type PublishAction = (typeof publishActions)[number];
-export type StageKey =
-  | 'VALIDATE'
-  | 'TRANSFER_BINARIES'
-  | 'WRAP'
-  | 'SIGN'
-  | 'REGISTER_VERSIONS'
-  | 'REMOVE_VERSIONS'
-  | 'APPLY_TARGETS'
-  | 'SET_WORKFLOW_STATE'
-  | 'NOTIFY_TARGETS'
-  | 'PUBLISH_IDENTITY_SERVICES'
-  | 'PUBLISH_INTEGRATION_SERVICES'
-  | 'DEPLOY_WEB_CLIENT'
-  | 'ACTIVATE'
-  | 'UNPUBLISH';
+/** Every stage a publish job can have; each kind of job runs some of them, in this order. */
+export const stageKeys = [
+  'VALIDATE',
+  'TRANSFER_BINARIES',
+  'WRAP',
+  'SIGN',
+  'REGISTER_VERSIONS',
+  'REMOVE_VERSIONS',
+  'APPLY_TARGETS',
+  'SET_WORKFLOW_STATE',
+  'NOTIFY_TARGETS',
+  'PUBLISH_IDENTITY_SERVICES',
+  'PUBLISH_INTEGRATION_SERVICES',
+  'DEPLOY_WEB_CLIENT',
+  'ACTIVATE',
+  'UNPUBLISH',
+] as const;
+export type StageKey = (typeof stageKeys)[number];
 
 export const ACTIVE_STATES: JobState[] = ['QUEUED', 'RUNNING', 'CANCELING'];
 export const FINAL_STATES: JobState[] = ['SUCCEEDED', 'FAILED', 'CANCELED'];
@@ -124,8 +128,7 @@ export class JobStore {
       .from(publishJobs)
       .where(and(eq(publishJobs.accountId, principal.accountId), inArray(publishJobs.id, [...ids])))
       .all();
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
+    return inIdOrder(ids, rows);
   }
 
   /** Stages of many jobs in one statement, one list per job id, in order. */
@@ -136,9 +139,7 @@ export class JobStore {
       .where(inArray(publishStages.jobId, [...jobIds]))
       .orderBy(asc(publishStages.jobId), asc(publishStages.position))
       .all();
-    const lists = new Map<number, PublishStage[]>(jobIds.map((id) => [id, []]));
-    for (const row of rows) lists.get(row.jobId)?.push(row);
-    return jobIds.map((id) => lists.get(id) ?? []);
+    return listsByKey(jobIds, rows, (row) => row.jobId);
   }
 
   /** Newest first, narrowed by app, environment and states. */

@@ -12,7 +12,7 @@ import type { Principal } from '../principal.js';
 import { fail, notFound, userError, type Result, type UserError } from '../result.js';
 import { compareVersions, formatBytes } from '../validation.js';
 import { hashFile, wrapArtifact } from './artifacts.js';
-import type { PublishJob, StageKey } from './jobs.js';
+import { stageKeys, type PublishJob, type StageKey } from './jobs.js';
 import { StageFailure, type JobPlan, type StageContext, type StageDefinition } from './runner.js';
 import type { PublishService } from './service.js';
 
@@ -60,17 +60,8 @@ export const NATIVE_STAGE_TITLES: Partial<Record<StageKey, string>> = {
   UNPUBLISH: 'Remove the version',
 };
 
-const NATIVE_STAGES: StageKey[] = [
-  'VALIDATE',
-  'TRANSFER_BINARIES',
-  'WRAP',
-  'SIGN',
-  'REGISTER_VERSIONS',
-  'REMOVE_VERSIONS',
-  'APPLY_TARGETS',
-  'SET_WORKFLOW_STATE',
-  'NOTIFY_TARGETS',
-];
+/** R35: the native stages are the first nine, in the order every job runs them. */
+const NATIVE_STAGES: StageKey[] = stageKeys.slice(0, stageKeys.indexOf('NOTIFY_TARGETS') + 1);
 
 const MAX_IDS = 1000;
 

@@ -1,0 +1,17 @@
+/** Rows in the order of `ids`, null where none has that id: the shape batch loaders answer. */
+export function inIdOrder<T extends { id: number }>(ids: readonly number[], rows: readonly T[]): (T | null)[] {
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return ids.map((id) => byId.get(id) ?? null);
+}
+
+/** One list per key, in the order of `keys`, for loaders that batch one-to-many reads. */
+export function listsByKey<Row, Key, Item = Row>(
+  keys: readonly Key[],
+  rows: readonly Row[],
+  keyOf: (row: Row) => Key,
+  itemOf: (row: Row) => Item = (row) => row as unknown as Item,
+): Item[][] {
+  const lists = new Map<Key, Item[]>(keys.map((key) => [key, []]));
+  for (const row of rows) lists.get(keyOf(row))?.push(itemOf(row));
+  return keys.map((key) => lists.get(key) ?? []);
+}
