@@ -39,6 +39,21 @@ export class ServicesRuntime {
     return listsByKey(environmentIds, rows, (row) => row.environmentId);
   }
 
+  /** R37: each environment's identity services with the apps there that use them, by app id. */
+  identityServicesWithUsers(environmentIds: readonly number[]): { service: PublishedIdentityService; usedBy: number[] }[][] {
+    const publications = this.appServicesOf(environmentIds);
+    return this.identityServicesOf(environmentIds).map((services) =>
+      services.map((service) => ({
+        service,
+        usedBy: publications
+          .filter((publication) => publication.environmentId === service.environmentId)
+          .filter((publication) => ServicesRuntime.usedNames(publication).some((name) => name.toLowerCase() === service.name.toLowerCase()))
+          .map((publication) => publication.appId)
+          .sort((a, b) => a - b),
+      })),
+    );
+  }
+
   /** Every app publication of these environments, to tell who uses which identity service. */
   appServicesOf(environmentIds: readonly number[]): PublishedAppServices[] {
     return this.db.select().from(publishedAppServices).where(inArray(publishedAppServices.environmentId, [...environmentIds])).all();

@@ -1,5 +1,5 @@
 import type { AppEnvironmentStatus } from '../domain/app-status.js';
-import { ServicesRuntime, type PublishedIdentityService } from '../domain/services-runtime.js';
+import type { PublishedIdentityService } from '../domain/services-runtime.js';
 import type { ServicesRequest } from '../domain/publish/services.js';
 import { AppRef } from './app.js';
 import { builder } from './builder.js';
@@ -65,19 +65,7 @@ builder.objectField(EnvironmentRef, 'identityServices', (t) =>
   t.loadableList({
     type: PublishedIdentityServiceRef,
     description: 'Identity services published here; shared by every app in the environment that uses them.',
-    load: async (environmentIds: number[], { domain }) => {
-      const publications = domain.servicesRuntime.appServicesOf(environmentIds);
-      return domain.servicesRuntime.identityServicesOf(environmentIds).map((services) =>
-        services.map((service) => ({
-          service,
-          usedBy: publications
-            .filter((publication) => publication.environmentId === service.environmentId)
-            .filter((publication) => ServicesRuntime.usedNames(publication).some((name) => name.toLowerCase() === service.name.toLowerCase()))
-            .map((publication) => publication.appId)
-            .sort((a, b) => a - b),
-        })),
-      );
-    },
+    load: async (environmentIds: number[], { domain }) => domain.servicesRuntime.identityServicesWithUsers(environmentIds),
     resolve: (environment) => environment.id,
   }),
 );
