@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
-import { countRows, type Db } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { appIdentityServices, apps } from '../db/schema.js';
-import { keysetPage, type KeysetOrder, type Page, type PageArgs } from './pagination.js';
+import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from './pagination.js';
 import type { Principal } from './principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from './result.js';
 import { asciiLower, checkDescription, checkName, likeEscape, MAX_NAME_LENGTH } from './validation.js';
@@ -81,10 +81,7 @@ export class AppService {
       conditions.push(sql`${apps.name} like ${`%${likeEscape(args.search.slice(0, MAX_NAME_LENGTH))}%`} escape '\\'`);
     }
     return keysetPage(
-      {
-        select: (where, orderBy, limit) => this.db.select().from(apps).where(where).orderBy(...orderBy).limit(limit).all(),
-        count: (where) => countRows(this.db, apps, where),
-      },
+      tableSource(this.db, apps),
       appOrder,
       and(...conditions),
       args,

@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, or, sql, type SQL } from 'drizzle-orm';
-import { countRows, type Db } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { directoryGroupMembers, directoryGroups, directoryUsers, environments } from '../db/schema.js';
-import { keysetPage, type KeysetOrder, type Page, type PageArgs } from './pagination.js';
+import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from './pagination.js';
 import type { Principal } from './principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from './result.js';
 import { asciiLower, checkEmail, checkName, likeEscape, MAX_NAME_LENGTH } from './validation.js';
@@ -95,10 +95,7 @@ export class DirectoryService {
     }
     if (filter.source) conditions.push(eq(directoryUsers.source, filter.source));
     return keysetPage(
-      {
-        select: (where, orderBy, limit) => this.db.select().from(directoryUsers).where(where).orderBy(...orderBy).limit(limit).all(),
-        count: (where) => countRows(this.db, directoryUsers, where),
-      },
+      tableSource(this.db, directoryUsers),
       userOrder,
       and(...conditions),
       filter,
@@ -111,10 +108,7 @@ export class DirectoryService {
     if (filter.search) conditions.push(sql`${directoryGroups.name} like ${substring(filter.search)} escape '\\'`);
     if (filter.source) conditions.push(eq(directoryGroups.source, filter.source));
     return keysetPage(
-      {
-        select: (where, orderBy, limit) => this.db.select().from(directoryGroups).where(where).orderBy(...orderBy).limit(limit).all(),
-        count: (where) => countRows(this.db, directoryGroups, where),
-      },
+      tableSource(this.db, directoryGroups),
       groupOrder,
       and(...conditions),
       filter,

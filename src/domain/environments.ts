@@ -1,7 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { countRows, type Db } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { environments } from '../db/schema.js';
-import { keysetPage, type KeysetOrder, type Page, type PageArgs } from './pagination.js';
+import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from './pagination.js';
 import type { Principal } from './principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from './result.js';
 import type { DomainEvents } from './events.js';
@@ -107,11 +107,7 @@ export class EnvironmentService {
 
   list(principal: Principal, args: PageArgs): Page<Environment> {
     return keysetPage(
-      {
-        select: (where, orderBy, limit) =>
-          this.db.select().from(environments).where(where).orderBy(...orderBy).limit(limit).all(),
-        count: (where) => countRows(this.db, environments, where),
-      },
+      tableSource(this.db, environments),
       environmentOrder,
       eq(environments.accountId, principal.accountId),
       args,

@@ -1,5 +1,6 @@
 import { and, asc, desc, sql, type SQL } from 'drizzle-orm';
-import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core';
+import { countRows, type Db } from '../db/client.js';
 import { InputError } from './result.js';
 
 export const DEFAULT_PAGE_SIZE = 20;
@@ -36,6 +37,15 @@ export interface KeysetOrder<Row> {
 export interface KeysetSource<Row> {
   select(where: SQL | undefined, orderBy: SQL[], limit: number): Row[];
   count(where: SQL | undefined): number;
+}
+
+/** Pages read straight from one table. */
+export function tableSource<Table extends SQLiteTable>(db: Db, table: Table): KeysetSource<Table['$inferSelect']> {
+  return {
+    // Drizzle cannot type a select from a generic table; the rows are that table's.
+    select: (where, orderBy, limit) => db.select().from(table as SQLiteTable).where(where).orderBy(...orderBy).limit(limit).all() as Table['$inferSelect'][],
+    count: (where) => countRows(db, table, where),
+  };
 }
 
 const encodeCursor = (value: SortValue, id: number): string =>

@@ -4,7 +4,7 @@ import { and, eq, inArray, notExists, sql, type SQL } from 'drizzle-orm';
 import { SqliteError } from 'better-sqlite3';
 import { countRows, type Db } from '../../db/client.js';
 import { apps, binaryUploads, blobs, clientBinaries, liveWebClients, managementVersions } from '../../db/schema.js';
-import { keysetPage, type KeysetOrder, type Page, type PageArgs } from '../pagination.js';
+import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from '../pagination.js';
 import type { Principal } from '../principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from '../result.js';
 import { sha256Hex } from '../tokens.js';
@@ -120,10 +120,7 @@ export class BinaryService {
     const conditions: (SQL | undefined)[] = [eq(clientBinaries.appId, appId)];
     if (args.platform) conditions.push(eq(clientBinaries.platform, args.platform));
     return keysetPage(
-      {
-        select: (where, orderBy, limit) => this.db.select().from(clientBinaries).where(where).orderBy(...orderBy).limit(limit).all(),
-        count: (where) => countRows(this.db, clientBinaries, where),
-      },
+      tableSource(this.db, clientBinaries),
       binaryOrder,
       and(...conditions),
       args,

@@ -1,8 +1,8 @@
 import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { SqliteError } from 'better-sqlite3';
-import { countRows, type Db } from '../../db/client.js';
+import type { Db } from '../../db/client.js';
 import { jobStates, publishJobs, publishStages, type publishActions, type publishKinds } from '../../db/schema.js';
-import { keysetPage, type KeysetOrder, type Page, type PageArgs } from '../pagination.js';
+import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from '../pagination.js';
 import type { Principal } from '../principal.js';
 import { inIdOrder, listsByKey } from '../rows.js';
 
@@ -150,10 +150,7 @@ export class JobStore {
       conditions.push(filter.environmentId === null ? sql`false` : eq(publishJobs.environmentId, filter.environmentId));
     if (filter.states && filter.states.length > 0) conditions.push(inArray(publishJobs.state, filter.states));
     return keysetPage(
-      {
-        select: (where, orderBy, limit) => this.db.select().from(publishJobs).where(where).orderBy(...orderBy).limit(limit).all(),
-        count: (where) => countRows(this.db, publishJobs, where),
-      },
+      tableSource(this.db, publishJobs),
       jobOrder,
       and(...conditions),
       filter,
