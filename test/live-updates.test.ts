@@ -207,6 +207,48 @@ describe('authentication and account scoping (R5, R40)', () => {
   });
 });
 
+describe('shared executions for wide subscriptions', () => {
+  it('runs one execution for many subscribers of the same operation, and each still gets every event', async () => {
+    const t = await startServer({ publishStageDelayMs: 2 });
+    try {
+      const w = await publishWorld(t.admin);
+      const clients = Array.from({ length: 3 }, () => wsClient(t.url, t.admin.token));
+      const other = wsClient(t.url, t.admin.token);
+      const received = clients.map(() => [] as string[]);
+      const iterators = clients.map((client) => client.iterate<{ publishJobsUpdated: { state: string } }>({ query: JOBS_UPDATED, variables: { env: w.environmentId } }));
+      const readers = iterators.map(async (iterator, i) => {
+        for await (const result of iterator) received[i]?.push(result.data?.publishJobsUpdated.state ?? '');
+      });
+      const otherIterator = other.iterate({ query: JOBS_UPDATED, variables: { app: w.appId } });
+      const otherReader = (async () => {
+        for await (const _result of otherIterator) void _result;
+      })();
+      for (let i = 0; i < 100 && t.server.realtime.openStreams < 2; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(t.server.realtime.openStreams).toBe(2);
+      const job = await startNative(t, w, { sync: true });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(job.state).toBe('SUCCEEDED');
+      expect(received[0]?.at(-1)).toBe('SUCCEEDED');
+      expect(received[1]).toEqual(received[0]);
+      expect(received[2]).toEqual(received[0]);
+      // One subscriber leaving does not end the execution the others share.
+      await iterators[0]?.return?.();
+      await startNative(t, w, { sync: true });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(received[1]?.length).toBe((received[0]?.length ?? 0) * 2);
+      for (const iterator of iterators) await iterator.return?.();
+      await otherIterator.return?.();
+      await Promise.all([...readers, otherReader]);
+      for (const client of [...clients, other]) await client.dispose();
+      for (let i = 0; i < 100 && t.server.realtime.openStreams > 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(t.server.realtime.openStreams).toBe(0);
+    } finally {
+      await t.stop();
+    }
+  });
+});
+
 describe('slow and vanished subscribers (R42)', () => {
   it('drops a stalled reader while everyone else gets every event, and the server queue stays bounded', async () => {
     const t = await startServer({ publishStageDelayMs: 2 }, { maxQueuedEvents: 16 });

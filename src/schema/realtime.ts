@@ -32,6 +32,20 @@ function unlimitedEventTarget(): PubSubEventTarget<Topics> {
   return target as PubSubEventTarget<Topics>;
 }
 
+interface Sink<T = unknown> {
+  offer(value: T): void;
+  end(error?: unknown): void;
+}
+
+interface SharedExecution<T = unknown> {
+  upstream: AsyncIterator<T>;
+  sinks: Set<Sink<T>>;
+  finished: boolean;
+}
+
+const isAsyncIterable = <T>(value: unknown): value is AsyncIterable<T> =>
+  typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+
 /** Called when a subscriber's queue overflows: the transport drops that connection. */
 export type DropConnection = () => void;
 
@@ -53,6 +67,8 @@ export class Realtime {
   /** Subscribers dropped for falling too far behind. */
   private dropped = 0;
   private readonly unsubscribe: () => void;
+  /** Executions shared by subscribers of the same operation, variables and account. */
+  private readonly shared = new Map<string, SharedExecution>();
 
   constructor(
     private readonly domain: Domain,
@@ -75,6 +91,84 @@ export class Realtime {
 
   close(): void {
     this.unsubscribe();
+  }
+
+  /**
+   * A thousand dashboards on one wide subscription ask the same thing: the first subscriber's
+   * execution runs once per event and every subscriber with the same key receives its results,
+   * each through its own bounded queue (R42). `start` runs only when no execution is shared yet.
+   */
+  async share<T>(key: string, start: () => Promise<AsyncIterable<T> | T>, drop: DropConnection): Promise<AsyncIterable<T> | T> {
+    let execution = this.shared.get(key) as SharedExecution<T> | undefined;
+    if (!execution || execution.finished) {
+      const started = await start();
+      if (!isAsyncIterable(started)) return started;
+      // Another subscriber may have started the same execution while this one was starting.
+      const existing = this.shared.get(key) as SharedExecution<T> | undefined;
+      if (existing && !existing.finished) {
+        await started[Symbol.asyncIterator]().return?.();
+        execution = existing;
+      } else {
+        execution = { upstream: started[Symbol.asyncIterator](), sinks: new Set(), finished: false };
+        this.shared.set(key, execution as SharedExecution);
+        void this.pump(key, execution);
+      }
+    }
+    return this.attach(key, execution, drop);
+  }
+
+  private attach<T>(key: string, execution: SharedExecution<T>, drop: DropConnection): Repeater<T> {
+    return new Repeater<T>(async (push, stop) => {
+      let waiting = 0;
+      let ended = false;
+      const sink: Sink<T> = {
+        offer: (value) => {
+          if (ended) return;
+          waiting += 1;
+          if (waiting > this.options.maxQueuedEvents) {
+            this.dropped += 1;
+            drop();
+            sink.end(new SubscriberDropped());
+            return;
+          }
+          void push(value).then(() => (waiting -= 1), () => undefined);
+        },
+        end: (error) => {
+          if (ended) return;
+          ended = true;
+          stop(error);
+        },
+      };
+      execution.sinks.add(sink);
+      try {
+        await stop;
+      } finally {
+        ended = true;
+        execution.sinks.delete(sink);
+        if (execution.sinks.size === 0 && !execution.finished) {
+          execution.finished = true;
+          if (this.shared.get(key) === execution) this.shared.delete(key);
+          await execution.upstream.return?.();
+        }
+      }
+    });
+  }
+
+  private async pump<T>(key: string, execution: SharedExecution<T>): Promise<void> {
+    let failure: unknown;
+    try {
+      for (;;) {
+        const next = await execution.upstream.next();
+        if (next.done) break;
+        for (const sink of execution.sinks) sink.offer(next.value);
+      }
+    } catch (error) {
+      failure = error;
+    } finally {
+      execution.finished = true;
+      if (this.shared.get(key) === execution) this.shared.delete(key);
+      for (const sink of execution.sinks) sink.end(failure);
+    }
   }
 
   /** R41: the job as it stands, then each change once and in order, then the end after a final state. */
