@@ -84,7 +84,9 @@ export class AccountService {
   }
 
   accountsByIds(principal: Principal, ids: readonly number[]): (Account | null)[] {
-    return ids.map((id) => (id === principal.accountId ? (this.db.select().from(accounts).where(eq(accounts.id, id)).get() ?? null) : null));
+    // A caller only ever sees its own account.
+    const own = this.db.select().from(accounts).where(eq(accounts.id, principal.accountId)).get();
+    return inIdOrder(ids, own ? [own] : []);
   }
 
   usersByIds(principal: Principal, ids: readonly number[]): (User | null)[] {

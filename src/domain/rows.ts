@@ -15,3 +15,11 @@ export function listsByKey<Row, Key, Item = Row>(
   for (const row of rows) lists.get(keyOf(row))?.push(itemOf(row));
   return keys.map((key) => lists.get(key) ?? []);
 }
+
+/** Loads the ids that can name a row in one batch; null ids (malformed ones) stay null. */
+export function byNullableIds<T>(ids: readonly (number | null)[], load: (known: number[]) => (T | null)[]): (T | null)[] {
+  const known = ids.filter((id): id is number => id !== null);
+  const rows = load(known);
+  const byId = new Map(known.map((id, index) => [id, rows[index] ?? null]));
+  return ids.map((id) => (id === null ? null : (byId.get(id) ?? null)));
+}

@@ -8,7 +8,7 @@ import { builder } from './builder.js';
 import type { Loaders } from './loaders.js';
 import { ClientBinaryRef, ClientPlatformEnum } from './client-binary.js';
 import { toConnection } from './connection.js';
-import { DirectoryPrincipalUnion } from './directory.js';
+import { DirectoryGroupRef, DirectoryPrincipalUnion, DirectoryUserRef } from './directory.js';
 import { EnvironmentRef } from './environment.js';
 import { isPresent, localId, parseRowId } from './ids.js';
 import { forbidden, toPayload, UserErrorRef, type Payload } from './payloads.js';
@@ -52,6 +52,9 @@ const PublishErrorRef = builder.objectRef<{ code: string; message: string; stage
   }),
 });
 
+/** What a batch load found: objects deleted since the job ran are left out. */
+const loaded = <T>(value: T | Error | null | undefined): value is T => value != null && !(value instanceof Error);
+
 const NativePublishOptionsRef = builder.objectRef<{ request: NativeRequest }>('NativePublishOptions').implement({
   fields: (t) => ({
     option: t.field({ type: PublishOptionEnum, resolve: ({ request }) => request.option }),
@@ -60,16 +63,20 @@ const NativePublishOptionsRef = builder.objectRef<{ request: NativeRequest }>('N
     binaries: t.field({
       type: [ClientBinaryRef],
       description: 'The binaries this job published; one deleted since then is left out.',
-      resolve: ({ request }, _args, { domain, principal }) => domain.binaries.byIds(principal, request.binaryIds).filter(isPresent),
+      resolve: async ({ request }, _args, context) =>
+        (await ClientBinaryRef.getDataloader(context).loadMany(request.binaryIds)).filter(loaded),
     }),
     removePlatforms: t.field({ type: [ClientPlatformEnum], resolve: ({ request }) => request.removePlatforms as ClientPlatform[] }),
     targets: t.field({
       type: [DirectoryPrincipalUnion],
       description: 'The targets given with the request; empty when the job kept the existing ones.',
-      resolve: ({ request }, _args, { domain, principal }) => [
-        ...domain.directory.usersByIds(principal, request.targets?.userIds ?? []).filter(isPresent),
-        ...domain.directory.groupsByIds(principal, request.targets?.groupIds ?? []).filter(isPresent),
-      ],
+      resolve: async ({ request }, _args, context) => {
+        const [users, groups] = await Promise.all([
+          DirectoryUserRef.getDataloader(context).loadMany(request.targets?.userIds ?? []),
+          DirectoryGroupRef.getDataloader(context).loadMany(request.targets?.groupIds ?? []),
+        ]);
+        return [...users.filter(loaded), ...groups.filter(loaded)];
+      },
     }),
   }),
 });

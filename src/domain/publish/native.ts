@@ -10,6 +10,7 @@ import type { EnvironmentService } from '../environments.js';
 import type { ManagementApp, ManagementAppSnapshot, ManagementService, SignAction, WorkflowState } from '../management.js';
 import type { Principal } from '../principal.js';
 import { fail, notFound, userError, type Result, type UserError } from '../result.js';
+import { byNullableIds } from '../rows.js';
 import { compareVersions, formatBytes } from '../validation.js';
 import { hashFile, wrapArtifact } from './artifacts.js';
 import { stageKeys, type PublishJob, type StageKey } from './jobs.js';
@@ -107,7 +108,7 @@ export class NativePublishing {
       return fail(userError('NOTHING_TO_PUBLISH', 'Name binaries to publish or platforms to remove', ['input', 'binaryIds']));
     if (binaryIds.length > MAX_IDS) return fail(userError('LIMIT_EXCEEDED', `At most ${MAX_IDS} binaries`, ['input', 'binaryIds']));
 
-    const found = binaryIds.map((id) => (id === null ? null : (this.binaries.byIds(principal, [id])[0] ?? null)));
+    const found = byNullableIds(binaryIds, (ids) => this.binaries.byIds(principal, ids));
     const chosen: ClientBinary[] = [];
     found.forEach((binary, index) => {
       const field = ['input', 'binaryIds', String(index)];
@@ -216,8 +217,8 @@ export class NativePublishing {
       });
     const knownUsers = userIds.filter((id): id is number => id !== null);
     const knownGroups = groupIds.filter((id): id is number => id !== null);
-    check(userIds, userIds.map((id) => (id === null ? null : (this.directory.usersByIds(principal, [id])[0] ?? null))), 'userIds', 'user');
-    check(groupIds, groupIds.map((id) => (id === null ? null : (this.directory.groupsByIds(principal, [id])[0] ?? null))), 'groupIds', 'group');
+    check(userIds, byNullableIds(userIds, (ids) => this.directory.usersByIds(principal, ids)), 'userIds', 'user');
+    check(groupIds, byNullableIds(groupIds, (ids) => this.directory.groupsByIds(principal, ids)), 'groupIds', 'group');
     return { userIds: knownUsers, groupIds: knownGroups };
   }
 
@@ -292,7 +293,7 @@ export class NativePublishing {
       {
         key: 'VALIDATE',
         run: async (context) => {
-          const binaries = request.binaryIds.map((id) => this.binaries.byIds(principal, [id])[0]);
+          const binaries = this.binaries.byIds(principal, request.binaryIds);
           if (binaries.some((binary) => !binary)) throw new StageFailure('NOT_FOUND', 'A binary of this publish was deleted');
           const [environment] = this.environments.byIds(principal, [job.environmentId]);
           if (environment?.url && !(await this.publish.probe(environment.url)))
