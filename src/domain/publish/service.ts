@@ -56,6 +56,7 @@ export class PublishService {
         ),
       );
     const [status] = this.environments.statuses([environment.id]);
+    // An early answer only: the partial unique index in `start` is what holds the lock (R10).
     if (status === 'BUSY') return fail(busy());
     return ok({ app, environment, warnings: status === 'UNKNOWN' ? [UNKNOWN_STATUS_WARNING] : [] });
   }
