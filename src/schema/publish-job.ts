@@ -2,6 +2,7 @@ import type { ClientPlatform } from '../domain/binaries/platforms.js';
 import { jobStates, publishActions, publishKinds, stageStates } from '../db/schema.js';
 import { progressOf, stageKeys, trackingId, type PublishJob, type PublishStage, type StageKey } from '../domain/publish/jobs.js';
 import type { NativeRequest } from '../domain/publish/native.js';
+import { publishErrorCodes, type PublishErrorCode } from '../domain/publish/runner.js';
 import { UserRef } from './account.js';
 import { AppRef } from './app.js';
 import { builder } from './builder.js';
@@ -44,9 +45,16 @@ const PublishStageRef = builder.objectRef<PublishStage>('PublishStage').implemen
   }),
 });
 
-const PublishErrorRef = builder.objectRef<{ code: string; message: string; stage: string | null }>('PublishError').implement({
+const PublishErrorCodeEnum = builder.enumType('PublishErrorCode', {
+  description: 'Why a publish job failed.',
+  values: Object.fromEntries(Object.entries(publishErrorCodes).map(([code, description]) => [code, { description }])) as {
+    [code in PublishErrorCode]: { description: string };
+  },
+});
+
+const PublishErrorRef = builder.objectRef<{ code: PublishErrorCode; message: string; stage: string | null }>('PublishError').implement({
   fields: (t) => ({
-    code: t.exposeString('code'),
+    code: t.expose('code', { type: PublishErrorCodeEnum }),
     message: t.exposeString('message'),
     stage: t.field({ type: PublishStageKeyEnum, nullable: true, resolve: (error) => error.stage as StageKey | null }),
   }),
@@ -118,7 +126,7 @@ export const PublishJobRef = builder.loadableNode('PublishJob', {
     error: t.field({
       type: PublishErrorRef,
       nullable: true,
-      resolve: (job) => (job.errorCode ? { code: job.errorCode, message: job.errorMessage ?? '', stage: job.errorStage } : null),
+      resolve: (job) => (job.errorCode ? { code: job.errorCode as PublishErrorCode, message: job.errorMessage ?? '', stage: job.errorStage } : null),
     }),
     warnings: t.stringList({ resolve: (job) => JSON.parse(job.warnings) as string[] }),
     revision: t.exposeInt('revision', {

@@ -8,11 +8,23 @@ import { ACTIVE_STATES, isFinal, type JobStore, type PublishJob, type PublishSta
 /** A stage's result: what it did, or why it did not apply (R22). */
 export type StageOutcome = { message: string } | { skipped: string };
 
+/** Why a publish job failed, each with when it occurs; the schema's PublishErrorCode. */
+export const publishErrorCodes = {
+  NOT_FOUND: 'Something the job needs (a binary, the app, a version to remove) was deleted after the job was accepted.',
+  BINARY_CORRUPT: 'A stored binary no longer matches the SHA-256 recorded when it was uploaded.',
+  RUNTIME_UNREACHABLE: "The environment's runtime did not answer within the stage's deadline.",
+  RUNTIME_FAULT: 'The runtime answered with an error while applying a stage.',
+  INTERRUPTED: 'The server stopped while the job ran; every change was rolled back when it started again.',
+  INTERNAL: 'An unexpected error in a stage; every change was rolled back and the cause is in the server log.',
+} as const;
+
+export type PublishErrorCode = keyof typeof publishErrorCodes;
+
 /** A failure the job reports as its error (R23): a code, a message and the stage. */
 export class StageFailure extends Error {
   override name = 'StageFailure';
   constructor(
-    readonly code: string,
+    readonly code: PublishErrorCode,
     message: string,
   ) {
     super(message);
