@@ -23,13 +23,17 @@ const operationNameOf = (document: DocumentNode): string | undefined => {
   return operations.length === 1 ? operations[0]?.name?.value : undefined;
 };
 
-/** Notes the operation name and the codes of the errors answered on the request being served. */
+/**
+ * Notes the operation name and the codes of the errors answered on the HTTP request being served
+ * (counted when it ends); errors over graphql-ws, outside any HTTP request, are counted at once.
+ */
 export function useRequestFacts(metrics: Metrics): Plugin {
   const noteErrors = (errors: readonly GraphQLError[] | undefined) => {
     for (const error of errors ?? []) {
       const code = typeof error.extensions?.code === 'string' ? error.extensions.code : 'UNCODED';
-      metrics.graphqlErrors.inc({ code });
-      currentRequest()?.errorCodes.push(code);
+      const facts = currentRequest();
+      if (facts) facts.errorCodes.push(code);
+      else metrics.graphqlErrors.inc({ code });
     }
   };
   return {
@@ -42,6 +46,14 @@ export function useRequestFacts(metrics: Metrics): Plugin {
         const facts = currentRequest();
         if (facts && !facts.operationName && result && typeof result === 'object' && 'kind' in result && result.kind === Kind.DOCUMENT)
           facts.operationName = operationNameOf(result);
+      };
+    },
+    onExecute() {
+      // graphql-ws runs operations outside yoga's HTTP pipeline, so their results are seen here.
+      return {
+        onExecuteDone({ result }) {
+          if (!currentRequest() && 'errors' in result) noteErrors(result.errors);
+        },
       };
     },
     onResultProcess({ result }) {
@@ -69,6 +81,7 @@ export function observeRequest(req: IncomingMessage, res: ServerResponse, path: 
     const operation = metrics.operationLabel(facts.operationName);
     metrics.requests.inc({ method: req.method ?? '', route, operation, status: String(status) });
     metrics.requestDuration.observe({ route, operation }, seconds);
+    for (const code of facts.errorCodes) metrics.graphqlErrors.inc({ code });
     const line = {
       requestId: facts.requestId,
       method: req.method,
