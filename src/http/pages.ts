@@ -42,8 +42,9 @@ function readmeFirstExample(): string {
   return example;
 }
 
-export const GRAPHIQL_DEFAULT_QUERY = `# Welcome to Shipyard. The Authorization header is pre-filled when you open this page
-# from the machine Shipyard runs on. Press the play button to run this query.
+export const GRAPHIQL_DEFAULT_QUERY = `# Welcome to Shipyard. Press the play button to run
+# this example from the README. Opened on the machine
+# Shipyard runs on, the admin token is in Headers.
 ${readmeFirstExample()}`;
 
 /** JSON that can sit inside a <script type="application/json"> element. */

@@ -32,8 +32,5 @@ export function mayPrefillToken(req: IncomingMessage): boolean {
   const site = req.headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
   const origin = req.headers.origin;
-  if (origin !== undefined && origin !== `http://${req.headers.host}`) return false;
-  // Embedding the page is refused by X-Frame-Options too; a frame must not even be rendered with it.
-  const destination = req.headers['sec-fetch-dest'];
-  return destination === undefined || destination === 'document';
+  return origin === undefined || origin === `http://${req.headers.host}`;
 }
