@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import * as graphiqlAssets from '@graphql-yoga/render-graphiql/graphiql';
 import { mayPrefillToken } from './prefill.js';
 
 /** Where `npm run build:web` (run by `prepare`) writes the browser bundles. */
@@ -93,17 +92,22 @@ function dashboardPage(token: string | null): string {
   );
 }
 
-const favicon = Buffer.from(graphiqlAssets.favicon.slice(graphiqlAssets.favicon.indexOf(',') + 1), 'base64');
+type GraphiQLAssets = typeof import('@graphql-yoga/render-graphiql/graphiql');
 
-/** GraphiQL's own files, from the installed package: nothing comes from a CDN (R65). */
-const graphiqlFiles: Record<string, { type: string; body: string | Buffer }> = {
-  '/graphiql/graphiql.js': { type: 'text/javascript', body: graphiqlAssets.js },
-  '/graphiql/graphiql.css': { type: 'text/css', body: graphiqlAssets.css },
+/**
+ * GraphiQL's own files, from the installed package: nothing comes from a CDN (R65). The package
+ * is loaded on first use: 9 MB that a server nobody opens GraphiQL on need not parse.
+ */
+let graphiqlAssets: Promise<GraphiQLAssets> | undefined;
+const favicon = (assets: GraphiQLAssets) => Buffer.from(assets.favicon.slice(assets.favicon.indexOf(',') + 1), 'base64');
+const graphiqlFiles: Record<string, { type: string; body: (assets: GraphiQLAssets) => string | Buffer }> = {
+  '/graphiql/graphiql.js': { type: 'text/javascript', body: (assets) => assets.js },
+  '/graphiql/graphiql.css': { type: 'text/css', body: (assets) => assets.css },
   '/graphiql/favicon.ico': { type: 'image/x-icon', body: favicon },
   '/favicon.ico': { type: 'image/x-icon', body: favicon },
-  '/graphiql/workers/editorWorkerService.js': { type: 'text/javascript', body: graphiqlAssets.editorWorkerService },
-  '/graphiql/workers/json.js': { type: 'text/javascript', body: graphiqlAssets.jsonWorker },
-  '/graphiql/workers/graphql.js': { type: 'text/javascript', body: graphiqlAssets.graphqlWorker },
+  '/graphiql/workers/editorWorkerService.js': { type: 'text/javascript', body: (assets) => assets.editorWorkerService },
+  '/graphiql/workers/json.js': { type: 'text/javascript', body: (assets) => assets.jsonWorker },
+  '/graphiql/workers/graphql.js': { type: 'text/javascript', body: (assets) => assets.graphqlWorker },
 };
 
 const builtFiles: Record<string, string> = {
@@ -143,7 +147,10 @@ export function handlePages(req: IncomingMessage, res: ServerResponse, path: str
   }
   const graphiqlFile = graphiqlFiles[path];
   if (graphiqlFile) {
-    sendAsset(res, graphiqlFile.type, graphiqlFile.body);
+    (graphiqlAssets ??= import('@graphql-yoga/render-graphiql/graphiql')).then(
+      (assets) => sendAsset(res, graphiqlFile.type, graphiqlFile.body(assets)),
+      (error: unknown) => res.destroy(error instanceof Error ? error : new Error(String(error))),
+    );
     return true;
   }
   const builtType = builtFiles[path];
