@@ -4,12 +4,26 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 /** Debian's Chromium (R67): `.ci/run` installs it when it is missing. */
 export const CHROMIUM = '/usr/bin/chromium';
 
-/** Headless Chromium that reaches nothing on its own: no background traffic of its own at all. */
-export function launchChromium(): Promise<Browser> {
+/**
+ * Headless Chromium that reaches nothing on its own: no background traffic of its own at all.
+ * `withoutSameOriginPolicy` lets pages read cross-origin answers, so that what the server sends
+ * other pages is seen, not hidden by the browser.
+ */
+export function launchChromium({ withoutSameOriginPolicy = false } = {}): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`);
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      ...(withoutSameOriginPolicy ? ['--disable-web-security'] : []),
+    ],
   });
 }
 
