@@ -10,7 +10,7 @@ import type { RunnerOptions } from './domain/publish/runner.js';
 import { probeRuntimeHealth, type RuntimeProbe } from './domain/runtime-probe.js';
 import { seedSampleBinaries } from './domain/samples.js';
 import { handleBinaryRoutes } from './http/binaries.js';
-import { observeRequest, useRequestFacts } from './http/access-log.js';
+import { observeRequest, observeWebSocket, useRequestFacts } from './http/access-log.js';
 import { createGraphQL } from './http/graphql.js';
 import { serveMetrics } from './http/metrics-route.js';
 import { handlePages } from './http/pages.js';
@@ -171,7 +171,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       sendJson(res, 404, { error: 'Not found' });
     });
   });
-  const closeWebSockets = attachGraphQLWebSocket(http, yoga, domain);
+  const closeWebSockets = attachGraphQLWebSocket(http, yoga, domain, (socket, req) => observeWebSocket(socket, req, metrics, logger));
 
   let url = '';
   let maintenanceTimer: NodeJS.Timeout | undefined;

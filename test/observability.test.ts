@@ -154,6 +154,21 @@ describe('access log and publish outcomes (R62)', () => {
     expect(typeof mine[0]?.durationMs).toBe('number');
   });
 
+  it('writes a line for each graphql-ws connection when it closes, with its close code', async () => {
+    const refused = wsClient(t.url, 'shp_not_a_real_token_at_all');
+    await expect(refused.iterate({ query: '{ __typename }' }).next()).rejects.toMatchObject({ code: 4401 });
+    await refused.dispose();
+    const accepted = wsClient(t.url, t.admin.token);
+    expect((await accepted.iterate({ query: '{ __typename }' }).next()).value).toEqual({ data: { __typename: 'Query' } });
+    await accepted.dispose();
+    const socketLines = () => requestLines().filter((line) => line.websocket === true);
+    for (let attempt = 0; attempt < 100 && socketLines().length < 2; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(socketLines().map((line) => [line.level, line.path, line.status, line.closeCode])).toEqual([
+      [30, '/graphql', 101, 4401],
+      [30, '/graphql', 101, 1000],
+    ]);
+  });
+
   it("logs a client's mistakes below error, with their codes", async () => {
     const bad = await t.admin.raw('query Broken { nope }');
     const unauthenticated = await t.client('shp_not_a_real_token_at_all').raw('query Stranger { __typename }');

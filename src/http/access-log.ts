@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Kind, type DocumentNode, type GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import type { WebSocket } from 'ws';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../ops/metrics.js';
-import { currentRequest, type RequestFacts } from './request-context.js';
+import { currentRequest, newRequestId, type RequestFacts } from './request-context.js';
 
 /** The routes Shipyard answers, as metric labels: a bounded set, with no token or id in it. */
 function routeOf(path: string): string {
@@ -97,4 +98,21 @@ export function observeRequest(req: IncomingMessage, res: ServerResponse, path: 
   };
   res.once('finish', done);
   res.once('close', done);
+}
+
+/**
+ * A graphql-ws connection is one request too: its line is written when it closes, with the close
+ * code (4401 for a refused token is the client's mistake; only 1011, the server's failure, is an error).
+ */
+export function observeWebSocket(socket: WebSocket, req: IncomingMessage, metrics: Metrics, logger: Logger): void {
+  const started = process.hrtime.bigint();
+  const requestId = newRequestId();
+  socket.once('close', (closeCode: number) => {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    metrics.requests.inc({ method: 'GET', route: routeOf(path), operation: '', status: '101' });
+    const line = { requestId, method: 'GET', path: loggedPath(path), status: 101, websocket: true, closeCode, durationMs: Math.round(seconds * 1e6) / 1e3 };
+    if (closeCode === 1011) logger.error(line, 'request');
+    else logger.info(line, 'request');
+  });
 }
