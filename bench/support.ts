@@ -24,6 +24,9 @@ export function benchConfig(overrides: Partial<Config> = {}): Config {
     publishStageDelayMs: 0,
     maxUploadBytes: 4 * 1024 ** 3,
     maxMultipartBytes: 64 * 1024 ** 2,
+    uploadQuotaBytes: 16 * 1024 ** 3,
+    publicUrl: undefined,
+    corsOrigins: [],
     logLevel: 'silent',
     ...overrides,
   };

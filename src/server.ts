@@ -10,6 +10,8 @@ import type { RunnerOptions } from './domain/publish/runner.js';
 import { probeRuntimeHealth, type RuntimeProbe } from './domain/runtime-probe.js';
 import { seedSampleBinaries } from './domain/samples.js';
 import { handleBinaryRoutes } from './http/binaries.js';
+import { createCorsPolicy } from './http/cors.js';
+import { setBaselineSecurityHeaders } from './http/security-headers.js';
 import { createGraphQL } from './http/graphql.js';
 import { newRequestId, withRequestId } from './http/request-context.js';
 import { attachGraphQLWebSocket } from './http/websocket.js';
@@ -99,6 +101,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
     domain,
     realtime,
     logger,
+    publicUrl: () => publicUrl,
     // ADMIN_TOKEN, else the token file's, and only while it still works.
     graphiqlToken: () => {
       const candidate = config.adminToken ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : null);
@@ -131,8 +134,14 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
     return null;
   };
 
+  const cors = createCorsPolicy(config.corsOrigins);
+  /** R63: the routes a cross-origin page may call, when its origin is listed. */
+  const isApiRoute = (path: string) => path === yoga.graphqlEndpoint || path.startsWith('/uploads/') || path.startsWith('/binaries/');
+
   const http = createHttpServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    setBaselineSecurityHeaders(res);
+    if (isApiRoute(path) && cors(req, res)) return;
     if (path === '/health' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
     if (path === '/ready' && req.method === 'GET') {
       const ready = isDatabaseAnswering();
@@ -157,6 +166,8 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   const closeWebSockets = attachGraphQLWebSocket(http, yoga, domain);
 
   let url = '';
+  /** R64: the origin of every link we answer; PUBLIC_URL, else the address we listen on. */
+  let publicUrl = config.publicUrl ?? '';
   let maintenanceTimer: NodeJS.Timeout | undefined;
   /** Background work every interval: probe URL environments (R9), drop expired uploads (R18). */
   const runMaintenance = () => {
@@ -187,6 +198,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       });
       const { port } = http.address() as AddressInfo;
       url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+      publicUrl = config.publicUrl ?? url;
       void runMaintenance();
       maintenanceTimer = setInterval(() => void runMaintenance(), options.probeIntervalMs ?? PROBE_INTERVAL_MS);
       maintenanceTimer.unref();

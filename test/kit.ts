@@ -67,6 +67,9 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     publishStageDelayMs: 0,
     maxUploadBytes: 4 * 1024 ** 3,
     maxMultipartBytes: 64 * 1024 ** 2,
+    uploadQuotaBytes: 16 * 1024 ** 3,
+    publicUrl: undefined,
+    corsOrigins: [],
     logLevel: (process.env.TEST_LOG_LEVEL as Config['logLevel'] | undefined) ?? 'silent',
     ...overrides,
   };

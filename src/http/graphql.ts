@@ -20,6 +20,7 @@ import { createLoaders } from '../schema/loaders.js';
 import type { Realtime } from '../schema/realtime.js';
 import { bearerPrincipal } from './auth.js';
 import { currentRequestId } from './request-context.js';
+import { useHtmlSecurityHeaders } from './security-headers.js';
 
 /** The header yoga's CSRF prevention asks of multipart uploads (R19). */
 export const CSRF_HEADER = 'x-graphql-yoga-csrf';
@@ -88,13 +89,20 @@ export interface GraphQLOptions {
   logger: Logger;
   /** The token GraphiQL is pre-filled with when opened from loopback (R2), if any. */
   graphiqlToken: () => string | null;
+  /** The origin links are built on (R64), never the request's Host. */
+  publicUrl: () => string;
   jit: boolean;
 }
 
-export function createGraphQL({ config, domain, realtime, logger, graphiqlToken, jit }: GraphQLOptions): YogaServerInstance<ServerContext, Context> {
+export function createGraphQL({ config, domain, realtime, logger, graphiqlToken, publicUrl, jit }: GraphQLOptions): YogaServerInstance<ServerContext, Context> {
   const principals = new WeakMap<Request, Principal>();
   return createYoga<ServerContext, Context>({
     schema: buildSchema(),
+    // R63: CORS is answered for every API route alike by src/http/cors.ts, before yoga.
+    cors: false,
+    // R69: yoga's own 25 MB default must not undercut MAX_MULTIPART_BYTES; JSON bodies are held
+    // to their own smaller limit before yoga sees them.
+    maxRequestBodySize: config.maxMultipartBytes,
     // One context factory for HTTP, SSE and graphql-ws (R40).
     context: (initial) => {
       const overWebSocket = initial.connectionParams !== undefined;
@@ -105,13 +113,14 @@ export function createGraphQL({ config, domain, realtime, logger, graphiqlToken,
       return {
         principal,
         domain,
-        origin: overWebSocket ? `http://${initial.req.headers.host ?? `${config.host}:${config.port}`}` : new URL(initial.request.url).origin,
+        origin: publicUrl(),
         loaders: createLoaders(domain),
         realtime,
         dropConnection: () => (initial.socket ? initial.socket.terminate() : initial.req.socket.destroy()),
       };
     },
     plugins: [
+      useHtmlSecurityHeaders(),
       useAuthenticationAtTheDoor(domain, principals),
       // R19: multipart requests are "simple" in CORS terms, so they must carry this header.
       useCSRFPrevention({ requestHeaders: [CSRF_HEADER] }),

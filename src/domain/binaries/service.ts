@@ -5,7 +5,7 @@ import { SqliteError } from 'better-sqlite3';
 import { countRows, type Db } from '../../db/client.js';
 import { apps, binaryUploads, blobs, clientBinaries, liveWebClients, managementVersions } from '../../db/schema.js';
 import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from '../pagination.js';
-import type { Principal } from '../principal.js';
+import { hasRole, type Principal } from '../principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from '../result.js';
 import { sha256Hex } from '../tokens.js';
 import { checkDescription, compareVersions, isVersion, MAX_NAME_LENGTH } from '../validation.js';
@@ -39,7 +39,7 @@ export interface NewBinary {
 /** What the PUT of a streamed upload answers, in HTTP terms. */
 export type UploadReceipt =
   | { status: 201; sha256: string; sizeBytes: number }
-  | { status: 400 | 404 | 409 | 410 | 413; message: string }
+  | { status: 400 | 403 | 404 | 409 | 410 | 413; message: string }
   /** The client went away mid-stream: nothing to answer, nothing kept. */
   | { status: 'aborted' };
 
@@ -188,7 +188,9 @@ export class BinaryService {
    */
   async receiveUpload(principal: Principal, token: string, body: Readable, contentLength: number | null): Promise<UploadReceipt> {
     const upload = this.db.select().from(binaryUploads).where(eq(binaryUploads.tokenSha256, sha256Hex(token))).get();
+    // R71: another account's upload is one that does not exist; a role that may not upload is refused.
     if (!upload || upload.accountId !== principal.accountId) return { status: 404, message: 'No upload at this URL' };
+    if (!hasRole(principal, 'MEMBER')) return { status: 403, message: 'Completing an upload needs the MEMBER or ADMIN role' };
     if (upload.completedAt) return { status: 409, message: 'This upload URL has been used' };
     if (this.receiving.has(upload.id)) return { status: 409, message: 'This upload is already being received' };
     if (upload.expiresAt.getTime() <= Date.now()) return { status: 410, message: 'This upload URL has expired' };
