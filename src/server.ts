@@ -68,7 +68,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   const database = openDatabase(join(dataDir, 'shipyard.db'), options.onStatement);
   const domain = createDomain(database.db, {
     dataDir,
-    limits: { maxUploadBytes: config.maxUploadBytes, maxMultipartBytes: config.maxMultipartBytes },
+    limits: { maxUploadBytes: config.maxUploadBytes, maxMultipartBytes: config.maxMultipartBytes, uploadQuotaBytes: config.uploadQuotaBytes },
     probe: options.probe ?? probeRuntimeHealth,
     logger,
     runner: {

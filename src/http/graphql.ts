@@ -96,6 +96,8 @@ export interface GraphQLOptions {
 
 export function createGraphQL({ config, domain, realtime, logger, graphiqlToken, publicUrl, jit }: GraphQLOptions): YogaServerInstance<ServerContext, Context> {
   const principals = new WeakMap<Request, Principal>();
+  /** Errors that maskError found to be the caller's own mistake. */
+  const clientMistakes = new WeakSet<object>();
   return createYoga<ServerContext, Context>({
     schema: buildSchema(),
     // R63: CORS is answered for every API route alike by src/http/cors.ts, before yoga.
@@ -145,7 +147,9 @@ export function createGraphQL({ config, domain, realtime, logger, graphiqlToken,
       // stack under the request id, and the client sees only that id.
       maskError: (error) => {
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
-        if (original instanceof InputError) return new GraphQLError(original.message, { extensions: { code: 'BAD_USER_INPUT' } });
+        if (error instanceof GraphQLError && (original instanceof InputError || original instanceof GraphQLError)) clientMistakes.add(error);
+        if (original instanceof InputError)
+          return new GraphQLError(original.message, { ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}), extensions: { code: 'BAD_USER_INPUT' } });
         if (original instanceof GraphQLError) return withLimitCode(original);
         const requestId = currentRequestId();
         logger.error({ err: original, requestId, path: error instanceof GraphQLError ? error.path : undefined }, 'unexpected error');
@@ -159,7 +163,13 @@ export function createGraphQL({ config, domain, realtime, logger, graphiqlToken,
       debug: (...args) => logger.debug(args),
       info: (...args) => logger.info(args),
       warn: (...args) => logger.warn(args),
-      error: (...args) => logger.error(args),
+      // yoga logs every error that maskError replaced; a caller's mistake is not an error of
+      // ours (R62), and unexpected ones were logged above with their stack and request id.
+      error: (...args) => {
+        const [only] = args;
+        if (args.length === 1 && typeof only === 'object' && only !== null && clientMistakes.has(only)) logger.debug(args);
+        else logger.error(args);
+      },
     },
   });
 }

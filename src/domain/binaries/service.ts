@@ -27,6 +27,8 @@ export const UPLOAD_TTL_MS = 60 * 60 * 1000;
 export interface BinaryLimits {
   maxUploadBytes: number;
   maxMultipartBytes: number;
+  /** Declared bytes of streamed uploads an account may have outstanding at once (R69). */
+  uploadQuotaBytes: number;
 }
 
 export interface NewBinary {
@@ -164,6 +166,15 @@ export class BinaryService {
     else if (input.sizeBytes > this.limits.maxUploadBytes)
       problems.push(userError('LIMIT_EXCEEDED', `Uploads are at most ${this.limits.maxUploadBytes} bytes`, ['input', 'sizeBytes']));
     if (problems.length > 0) return fail(...problems);
+    const outstanding = this.outstandingUploadBytes(principal.accountId);
+    if (outstanding + input.sizeBytes > this.limits.uploadQuotaBytes)
+      return fail(
+        userError(
+          'LIMIT_EXCEEDED',
+          `The account's uploads in progress already declare ${outstanding} of ${this.limits.uploadQuotaBytes} bytes; complete or let some expire first`,
+          ['input', 'sizeBytes'],
+        ),
+      );
     const token = randomBytes(32).toString('base64url');
     const upload = this.db
       .insert(binaryUploads)
@@ -180,6 +191,16 @@ export class BinaryService {
       .returning()
       .get();
     return ok({ upload, token });
+  }
+
+  /** R69: bytes declared by the account's uploads that are neither completed nor expired. */
+  private outstandingUploadBytes(accountId: number, now = new Date()): number {
+    const row = this.db
+      .select({ bytes: sql<number>`coalesce(sum(${binaryUploads.sizeBytes}), 0)` })
+      .from(binaryUploads)
+      .where(and(eq(binaryUploads.accountId, accountId), sql`${binaryUploads.completedAt} is null`, sql`${binaryUploads.expiresAt} > ${now.getTime()}`))
+      .get();
+    return row?.bytes ?? 0;
   }
 
   /**
