@@ -40,6 +40,7 @@ export class AccountService {
   createAccount(input: { name: string; email: string; adminName?: string; secret?: string }): Result<NewAccount> {
     const problems = [checkName(input.name, ['name']), checkEmail(input.email, ['email'])].filter((p) => p !== null);
     if (problems.length > 0) return fail(...problems);
+    // Only the operator creates accounts (npm run create-account), so this may look across them.
     if (this.db.select({ id: users.id }).from(users).where(sql`lower(${users.email}) = lower(${input.email})`).get())
       return fail(userError('NAME_TAKEN', 'A user with that email already exists', ['email']));
     const secret = input.secret ?? newTokenSecret();
@@ -103,8 +104,13 @@ export class AccountService {
       (p) => p !== null,
     );
     if (problems.length > 0) return fail(...problems);
-    if (this.db.select({ id: users.id }).from(users).where(sql`lower(${users.email}) = lower(${input.email})`).get())
-      return fail(userError('NAME_TAKEN', 'A user with that email already exists', ['input', 'email']));
+    // Unique within the account only: another account's users must not be detectable (R6).
+    const taken = this.db
+      .select({ id: users.id })
+      .from(users)
+      .where(and(eq(users.accountId, principal.accountId), sql`lower(${users.email}) = lower(${input.email})`))
+      .get();
+    if (taken) return fail(userError('NAME_TAKEN', 'A user with that email already exists in this account', ['input', 'email']));
     return ok(this.db.insert(users).values({ ...input, accountId: principal.accountId }).returning().get());
   }
 
