@@ -14,6 +14,7 @@ import { createCorsPolicy } from './http/cors.js';
 import { setBaselineSecurityHeaders } from './http/security-headers.js';
 import { createGraphQL } from './http/graphql.js';
 import { newRequestId, withRequestId } from './http/request-context.js';
+import { TokenSessions } from './http/token-sessions.js';
 import { attachGraphQLWebSocket } from './http/websocket.js';
 import { createLogger, type Logger } from './logger.js';
 import { Realtime } from './schema/realtime.js';
@@ -51,6 +52,8 @@ export interface ServerHandle {
   readonly url: string;
   readonly domain: Domain;
   readonly realtime: Realtime;
+  /** Open streams by token, ended when their token is revoked or expires (R70). */
+  readonly sessions: TokenSessions;
   /** The admin token if this start created it (the one time it is shown), else null. */
   readonly createdAdminToken: string | null;
 }
@@ -84,6 +87,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   domain.runner.recover();
   domain.binaries.sweepOrphanBlobs();
   const realtime = new Realtime(domain, { maxQueuedEvents: options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS });
+  const sessions = new TokenSessions(domain);
 
   const tokenFile = join(dataDir, 'admin-token');
   const outcome = bootstrap(database.db, domain, {
@@ -102,6 +106,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
     realtime,
     logger,
     publicUrl: () => publicUrl,
+    sessions,
     // ADMIN_TOKEN, else the token file's, and only while it still works.
     graphiqlToken: () => {
       const candidate = config.adminToken ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : null);
@@ -163,7 +168,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       sendJson(res, 404, { error: 'Not found' });
     });
   });
-  const closeWebSockets = attachGraphQLWebSocket(http, yoga, domain);
+  const closeWebSockets = attachGraphQLWebSocket(http, yoga, domain, sessions);
 
   let url = '';
   /** R64: the origin of every link we answer; PUBLIC_URL, else the address we listen on. */
@@ -186,6 +191,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
     },
     domain,
     realtime,
+    sessions,
     createdAdminToken: outcome.createdToken,
     start: async () => {
       if (outcome.seeded) await seedSampleBinaries(domain.binaries, outcome.seeded.principal, outcome.seeded.appId);
@@ -210,6 +216,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       // R4: running jobs stop at their next safe point and are rolled back before the database closes.
       await domain.runner.shutdown();
       await closeWebSockets();
+      sessions.close();
       realtime.close();
       http.closeAllConnections();
       await closed;

@@ -21,6 +21,7 @@ import type { Realtime } from '../schema/realtime.js';
 import { bearerPrincipal } from './auth.js';
 import { currentRequestId } from './request-context.js';
 import { useHtmlSecurityHeaders } from './security-headers.js';
+import type { TokenSessions } from './token-sessions.js';
 
 /** The header yoga's CSRF prevention asks of multipart uploads (R19). */
 export const CSRF_HEADER = 'x-graphql-yoga-csrf';
@@ -91,10 +92,12 @@ export interface GraphQLOptions {
   graphiqlToken: () => string | null;
   /** The origin links are built on (R64), never the request's Host. */
   publicUrl: () => string;
+  /** Where SSE streams are registered under their token, to end them when it goes (R70). */
+  sessions: TokenSessions;
   jit: boolean;
 }
 
-export function createGraphQL({ config, domain, realtime, logger, graphiqlToken, publicUrl, jit }: GraphQLOptions): YogaServerInstance<ServerContext, Context> {
+export function createGraphQL({ config, domain, realtime, logger, graphiqlToken, publicUrl, sessions, jit }: GraphQLOptions): YogaServerInstance<ServerContext, Context> {
   const principals = new WeakMap<Request, Principal>();
   /** Errors that maskError found to be the caller's own mistake. */
   const clientMistakes = new WeakSet<object>();
@@ -112,6 +115,12 @@ export function createGraphQL({ config, domain, realtime, logger, graphiqlToken,
         ? bearerPrincipal(domain, connectionAuthorization(initial.connectionParams))
         : (principals.get(initial.request) ?? bearerPrincipal(domain, initial.request.headers.get('authorization')));
       if (!principal) throw unauthenticated('Invalid or revoked API token');
+      if (!overWebSocket && (initial.request.headers.get('accept') ?? '').includes('text/event-stream')) {
+        // R70: an SSE stream ends (its connection closes) when its token is revoked or expires.
+        const untrack = sessions.track(principal.tokenId, () => initial.req.socket.destroy());
+        // The response's close, not the request's: a request closes once its body is read.
+        (initial.res ?? initial.req.socket).once('close', untrack);
+      }
       return {
         principal,
         domain,

@@ -7,6 +7,7 @@ import type { Domain } from '../domain/index.js';
 import type { Context } from '../schema/builder.js';
 import { bearerPrincipal } from './auth.js';
 import { connectionAuthorization, withLimitCode, type ServerContext } from './graphql.js';
+import { CLOSE_TOKEN_REVOKED, TOKEN_LOST, type TokenSessions } from './token-sessions.js';
 
 /**
  * Subscriptions without a first snapshot: a new subscriber can join an execution already under
@@ -33,7 +34,12 @@ interface EnvelopedRoot {
  * graphql-ws on the GraphQL path itself (R40), through yoga's envelop so that every plugin, the
  * context factory and error masking apply as they do over HTTP. Answers how to close it.
  */
-export function attachGraphQLWebSocket(http: Server, yoga: YogaServerInstance<ServerContext, Context>, domain: Domain): () => Promise<void> {
+export function attachGraphQLWebSocket(
+  http: Server,
+  yoga: YogaServerInstance<ServerContext, Context>,
+  domain: Domain,
+  sessions: TokenSessions,
+): () => Promise<void> {
   const webSockets = new WebSocketServer({ server: http, path: yoga.graphqlEndpoint });
   const server = useServer<Record<string, unknown>, { socket: WebSocket; request: IncomingMessage }>(
     {
@@ -47,11 +53,21 @@ export function attachGraphQLWebSocket(http: Server, yoga: YogaServerInstance<Se
         return context.realtime.share(key, async () => root.subscribe(args), context.dropConnection);
       },
       onConnect: (ctx) => {
-        if (bearerPrincipal(domain, connectionAuthorization(ctx.connectionParams))) return true;
+        const principal = bearerPrincipal(domain, connectionAuthorization(ctx.connectionParams));
+        if (principal) {
+          // R70: the connection ends with 4403 when its token is revoked or expires.
+          sessions.trackSocket(principal.tokenId, ctx.extra.socket);
+          return true;
+        }
         ctx.extra.socket.close(4401, 'Unauthorized');
         return false;
       },
       onSubscribe: async (ctx, _id, payload) => {
+        // R70: a token lost since connecting closes the connection as forbidden, not as a fault.
+        if (!bearerPrincipal(domain, connectionAuthorization(ctx.connectionParams))) {
+          ctx.extra.socket.close(CLOSE_TOKEN_REVOKED, TOKEN_LOST);
+          return [new GraphQLError(TOKEN_LOST, { extensions: { code: 'FORBIDDEN' } })];
+        }
         const enveloped = yoga.getEnveloped({
           req: ctx.extra.request,
           socket: ctx.extra.socket,
