@@ -40,6 +40,8 @@ export interface ServerOptions {
   runtimeFault?: RunnerOptions['fault'];
   /** Events a subscriber may have waiting before its connection is dropped (R42). */
   maxQueuedEvents?: number;
+  /** How often open streams' tokens are checked for expiry; 250 ms unless a test turns it off. */
+  tokenSweepIntervalMs?: number;
   /** Compile operations with graphql-jit: faster, but it breaks variable errors and subscriptions here, so off (bench/dashboard.ts measures it). */
   jit?: boolean;
 }
@@ -87,7 +89,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   domain.runner.recover();
   domain.binaries.sweepOrphanBlobs();
   const realtime = new Realtime(domain, { maxQueuedEvents: options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS });
-  const sessions = new TokenSessions(domain);
+  const sessions = new TokenSessions(domain, options.tokenSweepIntervalMs);
 
   const tokenFile = join(dataDir, 'admin-token');
   const outcome = bootstrap(database.db, domain, {

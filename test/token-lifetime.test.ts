@@ -9,22 +9,14 @@ const JOBS_UPDATED = 'subscription { publishJobsUpdated { id state } }';
 const CREATE_TOKEN = `mutation ($input: CreateApiTokenInput!) { createApiToken(input: $input) { token apiToken { id expiresAt } userErrors { code message field } } }`;
 const REVOKE = 'mutation ($id: ID!) { revokeApiToken(input: { id: $id }) { deletedId userErrors { code } } }';
 
-let t: TestServer;
-let w: PublishWorld;
-beforeAll(async () => {
-  t = await startServer({ publishStageDelayMs: 5 });
-  w = await publishWorld(t.admin);
-});
-afterAll(() => t.stop());
-
-const newToken = async (expiresAt?: Date) =>
+const createToken = async (t: TestServer, expiresAt?: Date) =>
   noUserErrors((await t.admin.request(CREATE_TOKEN, { input: { name: 'stream', ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}) } })).createApiToken) as {
     token: string;
     apiToken: { id: string; expiresAt: string | null };
   };
 
 /** Runs a native publish to completion, so that every account-wide subscriber gets events. */
-const publishOnce = async () => {
+const publish = async (t: TestServer, w: PublishWorld) => {
   const { job } = noUserErrors(
     (await t.admin.request(PUBLISH_NATIVE, {
       input: { appId: w.appId, environmentId: w.environmentId, option: 'APP_STORE', workflowState: 'DRAFT', removePlatforms: ['WINDOWS'] },
@@ -34,6 +26,17 @@ const publishOnce = async () => {
 };
 
 describe('a revoked token (R70)', () => {
+  // Without the periodic sweep, so that what ends the streams is the revocation itself.
+  let t: TestServer;
+  let w: PublishWorld;
+  beforeAll(async () => {
+    t = await startServer({ publishStageDelayMs: 5 }, { tokenSweepIntervalMs: 3_600_000 });
+    w = await publishWorld(t.admin);
+  });
+  afterAll(() => t.stop());
+  const newToken = (expiresAt?: Date) => createToken(t, expiresAt);
+  const publishOnce = () => publish(t, w);
+
   it("ends that token's WebSocket (4403) and SSE streams, while another token's streams keep receiving", async () => {
     const [doomed, kept] = [await newToken(), await newToken()];
     const doomedWs = await rawSubscription(t.url, doomed.token);
@@ -84,6 +87,13 @@ describe('a revoked token (R70)', () => {
 });
 
 describe('an expiring token (R70)', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startServer();
+  });
+  afterAll(() => t.stop());
+  const newToken = (expiresAt?: Date) => createToken(t, expiresAt);
+
   it('refuses an expiresAt in the past', async () => {
     const payload = (await t.admin.request(CREATE_TOKEN, { input: { name: 'late', expiresAt: new Date(Date.now() - 60_000).toISOString() } })).createApiToken;
     expect(payload).toEqual({ token: null, apiToken: null, userErrors: [{ code: 'INVALID_INPUT', message: 'expiresAt must be in the future', field: ['input', 'expiresAt'] }] });

@@ -18,9 +18,12 @@ export class TokenSessions {
   private readonly timer: NodeJS.Timeout;
   private readonly stopListening: () => void;
 
-  constructor(private readonly domain: Domain) {
+  constructor(
+    private readonly domain: Domain,
+    sweepIntervalMs = TOKEN_SWEEP_INTERVAL_MS,
+  ) {
     this.stopListening = domain.accounts.onTokenRevoked((tokenId) => this.end(tokenId));
-    this.timer = setInterval(() => this.sweep(), TOKEN_SWEEP_INTERVAL_MS);
+    this.timer = setInterval(() => this.sweep(), sweepIntervalMs);
     this.timer.unref();
   }
 
