@@ -7,6 +7,7 @@ import type { Domain } from '../domain/index.js';
 import type { Context } from '../schema/builder.js';
 import { bearerPrincipal } from './auth.js';
 import { connectionAuthorization, withLimitCode, type ServerContext } from './graphql.js';
+import { WebSocketLimits, webSocketServerLimits } from './websocket-limits.js';
 import { CLOSE_TOKEN_REVOKED, TOKEN_LOST, type TokenSessions } from './token-sessions.js';
 
 /**
@@ -40,7 +41,10 @@ export function attachGraphQLWebSocket(
   domain: Domain,
   sessions: TokenSessions,
 ): () => Promise<void> {
-  const webSockets = new WebSocketServer({ server: http, path: yoga.graphqlEndpoint });
+  const webSockets = new WebSocketServer({ server: http, path: yoga.graphqlEndpoint, ...webSocketServerLimits });
+  // R69: before graphql-ws attaches, so that it never reads a message refused for its size.
+  const limits = new WebSocketLimits();
+  limits.watch(webSockets);
   const server = useServer<Record<string, unknown>, { socket: WebSocket; request: IncomingMessage }>(
     {
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
@@ -53,10 +57,12 @@ export function attachGraphQLWebSocket(
         return context.realtime.share(key, async () => root.subscribe(args), context.dropConnection);
       },
       onConnect: (ctx) => {
+        if (limits.isRefused(ctx.extra.socket)) return false;
         const principal = bearerPrincipal(domain, connectionAuthorization(ctx.connectionParams));
         if (principal) {
           // R70: the connection ends with 4403 when its token is revoked or expires.
           sessions.trackSocket(principal.tokenId, ctx.extra.socket);
+          limits.acknowledge(ctx.extra.socket);
           return true;
         }
         ctx.extra.socket.close(4401, 'Unauthorized');
@@ -68,6 +74,8 @@ export function attachGraphQLWebSocket(
           ctx.extra.socket.close(CLOSE_TOKEN_REVOKED, TOKEN_LOST);
           return [new GraphQLError(TOKEN_LOST, { extensions: { code: 'FORBIDDEN' } })];
         }
+        const excess = limits.refuseExcessOperation(ctx.subscriptions);
+        if (excess) return excess;
         const enveloped = yoga.getEnveloped({
           req: ctx.extra.request,
           socket: ctx.extra.socket,
