@@ -3,7 +3,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Config } from './config.js';
-import { openDatabase } from './db/client.js';
+import { openDatabase, type DatabaseHandle } from './db/client.js';
 import { bootstrap } from './domain/bootstrap.js';
 import { createDomain, type Domain } from './domain/index.js';
 import type { RunnerOptions } from './domain/publish/runner.js';
@@ -32,6 +32,11 @@ export interface ServerOptions {
   probe?: RuntimeProbe;
   /** Sees every SQL statement, for tests that count statements per request. */
   onStatement?: (sql: string) => void;
+  /**
+   * Sees the SQLite connection once it is open: tests make it read-only (PRAGMA query_only, the
+   * state a read-only file or mount puts SQLite in) or close it under a running server (R72).
+   */
+  onDatabaseOpen?: (sqlite: DatabaseHandle['sqlite']) => void;
   /** How often URL environments are probed; 30 s unless a test needs it sooner. */
   probeIntervalMs?: number;
   /** How many publish jobs run at once (different environments); the rest wait QUEUED. */
@@ -71,6 +76,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const database = openDatabase(join(dataDir, 'shipyard.db'), options.onStatement);
+  options.onDatabaseOpen?.(database.sqlite);
   const domain = createDomain(database.db, {
     dataDir,
     limits: { maxUploadBytes: config.maxUploadBytes, maxMultipartBytes: config.maxMultipartBytes, uploadQuotaBytes: config.uploadQuotaBytes },
@@ -109,20 +115,13 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
     logger,
     publicUrl: () => publicUrl,
     sessions,
+    databaseFailed: database.isFailure,
     // ADMIN_TOKEN, else the token file's, and only while it still works.
     graphiqlToken: () => {
       const candidate = config.adminToken ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : null);
       return candidate && domain.accounts.isLiveToken(candidate) ? candidate : null;
     },
   });
-
-  const isDatabaseAnswering = (): boolean => {
-    try {
-      return database.sqlite.open && database.sqlite.prepare('select 1 as ok').get() !== undefined;
-    } catch {
-      return false;
-    }
-  };
 
   /**
    * R19, R43: yoga buffers request bodies, so an oversized one is refused by its declared length
@@ -145,13 +144,34 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   /** R63: the routes a cross-origin page may call, when its origin is listed. */
   const isApiRoute = (path: string) => path === yoga.graphqlEndpoint || path.startsWith('/uploads/') || path.startsWith('/binaries/');
 
+  /** R43, R72: a route that throws answers 503 (database failing) or a masked 500, never a crash. */
+  const answerFault = (req: IncomingMessage, res: ServerResponse, error: unknown) => {
+    const requestId = res.getHeader('x-request-id');
+    const unavailable = database.isFailure(error);
+    logger.error({ err: error, requestId, path: req.url?.split('?')[0] }, unavailable ? 'database unavailable' : 'unexpected error');
+    req.resume();
+    if (res.headersSent) return void res.destroy();
+    sendJson(res, unavailable ? 503 : 500, {
+      error: unavailable ? 'The database is unavailable; try again shortly' : 'Unexpected error',
+      requestId,
+    });
+  };
+
   const http = createHttpServer((req, res) => {
+    try {
+      route(req, res);
+    } catch (error) {
+      answerFault(req, res, error);
+    }
+  });
+
+  const route = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     setBaselineSecurityHeaders(res);
     if (isApiRoute(path) && cors(req, res)) return;
     if (path === '/health' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
     if (path === '/ready' && req.method === 'GET') {
-      const ready = isDatabaseAnswering();
+      const ready = database.isReady();
       return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'database unavailable' });
     }
     const requestId = newRequestId();
@@ -166,10 +186,10 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
         }
         return void yoga(req, res);
       }
-      if (handleBinaryRoutes(domain, logger, req, res, path)) return;
+      if (handleBinaryRoutes(domain, logger, req, res, path, (error) => answerFault(req, res, error))) return;
       sendJson(res, 404, { error: 'Not found' });
     });
-  });
+  };
   const closeWebSockets = attachGraphQLWebSocket(http, yoga, domain, sessions);
 
   let url = '';

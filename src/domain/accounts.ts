@@ -93,7 +93,11 @@ export class AccountService {
       .get();
     if (!row || (row.expiresAt && row.expiresAt.getTime() <= now.getTime())) return null;
     if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
-      this.db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.tokenId)).run();
+      try {
+        this.db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.tokenId)).run();
+      } catch {
+        // A database that takes no writes (R72) still serves reads; the time is a courtesy.
+      }
     }
     return { tokenId: row.tokenId, userId: row.userId, accountId: row.accountId, role: row.role };
   }

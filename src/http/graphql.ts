@@ -55,13 +55,19 @@ export function connectionAuthorization(params: Readonly<Record<string, unknown>
  * suggestions; signed-in callers keep suggestions, which GraphiQL users rely on). The GraphiQL
  * page itself is served without a token.
  */
-function useAuthenticationAtTheDoor(domain: Domain, principals: WeakMap<Request, Principal>): Plugin {
+function useAuthenticationAtTheDoor(domain: Domain, principals: WeakMap<Request, Principal>, databaseFailed: (error: unknown) => boolean): Plugin {
   return {
     onRequest({ request, endResponse, fetchAPI }) {
       const wantsPage = request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/html');
       if (wantsPage || request.method === 'OPTIONS') return;
       const authorization = request.headers.get('authorization');
-      const principal = bearerPrincipal(domain, authorization);
+      let principal: Principal | null;
+      try {
+        principal = bearerPrincipal(domain, authorization);
+      } catch (error) {
+        if (!databaseFailed(error)) throw error;
+        return endResponse(databaseUnavailableResponse(fetchAPI));
+      }
       if (principal) {
         principals.set(request, principal);
         return;
@@ -75,6 +81,17 @@ function useAuthenticationAtTheDoor(domain: Domain, principals: WeakMap<Request,
       );
     },
   };
+}
+
+const DATABASE_UNAVAILABLE = 'The database is unavailable; try again shortly.';
+
+/** R72: what a request gets while the database fails: 503, and no internals. */
+function databaseUnavailableResponse(fetchAPI: { Response: typeof Response }): Response {
+  const requestId = currentRequestId();
+  return new fetchAPI.Response(JSON.stringify({ errors: [{ message: `${DATABASE_UNAVAILABLE} Quote request id ${requestId} to support.`, extensions: { code: 'SERVICE_UNAVAILABLE', requestId } }] }), {
+    status: 503,
+    headers: { 'content-type': 'application/json', 'retry-after': '5' },
+  });
 }
 
 /** GraphQL Armor says which limit was passed, but gives no code; clients branch on codes (R44). */
@@ -94,10 +111,12 @@ export interface GraphQLOptions {
   publicUrl: () => string;
   /** Where SSE streams are registered under their token, to end them when it goes (R70). */
   sessions: TokenSessions;
+  /** Whether an error says the database itself is failing, so the answer is 503 (R72). */
+  databaseFailed: (error: unknown) => boolean;
   jit: boolean;
 }
 
-export function createGraphQL({ config, domain, realtime, logger, graphiqlToken, publicUrl, sessions, jit }: GraphQLOptions): YogaServerInstance<ServerContext, Context> {
+export function createGraphQL({ config, domain, realtime, logger, graphiqlToken, publicUrl, sessions, databaseFailed, jit }: GraphQLOptions): YogaServerInstance<ServerContext, Context> {
   const principals = new WeakMap<Request, Principal>();
   /** Errors that maskError found to be the caller's own mistake. */
   const clientMistakes = new WeakSet<object>();
@@ -132,7 +151,11 @@ export function createGraphQL({ config, domain, realtime, logger, graphiqlToken,
     },
     plugins: [
       useHtmlSecurityHeaders(),
-      useAuthenticationAtTheDoor(domain, principals),
+      useAuthenticationAtTheDoor(domain, principals, (error) => {
+        if (!databaseFailed(error)) return false;
+        logger.error({ err: error, requestId: currentRequestId() }, 'database unavailable');
+        return true;
+      }),
       // R19: multipart requests are "simple" in CORS terms, so they must carry this header.
       useCSRFPrevention({ requestHeaders: [CSRF_HEADER] }),
       // R44: refused before execution, each with a GraphQL error saying which limit.
@@ -161,6 +184,13 @@ export function createGraphQL({ config, domain, realtime, logger, graphiqlToken,
           return new GraphQLError(original.message, { ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}), extensions: { code: 'BAD_USER_INPUT' } });
         if (original instanceof GraphQLError) return withLimitCode(original);
         const requestId = currentRequestId();
+        if (databaseFailed(original)) {
+          logger.error({ err: original, requestId }, 'database unavailable');
+          return new GraphQLError(`${DATABASE_UNAVAILABLE} Quote request id ${requestId} to support.`, {
+            ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}),
+            extensions: { code: 'SERVICE_UNAVAILABLE', requestId, http: { status: 503 } },
+          });
+        }
         logger.error({ err: original, requestId, path: error instanceof GraphQLError ? error.path : undefined }, 'unexpected error');
         return new GraphQLError(`Unexpected error. Quote request id ${requestId} to support.`, {
           ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}),
