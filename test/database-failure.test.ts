@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import type Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipa } from './fixtures.js';
-import { multipartUpload, noUserErrors, startServer, type TestServer } from './kit.js';
+import { multipartUpload, noUserErrors, startServer } from './kit.js';
 
 const run = promisify(execFile);
 
