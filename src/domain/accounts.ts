@@ -115,13 +115,17 @@ export class AccountService {
 
   /** Which of these token ids still exist and have not expired (R70). */
   liveTokenIds(ids: readonly number[], now = new Date()): Set<number> {
-    if (ids.length === 0) return new Set();
-    const rows = this.db
-      .select({ id: apiTokens.id })
-      .from(apiTokens)
-      .where(and(inArray(apiTokens.id, [...ids]), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now))))
-      .all();
-    return new Set(rows.map((row) => row.id));
+    const live = new Set<number>();
+    // In slices, to stay far below SQLite's limit on bound parameters.
+    for (let start = 0; start < ids.length; start += 500) {
+      const rows = this.db
+        .select({ id: apiTokens.id })
+        .from(apiTokens)
+        .where(and(inArray(apiTokens.id, ids.slice(start, start + 500)), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now))))
+        .all();
+      for (const row of rows) live.add(row.id);
+    }
+    return live;
   }
 
   accountsByIds(principal: Principal, ids: readonly number[]): (Account | null)[] {
