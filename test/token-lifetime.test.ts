@@ -1,4 +1,6 @@
 import Database from 'better-sqlite3';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, noUserErrors, startServer, type TestServer } from './kit.js';
@@ -44,14 +46,33 @@ describe('a revoked token (R70)', () => {
     doomedWs.subscribe('1', JOBS_UPDATED);
     keptWs.subscribe('1', JOBS_UPDATED);
     const doomedSse = await sseStream(t.url, doomed.token, JOBS_UPDATED);
+    // And graphql-ws's own client, as a dashboard would hold it.
+    let clientCloseCode: number | null = null;
+    const doomedClient = createClient({
+      url: `${t.url.replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${doomed.token}` },
+      retryAttempts: 0,
+      on: { closed: (event) => (clientCloseCode = (event as { code: number }).code) },
+    });
+    const clientEvents: unknown[] = [];
+    const clientDone = (async () => {
+      try {
+        for await (const event of doomedClient.iterate({ query: JOBS_UPDATED })) clientEvents.push(event);
+      } catch {
+        // Ends with the close below.
+      }
+    })();
     const keptSse = await sseStream(t.url, kept.token, JOBS_UPDATED);
     try {
       await publishOnce();
-      expect(await eventually(() => [doomedWs, keptWs, doomedSse, keptSse].every((s) => s.events.length > 0))).toBe(true);
+      expect(await eventually(() => [doomedWs, keptWs, doomedSse, keptSse].every((s) => s.events.length > 0) && clientEvents.length > 0)).toBe(true);
 
       noUserErrors((await t.admin.request(REVOKE, { id: doomed.apiToken.id })).revokeApiToken);
-      expect(await eventually(() => doomedWs.closeCode !== null && doomedSse.ended)).toBe(true);
+      expect(await eventually(() => doomedWs.closeCode !== null && doomedSse.ended && clientCloseCode !== null)).toBe(true);
       expect(doomedWs.closeCode).toBe(4403);
+      expect(clientCloseCode).toBe(4403);
+      await clientDone;
 
       // Positive control in the same window: the other token's streams are open and still receive.
       const [wsBefore, sseBefore] = [keptWs.events.length, keptSse.events.length];
@@ -66,6 +87,7 @@ describe('a revoked token (R70)', () => {
     } finally {
       for (const socket of [doomedWs, keptWs]) socket.socket.close();
       for (const stream of [doomedSse, keptSse]) stream.stop();
+      await doomedClient.dispose();
     }
     expect(await eventually(() => t.server.sessions.size === 0)).toBe(true);
   });
