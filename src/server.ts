@@ -190,7 +190,9 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       sendJson(res, 404, { error: 'Not found' });
     });
   };
-  const closeWebSockets = attachGraphQLWebSocket(http, yoga, domain, sessions);
+  const closeWebSockets = attachGraphQLWebSocket(http, yoga, domain, sessions, (error) =>
+    logger.error({ err: error }, database.isFailure(error) ? 'database unavailable' : 'unexpected error'),
+  );
 
   let url = '';
   /** R64: the origin of every link we answer; PUBLIC_URL, else the address we listen on. */

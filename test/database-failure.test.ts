@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ipa } from './fixtures.js';
 import { multipartUpload, noUserErrors, startServer } from './kit.js';
 
@@ -84,6 +85,16 @@ describe('a failing database (R72)', () => {
       expect(response.status, text).toBe(503);
       expectMasked(text);
     }
+    // A WebSocket connection is closed with 1011, without a stack on stderr.
+    const stderr = vi.spyOn(console, 'error');
+    const code = await new Promise<number>((resolve) => {
+      const socket = new WebSocket(`${w.t.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${w.t.admin.token}` } })));
+      socket.on('close', (closeCode) => resolve(closeCode));
+    });
+    expect(code).toBe(1011);
+    expect(stderr).not.toHaveBeenCalled();
+    stderr.mockRestore();
     // Still alive, still answering.
     expect((await get(`${w.t.url}/health`)).status).toBe(200);
   });

@@ -15,6 +15,9 @@ import { CLOSE_TOKEN_REVOKED, TOKEN_LOST, type TokenSessions } from './token-ses
  * way and miss nothing it would have had alone. (publishJobUpdated starts with the job as it
  * stands for each subscriber, so it is not shared.)
  */
+/** WebSocket's close code for a server that met a condition it cannot serve through. */
+const CLOSE_SERVER_FAULT = 1011;
+
 const SHARED_SUBSCRIPTIONS = new Set(['publishJobsUpdated', 'environmentStatusChanged']);
 
 /** The one root field of a subscription operation, if it has exactly one. */
@@ -40,7 +43,20 @@ export function attachGraphQLWebSocket(
   yoga: YogaServerInstance<ServerContext, Context>,
   domain: Domain,
   sessions: TokenSessions,
+  /** Told of a fault while authenticating (a failing database, R72); the socket closes with 1011. */
+  onFault: (error: unknown) => void,
 ): () => Promise<void> {
+  /** The connection's principal; null for no valid token; undefined when the lookup failed (socket closed). */
+  const principalOf = (ctx: { connectionParams?: Readonly<Record<string, unknown>>; extra: { socket: WebSocket } }) => {
+    try {
+      return bearerPrincipal(domain, connectionAuthorization(ctx.connectionParams));
+    } catch (error) {
+      onFault(error);
+      ctx.extra.socket.close(CLOSE_SERVER_FAULT, 'The server cannot check the token now; try again shortly');
+      return undefined;
+    }
+  };
+
   const webSockets = new WebSocketServer({ server: http, path: yoga.graphqlEndpoint, ...webSocketServerLimits });
   // R69: before graphql-ws attaches, so that it never reads a message refused for its size.
   const limits = new WebSocketLimits();
@@ -58,7 +74,8 @@ export function attachGraphQLWebSocket(
       },
       onConnect: (ctx) => {
         if (limits.isRefused(ctx.extra.socket)) return false;
-        const principal = bearerPrincipal(domain, connectionAuthorization(ctx.connectionParams));
+        const principal = principalOf(ctx);
+        if (principal === undefined) return false;
         if (principal) {
           // R70: the connection ends with 4403 when its token is revoked or expires.
           sessions.trackSocket(principal.tokenId, ctx.extra.socket);
@@ -70,7 +87,9 @@ export function attachGraphQLWebSocket(
       },
       onSubscribe: async (ctx, _id, payload) => {
         // R70: a token lost since connecting closes the connection as forbidden, not as a fault.
-        if (!bearerPrincipal(domain, connectionAuthorization(ctx.connectionParams))) {
+        const principal = principalOf(ctx);
+        if (principal === undefined) return [new GraphQLError('The server cannot check the token now', { extensions: { code: 'SERVICE_UNAVAILABLE' } })];
+        if (!principal) {
           ctx.extra.socket.close(CLOSE_TOKEN_REVOKED, TOKEN_LOST);
           return [new GraphQLError(TOKEN_LOST, { extensions: { code: 'FORBIDDEN' } })];
         }
