@@ -10,14 +10,14 @@ import { connectionAuthorization, withLimitCode, type ServerContext } from './gr
 import { WebSocketLimits, webSocketServerLimits } from './websocket-limits.js';
 import { CLOSE_TOKEN_REVOKED, TOKEN_LOST, type TokenSessions } from './token-sessions.js';
 
+/** WebSocket's close code for a server that met a condition it cannot serve through. */
+const CLOSE_SERVER_FAULT = 1011;
+
 /**
  * Subscriptions without a first snapshot: a new subscriber can join an execution already under
  * way and miss nothing it would have had alone. (publishJobUpdated starts with the job as it
  * stands for each subscriber, so it is not shared.)
  */
-/** WebSocket's close code for a server that met a condition it cannot serve through. */
-const CLOSE_SERVER_FAULT = 1011;
-
 const SHARED_SUBSCRIPTIONS = new Set(['publishJobsUpdated', 'environmentStatusChanged']);
 
 /** The one root field of a subscription operation, if it has exactly one. */
