@@ -26,6 +26,9 @@ export function benchConfig(overrides: Partial<Config> = {}): Config {
     metricsToken: undefined,
     maxUploadBytes: 4 * 1024 ** 3,
     maxMultipartBytes: 64 * 1024 ** 2,
+    uploadQuotaBytes: 16 * 1024 ** 3,
+    publicUrl: undefined,
+    corsOrigins: [],
     logLevel: 'silent',
     ...overrides,
   };

@@ -10,6 +10,16 @@ const integer = (name: string, min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().int().min(min, `${name} must be at least ${min}`).max(max, `${name} must be at most ${max}`));
 
+/** An http(s) origin: scheme, host and optional port, nothing after it (a trailing slash is allowed). */
+const isOrigin = (value: string): boolean => {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value.replace(/\/$/, '');
+  } catch {
+    return false;
+  }
+};
+
 const schema = z.object({
   PORT: integer('PORT', 0, 65535).default('4000'),
   HOST: z.string().min(1, 'HOST must not be empty').default('127.0.0.1'),
@@ -24,6 +34,21 @@ const schema = z.object({
   PUBLISH_STAGE_DELAY_MS: integer('PUBLISH_STAGE_DELAY_MS', 0, 600_000).default('300'),
   MAX_UPLOAD_BYTES: integer('MAX_UPLOAD_BYTES', 1, Number.MAX_SAFE_INTEGER).default(String(4 * GIB)),
   MAX_MULTIPART_BYTES: integer('MAX_MULTIPART_BYTES', 1, Number.MAX_SAFE_INTEGER).default(String(64 * MIB)),
+  UPLOAD_QUOTA_BYTES: integer('UPLOAD_QUOTA_BYTES', 1, Number.MAX_SAFE_INTEGER).default(String(16 * GIB)),
+  PUBLIC_URL: z
+    .string()
+    .refine(isOrigin, 'PUBLIC_URL must be an http(s) origin such as https://shipyard.example.com, without a path')
+    .transform((value) => value.replace(/\/$/, ''))
+    .optional(),
+  CORS_ORIGINS: z
+    .string()
+    .transform((value) => value.split(',').map((origin) => origin.trim()).filter((origin) => origin !== ''))
+    .refine(
+      (origins) => origins.every(isOrigin),
+      'CORS_ORIGINS must be a comma-separated list of http(s) origins such as https://console.example.com ("*" is not allowed)',
+    )
+    .transform((origins) => origins.map((origin) => origin.replace(/\/$/, '')))
+    .default(''),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
@@ -47,6 +72,12 @@ export interface Config {
   publishStageDelayMs: number;
   maxUploadBytes: number;
   maxMultipartBytes: number;
+  /** Declared bytes of streamed uploads an account may have outstanding at once (R69). */
+  uploadQuotaBytes: number;
+  /** The origin of every link Shipyard answers (R64); unset means the address it listens on. */
+  publicUrl: string | undefined;
+  /** Origins allowed cross-origin access (R63); empty means none. */
+  corsOrigins: string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** R65: whether GraphiQL and the dashboard may be pre-filled with the admin token at all. */
   graphiqlPrefill: boolean;
@@ -78,6 +109,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publishStageDelayMs: c.PUBLISH_STAGE_DELAY_MS,
     maxUploadBytes: c.MAX_UPLOAD_BYTES,
     maxMultipartBytes: c.MAX_MULTIPART_BYTES,
+    uploadQuotaBytes: c.UPLOAD_QUOTA_BYTES,
+    publicUrl: c.PUBLIC_URL,
+    corsOrigins: c.CORS_ORIGINS,
     logLevel: c.LOG_LEVEL,
     graphiqlPrefill: c.GRAPHIQL_PREFILL === 'true',
     metricsToken: c.METRICS_TOKEN,

@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from './config.js';
+import { DatabaseOpenError } from './db/client.js';
 import { createLogger } from './logger.js';
 import { createServer } from './server.js';
 
@@ -14,7 +15,17 @@ try {
 }
 
 const logger = createLogger(config.logLevel);
-const server = createServer(config, { logger });
+let server;
+try {
+  server = createServer(config, { logger });
+} catch (error) {
+  // R72: one line naming the file and the problem, not a stack.
+  if (error instanceof DatabaseOpenError) {
+    console.error(`shipyard: ${error.message}`);
+    process.exit(1);
+  }
+  throw error;
+}
 if (server.createdAdminToken) {
   console.log(`admin token (shown once; also in ${config.dataDir}/admin-token): ${server.createdAdminToken}`);
 }

@@ -3,7 +3,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Config } from './config.js';
-import { openDatabase } from './db/client.js';
+import { openDatabase, type DatabaseHandle } from './db/client.js';
 import { bootstrap } from './domain/bootstrap.js';
 import { createDomain, type Domain } from './domain/index.js';
 import type { RunnerOptions } from './domain/publish/runner.js';
@@ -11,10 +11,13 @@ import { probeRuntimeHealth, type RuntimeProbe } from './domain/runtime-probe.js
 import { seedSampleBinaries } from './domain/samples.js';
 import { observeRequest, observeWebSocket, useRequestFacts } from './http/access-log.js';
 import { handleBinaryRoutes } from './http/binaries.js';
+import { createCorsPolicy } from './http/cors.js';
+import { setBaselineSecurityHeaders } from './http/security-headers.js';
 import { createGraphQL } from './http/graphql.js';
 import { serveMetrics } from './http/metrics-route.js';
 import { handlePages } from './http/pages.js';
 import { newRequestId, withRequest, type RequestFacts } from './http/request-context.js';
+import { TokenSessions } from './http/token-sessions.js';
 import { attachGraphQLWebSocket } from './http/websocket.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './ops/metrics.js';
@@ -34,6 +37,11 @@ export interface ServerOptions {
   probe?: RuntimeProbe;
   /** Sees every SQL statement, for tests that count statements per request. */
   onStatement?: (sql: string) => void;
+  /**
+   * Sees the SQLite connection once it is open: tests make it read-only (PRAGMA query_only, the
+   * state a read-only file or mount puts SQLite in) or close it under a running server (R72).
+   */
+  onDatabaseOpen?: (sqlite: DatabaseHandle['sqlite']) => void;
   /** How often URL environments are probed; 30 s unless a test needs it sooner. */
   probeIntervalMs?: number;
   /** How many publish jobs run at once (different environments); the rest wait QUEUED. */
@@ -42,6 +50,8 @@ export interface ServerOptions {
   runtimeFault?: RunnerOptions['fault'];
   /** Events a subscriber may have waiting before its connection is dropped (R42). */
   maxQueuedEvents?: number;
+  /** How often open streams' tokens are checked for expiry; 250 ms unless a test turns it off. */
+  tokenSweepIntervalMs?: number;
   /** Compile operations with graphql-jit: faster, but it breaks variable errors and subscriptions here, so off (bench/dashboard.ts measures it). */
   jit?: boolean;
 }
@@ -54,6 +64,8 @@ export interface ServerHandle {
   readonly url: string;
   readonly domain: Domain;
   readonly realtime: Realtime;
+  /** Open streams by token, ended when their token is revoked or expires (R70). */
+  readonly sessions: TokenSessions;
   /** The admin token if this start created it (the one time it is shown), else null. */
   readonly createdAdminToken: string | null;
 }
@@ -69,11 +81,12 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const database = openDatabase(join(dataDir, 'shipyard.db'), options.onStatement);
+  options.onDatabaseOpen?.(database.sqlite);
   const metrics = new Metrics();
   const probe = options.probe ?? probeRuntimeHealth;
   const domain = createDomain(database.db, {
     dataDir,
-    limits: { maxUploadBytes: config.maxUploadBytes, maxMultipartBytes: config.maxMultipartBytes },
+    limits: { maxUploadBytes: config.maxUploadBytes, maxMultipartBytes: config.maxMultipartBytes, uploadQuotaBytes: config.uploadQuotaBytes },
     probe: (url) => metrics.timeRuntimeCall('health', () => probe(url)),
     logger,
     runner: {
@@ -91,6 +104,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   domain.binaries.sweepOrphanBlobs();
   const realtime = new Realtime(domain, { maxQueuedEvents: options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS });
   metrics.watchSubscriptions(realtime);
+  const sessions = new TokenSessions(domain, options.tokenSweepIntervalMs);
 
   const tokenFile = join(dataDir, 'admin-token');
   const outcome = bootstrap(database.db, domain, {
@@ -109,6 +123,9 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
     realtime,
     logger,
     plugins: [useRequestFacts(metrics)],
+    publicUrl: () => publicUrl,
+    sessions,
+    databaseFailed: database.isFailure,
   });
   const pages = {
     prefill: config.graphiqlPrefill,
@@ -117,14 +134,6 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       const candidate = config.adminToken ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : null);
       return candidate && domain.accounts.isLiveToken(candidate) ? candidate : null;
     },
-  };
-
-  const isDatabaseAnswering = (): boolean => {
-    try {
-      return database.sqlite.open && database.sqlite.prepare('select 1 as ok').get() !== undefined;
-    } catch {
-      return false;
-    }
   };
 
   /**
@@ -144,11 +153,38 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
     return null;
   };
 
+  const cors = createCorsPolicy(config.corsOrigins);
+  /** R63: the routes a cross-origin page may call, when its origin is listed. */
+  const isApiRoute = (path: string) => path === yoga.graphqlEndpoint || path.startsWith('/uploads/') || path.startsWith('/binaries/');
+
+  /** R43, R72: a route that throws answers 503 (database failing) or a masked 500, never a crash. */
+  const answerFault = (req: IncomingMessage, res: ServerResponse, error: unknown) => {
+    const requestId = res.getHeader('x-request-id');
+    const unavailable = database.isFailure(error);
+    logger.error({ err: error, requestId, path: req.url?.split('?')[0] }, unavailable ? 'database unavailable' : 'unexpected error');
+    req.resume();
+    if (res.headersSent) return void res.destroy();
+    sendJson(res, unavailable ? 503 : 500, {
+      error: unavailable ? 'The database is unavailable; try again shortly' : 'Unexpected error',
+      requestId,
+    });
+  };
+
   const http = createHttpServer((req, res) => {
+    try {
+      route(req, res);
+    } catch (error) {
+      answerFault(req, res, error);
+    }
+  });
+
+  const route = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    setBaselineSecurityHeaders(res);
+    if (isApiRoute(path) && cors(req, res)) return;
     if (path === '/health' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
     if (path === '/ready' && req.method === 'GET') {
-      const ready = isDatabaseAnswering();
+      const ready = database.isReady();
       return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'database unavailable' });
     }
     const facts: RequestFacts = { requestId: newRequestId(), errorCodes: [] };
@@ -167,13 +203,22 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
         }
         return void yoga(req, res);
       }
-      if (handleBinaryRoutes(domain, logger, req, res, path)) return;
+      if (handleBinaryRoutes(domain, logger, req, res, path, (error) => answerFault(req, res, error))) return;
       sendJson(res, 404, { error: 'Not found' });
     });
-  });
-  const closeWebSockets = attachGraphQLWebSocket(http, yoga, domain, (socket, req) => observeWebSocket(socket, req, metrics, logger));
+  };
+  const closeWebSockets = attachGraphQLWebSocket(
+    http,
+    yoga,
+    domain,
+    sessions,
+    (error) => logger.error({ err: error }, database.isFailure(error) ? 'database unavailable' : 'unexpected error'),
+    (socket, req) => observeWebSocket(socket, req, metrics, logger),
+  );
 
   let url = '';
+  /** R64: the origin of every link we answer; PUBLIC_URL, else the address we listen on. */
+  let publicUrl = config.publicUrl ?? '';
   let maintenanceTimer: NodeJS.Timeout | undefined;
   /** Background work every interval: probe URL environments (R9), drop expired uploads (R18). */
   const runMaintenance = () => {
@@ -192,6 +237,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
     },
     domain,
     realtime,
+    sessions,
     createdAdminToken: outcome.createdToken,
     start: async () => {
       if (outcome.seeded) await seedSampleBinaries(domain.binaries, outcome.seeded.principal, outcome.seeded.appId);
@@ -204,6 +250,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       });
       const { port } = http.address() as AddressInfo;
       url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+      publicUrl = config.publicUrl ?? url;
       void runMaintenance();
       maintenanceTimer = setInterval(() => void runMaintenance(), options.probeIntervalMs ?? PROBE_INTERVAL_MS);
       maintenanceTimer.unref();
@@ -215,6 +262,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       // R4: running jobs stop at their next safe point and are rolled back before the database closes.
       await domain.runner.shutdown();
       await closeWebSockets();
+      sessions.close();
       realtime.close();
       stopObservingJobs();
       http.closeAllConnections();

@@ -12,6 +12,9 @@ describe('configuration (R3)', () => {
       publishStageDelayMs: 300,
       maxUploadBytes: 4 * 1024 ** 3,
       maxMultipartBytes: 64 * 1024 ** 2,
+      uploadQuotaBytes: 16 * 1024 ** 3,
+      publicUrl: undefined,
+      corsOrigins: [],
       logLevel: 'info',
       graphiqlPrefill: true,
       metricsToken: undefined,
@@ -28,11 +31,26 @@ describe('configuration (R3)', () => {
       PUBLISH_STAGE_DELAY_MS: '0',
       MAX_UPLOAD_BYTES: '1024',
       MAX_MULTIPART_BYTES: '512',
+      UPLOAD_QUOTA_BYTES: '2048',
+      PUBLIC_URL: 'https://shipyard.example.com/',
+      CORS_ORIGINS: 'https://console.example.com, http://localhost:5173',
       LOG_LEVEL: 'debug',
       GRAPHIQL_PREFILL: 'false',
       METRICS_TOKEN: 'a-long-enough-metrics-token',
     });
-    expect(config).toMatchObject({ port: 0, host: '0.0.0.0', seed: 'none', publishStageDelayMs: 0, maxUploadBytes: 1024, logLevel: 'debug', graphiqlPrefill: false, metricsToken: 'a-long-enough-metrics-token' });
+    expect(config).toMatchObject({
+      port: 0,
+      host: '0.0.0.0',
+      seed: 'none',
+      publishStageDelayMs: 0,
+      maxUploadBytes: 1024,
+      uploadQuotaBytes: 2048,
+      publicUrl: 'https://shipyard.example.com',
+      corsOrigins: ['https://console.example.com', 'http://localhost:5173'],
+      logLevel: 'debug',
+      graphiqlPrefill: false,
+      metricsToken: 'a-long-enough-metrics-token',
+    });
   });
 
   it.each([
@@ -45,6 +63,13 @@ describe('configuration (R3)', () => {
     ['METRICS_TOKEN', 'short', /METRICS_TOKEN: METRICS_TOKEN must be at least 16 characters/],
     ['MAX_UPLOAD_BYTES', '-5', /MAX_UPLOAD_BYTES: MAX_UPLOAD_BYTES must be a whole number/],
     ['PUBLISH_STAGE_DELAY_MS', '1.5', /PUBLISH_STAGE_DELAY_MS must be a whole number/],
+    ['UPLOAD_QUOTA_BYTES', '0', /UPLOAD_QUOTA_BYTES: UPLOAD_QUOTA_BYTES must be at least 1/],
+    ['PUBLIC_URL', 'shipyard.example.com', /PUBLIC_URL: PUBLIC_URL must be an http\(s\) origin/],
+    ['PUBLIC_URL', 'https://shipyard.example.com/api', /PUBLIC_URL must be an http\(s\) origin/],
+    ['PUBLIC_URL', 'ftp://shipyard.example.com', /PUBLIC_URL must be an http\(s\) origin/],
+    ['CORS_ORIGINS', '*', /CORS_ORIGINS: CORS_ORIGINS must be a comma-separated list of http\(s\) origins/],
+    ['CORS_ORIGINS', 'https://ok.example.com,https://bad.example.com/path', /CORS_ORIGINS must be a comma-separated list/],
+    ['CORS_ORIGINS', 'null', /CORS_ORIGINS must be a comma-separated list/],
   ])('explains a bad %s', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);

@@ -114,6 +114,9 @@ export function baselineInput(mutation: string, type: GraphQLInputType, world: W
         return 10;
       case 'File':
         return null;
+      case 'DateTime':
+        // Only expiry times are DateTime inputs so far; a valid one lies ahead.
+        return new Date(Date.now() + 24 * 60 * 60 * 1000).toISOString();
       default:
         if (field === 'email') return `valid${unique}@example.com`;
         if (field === 'url') return `https://valid${unique}.example.com`;

@@ -105,3 +105,34 @@ describe("another account's ids behave like ids that do not exist (R6)", () => {
     expect(await snapshotA()).toEqual(before);
   });
 });
+
+describe('uniqueness does not reach across accounts (R6, R8)', () => {
+  const createEnvironment = (client: Client, name: string, url: string) =>
+    client
+      .request(`mutation ($input: CreateEnvironmentInput!) { createEnvironment(input: $input) { environment { url } userErrors { code field } } }`, {
+        input: { name, url },
+      })
+      .then((data) => data.createEnvironment);
+  const createUser = (client: Client, email: string) =>
+    client
+      .request(`mutation ($input: CreateUserInput!) { createUser(input: $input) { user { email } userErrors { code field } } }`, {
+        input: { email, name: 'Somebody', role: 'VIEWER' },
+      })
+      .then((data) => data.createUser);
+
+  it("lets B not learn that A has an environment URL; A's second environment on it is URL_TAKEN", async () => {
+    const url = 'https://runtime-a.example.com/foundry';
+    expect((await createEnvironment(a, 'rt-a', url)).userErrors).toEqual([]);
+    // B gets the answer it would get if A did not exist.
+    expect(await createEnvironment(b, 'rt-b', url)).toEqual({ environment: { url }, userErrors: [] });
+    // Positive control within one account, in another spelling.
+    expect((await createEnvironment(a, 'rt-a-again', 'https://RUNTIME-A.example.com/foundry/')).userErrors).toEqual([{ code: 'URL_TAKEN', field: ['input', 'url'] }]);
+  });
+
+  it("lets B not learn that A has a user's email; A's second user with it is NAME_TAKEN", async () => {
+    const email = 'someone@tenant-a.example';
+    expect((await createUser(a, email)).userErrors).toEqual([]);
+    expect(await createUser(b, email.toUpperCase())).toEqual({ user: { email: email.toUpperCase() }, userErrors: [] });
+    expect((await createUser(a, email.toUpperCase())).userErrors).toEqual([{ code: 'NAME_TAKEN', field: ['input', 'email'] }]);
+  });
+});

@@ -12,7 +12,27 @@ export interface DatabaseHandle {
   db: Db;
   sqlite: Database.Database;
   close(): void;
+  /**
+   * Whether `error` says the database itself is failing (read-only, I/O, full, locked, closed)
+   * rather than a statement being wrong; a failure keeps `isReady` false for a while (R72).
+   */
+  isFailure(error: unknown): boolean;
+  /** Whether the database answers and takes writes, for `/ready` (R4, R72). */
+  isReady(): boolean;
 }
+
+/** Why a database file could not be opened: one line naming the file and the problem (R72). */
+export class DatabaseOpenError extends Error {
+  override name = 'DatabaseOpenError';
+  constructor(file: string, cause: unknown) {
+    super(`cannot open the database ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+/** SQLite result codes that mean the database, not the statement, is failing. */
+const FAILING_DATABASE = /^SQLITE_(READONLY|IOERR|FULL|CANTOPEN|CORRUPT|NOTADB|BUSY|LOCKED|PERM|PROTOCOL|AUTH)/;
+/** How long a failure seen by a request keeps `/ready` at 503 without a new one. */
+const FAILURE_MEMORY_MS = 10_000;
 
 const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
 
@@ -21,7 +41,16 @@ const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url)
  * migrations. `onStatement` sees every SQL statement run, for tests that count them.
  */
 export function openDatabase(file: string, onStatement?: (sql: string) => void): DatabaseHandle {
+  try {
+    return open(file, onStatement);
+  } catch (error) {
+    throw new DatabaseOpenError(file, error);
+  }
+}
+
+function open(file: string, onStatement?: (sql: string) => void): DatabaseHandle {
   const sqlite = new Database(file, onStatement ? { verbose: (message) => onStatement(String(message)) } : {});
+  let lastFailureAt = 0;
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
@@ -41,6 +70,22 @@ export function openDatabase(file: string, onStatement?: (sql: string) => void):
     sqlite,
     close: () => {
       if (sqlite.open) sqlite.close();
+    },
+    isFailure: (error) => {
+      const failing = !sqlite.open || (error instanceof Database.SqliteError && FAILING_DATABASE.test(error.code));
+      if (failing) lastFailureAt = Date.now();
+      return failing;
+    },
+    isReady: () => {
+      if (!sqlite.open || sqlite.readonly || Date.now() - lastFailureAt < FAILURE_MEMORY_MS) return false;
+      try {
+        if (sqlite.pragma('query_only', { simple: true }) !== 0) return false;
+        // Takes the write lock without writing: a read-only file or a held lock refuses it.
+        if (!sqlite.inTransaction) sqlite.exec('BEGIN IMMEDIATE; ROLLBACK');
+        return true;
+      } catch {
+        return false;
+      }
     },
   };
 }

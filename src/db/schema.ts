@@ -33,7 +33,8 @@ export const users = sqliteTable(
     createdAt: createdAt(),
   },
   (t) => [
-    uniqueIndex('users_email_unique').on(sql`lower(${t.email})`),
+    // Per account: whether an address is in use elsewhere is no business of another account (R6).
+    uniqueIndex('users_account_email_unique').on(t.accountId, sql`lower(${t.email})`),
     index('users_account_idx').on(t.accountId),
     check('users_role_check', sql`${t.role} in ('ADMIN', 'MEMBER', 'VIEWER')`),
   ],
@@ -54,6 +55,8 @@ export const apiTokens = sqliteTable(
     tokenSha256: text('token_sha256').notNull().unique(),
     createdAt: createdAt(),
     lastUsedAt: integer('last_used_at', { mode: 'timestamp_ms' }),
+    /** After this the token is refused everywhere (R70); null for a token that does not expire. */
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }),
   },
   (t) => [index('api_tokens_user_idx').on(t.userId)],
 );
@@ -110,7 +113,8 @@ export const environments = sqliteTable(
   },
   (t) => [
     uniqueIndex('environments_account_name_unique').on(t.accountId, sql`lower(${t.name})`),
-    uniqueIndex('environments_url_unique').on(t.url),
+    // Per account, like names: a global rule would tell one account another's runtime URLs (R6).
+    uniqueIndex('environments_account_url_unique').on(t.accountId, t.url),
   ],
 );
 

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { accounts, apiTokens, users } from '../db/schema.js';
 import { hasRole, type Principal, type Role } from './principal.js';
@@ -28,10 +28,22 @@ const tokenColumns = {
   name: apiTokens.name,
   createdAt: apiTokens.createdAt,
   lastUsedAt: apiTokens.lastUsedAt,
+  expiresAt: apiTokens.expiresAt,
 };
 
+/** Told the id of each token revoked, so that its open streams can be ended (R70). */
+export type RevocationListener = (tokenId: number) => void;
+
 export class AccountService {
+  private readonly revocationListeners = new Set<RevocationListener>();
+
   constructor(private readonly db: Db) {}
+
+  /** Calls `listener` with each token revoked from now on; answers how to stop. */
+  onTokenRevoked(listener: RevocationListener): () => void {
+    this.revocationListeners.add(listener);
+    return () => this.revocationListeners.delete(listener);
+  }
 
   /**
    * Creates an account with its first ADMIN and that admin's token. `secret` lets the operator
@@ -40,6 +52,7 @@ export class AccountService {
   createAccount(input: { name: string; email: string; adminName?: string; secret?: string }): Result<NewAccount> {
     const problems = [checkName(input.name, ['name']), checkEmail(input.email, ['email'])].filter((p) => p !== null);
     if (problems.length > 0) return fail(...problems);
+    // Only the operator creates accounts (npm run create-account), so this may look across them.
     if (this.db.select({ id: users.id }).from(users).where(sql`lower(${users.email}) = lower(${input.email})`).get())
       return fail(userError('NAME_TAKEN', 'A user with that email already exists', ['email']));
     const secret = input.secret ?? newTokenSecret();
@@ -63,24 +76,56 @@ export class AccountService {
     return this.db.select().from(accounts).orderBy(asc(accounts.id)).limit(1).get();
   }
 
-  /** Resolves a bearer token secret to its principal; null for an unknown or revoked token. */
+  /** Resolves a bearer token secret to its principal; null for an unknown, revoked or expired token. */
   authenticate(secret: string, now = new Date()): Principal | null {
     const row = this.db
-      .select({ tokenId: apiTokens.id, lastUsedAt: apiTokens.lastUsedAt, userId: users.id, accountId: users.accountId, role: users.role })
+      .select({
+        tokenId: apiTokens.id,
+        lastUsedAt: apiTokens.lastUsedAt,
+        expiresAt: apiTokens.expiresAt,
+        userId: users.id,
+        accountId: users.accountId,
+        role: users.role,
+      })
       .from(apiTokens)
       .innerJoin(users, eq(users.id, apiTokens.userId))
       .where(eq(apiTokens.tokenSha256, sha256Hex(secret)))
       .get();
-    if (!row) return null;
+    if (!row || (row.expiresAt && row.expiresAt.getTime() <= now.getTime())) return null;
     if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
-      this.db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.tokenId)).run();
+      try {
+        this.db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.tokenId)).run();
+      } catch {
+        // A database that takes no writes (R72) still serves reads; the time is a courtesy.
+      }
     }
     return { tokenId: row.tokenId, userId: row.userId, accountId: row.accountId, role: row.role };
   }
 
   /** Whether this secret is a live token: used to pre-fill GraphiQL only with a working token. */
-  isLiveToken(secret: string): boolean {
-    return this.db.select({ id: apiTokens.id }).from(apiTokens).where(eq(apiTokens.tokenSha256, sha256Hex(secret))).get() !== undefined;
+  isLiveToken(secret: string, now = new Date()): boolean {
+    return (
+      this.db
+        .select({ id: apiTokens.id })
+        .from(apiTokens)
+        .where(and(eq(apiTokens.tokenSha256, sha256Hex(secret)), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now))))
+        .get() !== undefined
+    );
+  }
+
+  /** Which of these token ids still exist and have not expired (R70). */
+  liveTokenIds(ids: readonly number[], now = new Date()): Set<number> {
+    const live = new Set<number>();
+    // In slices, to stay far below SQLite's limit on bound parameters.
+    for (let start = 0; start < ids.length; start += 500) {
+      const rows = this.db
+        .select({ id: apiTokens.id })
+        .from(apiTokens)
+        .where(and(inArray(apiTokens.id, ids.slice(start, start + 500)), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now))))
+        .all();
+      for (const row of rows) live.add(row.id);
+    }
+    return live;
   }
 
   accountsByIds(principal: Principal, ids: readonly number[]): (Account | null)[] {
@@ -103,8 +148,13 @@ export class AccountService {
       (p) => p !== null,
     );
     if (problems.length > 0) return fail(...problems);
-    if (this.db.select({ id: users.id }).from(users).where(sql`lower(${users.email}) = lower(${input.email})`).get())
-      return fail(userError('NAME_TAKEN', 'A user with that email already exists', ['input', 'email']));
+    // Unique within the account only: another account's users must not be detectable (R6).
+    const taken = this.db
+      .select({ id: users.id })
+      .from(users)
+      .where(and(eq(users.accountId, principal.accountId), sql`lower(${users.email}) = lower(${input.email})`))
+      .get();
+    if (taken) return fail(userError('NAME_TAKEN', 'A user with that email already exists in this account', ['input', 'email']));
     return ok(this.db.insert(users).values({ ...input, accountId: principal.accountId }).returning().get());
   }
 
@@ -134,10 +184,13 @@ export class AccountService {
    */
   createApiToken(
     principal: Principal,
-    input: { name: string; userId: number | null },
+    input: { name: string; userId: number | null; expiresAt?: Date | null },
+    now = new Date(),
   ): Result<{ apiToken: ApiToken; token: string }> {
     const nameProblem = checkName(input.name, ['input', 'name']);
     if (nameProblem) return fail(nameProblem);
+    if (input.expiresAt && input.expiresAt.getTime() <= now.getTime())
+      return fail(userError('INVALID_INPUT', 'expiresAt must be in the future', ['input', 'expiresAt']));
     const userId = input.userId ?? principal.userId;
     if (userId !== principal.userId) {
       const [owner] = this.usersByIds(principal, [userId]);
@@ -148,7 +201,7 @@ export class AccountService {
     const token = newTokenSecret();
     const apiToken = this.db
       .insert(apiTokens)
-      .values({ accountId: principal.accountId, userId, name: input.name, tokenSha256: sha256Hex(token) })
+      .values({ accountId: principal.accountId, userId, name: input.name, tokenSha256: sha256Hex(token), expiresAt: input.expiresAt ?? null })
       .returning(tokenColumns)
       .get();
     return ok({ apiToken, token });
@@ -167,6 +220,7 @@ export class AccountService {
     if (token.userId !== principal.userId && !hasRole(principal, 'ADMIN'))
       return fail(userError('FORBIDDEN', "Only an ADMIN can revoke other users' tokens", ['input', 'id']));
     this.db.delete(apiTokens).where(eq(apiTokens.id, token.id)).run();
+    for (const listener of this.revocationListeners) listener(token.id);
     return ok(token.id);
   }
 }

@@ -170,8 +170,9 @@ export class EnvironmentService {
       .where(and(eq(environments.accountId, principal.accountId), sql`lower(${environments.name}) = lower(${input.name})`))
       .get();
     if (nameTaken) problems.push(userError('NAME_TAKEN', `An environment named ${input.name} already exists`, ['input', 'name']));
-    if (url !== null && this.db.select({ id: environments.id }).from(environments).where(eq(environments.url, url)).get())
-      problems.push(userError('URL_TAKEN', `${url} already belongs to an environment`, ['input', 'url']));
+    // R8 within the account: another account's environments must not be detectable (R6).
+    if (url !== null && this.db.select({ id: environments.id }).from(environments).where(and(eq(environments.accountId, principal.accountId), eq(environments.url, url))).get())
+      problems.push(userError('URL_TAKEN', `${url} already belongs to an environment of this account`, ['input', 'url']));
     if (problems.length > 0) return fail(...problems);
 
     const versions = input.runtimeVersions ?? { integration: CONSOLE_VERSION, sync: CONSOLE_VERSION, messaging: CONSOLE_VERSION };

@@ -7,6 +7,11 @@ import type { Domain } from '../domain/index.js';
 import type { Context } from '../schema/builder.js';
 import { bearerPrincipal } from './auth.js';
 import { connectionAuthorization, withLimitCode, type ServerContext } from './graphql.js';
+import { WebSocketLimits, webSocketServerLimits } from './websocket-limits.js';
+import { CLOSE_TOKEN_REVOKED, TOKEN_LOST, type TokenSessions } from './token-sessions.js';
+
+/** WebSocket's close code for a server that met a condition it cannot serve through. */
+const CLOSE_SERVER_FAULT = 1011;
 
 /**
  * Subscriptions without a first snapshot: a new subscriber can join an execution already under
@@ -37,9 +42,26 @@ export function attachGraphQLWebSocket(
   http: Server,
   yoga: YogaServerInstance<ServerContext, Context>,
   domain: Domain,
+  sessions: TokenSessions,
+  /** Told of a fault while authenticating (a failing database, R72); the socket closes with 1011. */
+  onFault: (error: unknown) => void,
   onConnection: (socket: WebSocket, request: IncomingMessage) => void = () => undefined,
 ): () => Promise<void> {
-  const webSockets = new WebSocketServer({ server: http, path: yoga.graphqlEndpoint });
+  /** The connection's principal; null for no valid token; undefined when the lookup failed (socket closed). */
+  const principalOf = (ctx: { connectionParams?: Readonly<Record<string, unknown>>; extra: { socket: WebSocket } }) => {
+    try {
+      return bearerPrincipal(domain, connectionAuthorization(ctx.connectionParams));
+    } catch (error) {
+      onFault(error);
+      ctx.extra.socket.close(CLOSE_SERVER_FAULT, 'The server cannot check the token now; try again shortly');
+      return undefined;
+    }
+  };
+
+  const webSockets = new WebSocketServer({ server: http, path: yoga.graphqlEndpoint, ...webSocketServerLimits });
+  // R69: before graphql-ws attaches, so that it never reads a message refused for its size.
+  const limits = new WebSocketLimits();
+  limits.watch(webSockets);
   webSockets.on('connection', onConnection);
   const server = useServer<Record<string, unknown>, { socket: WebSocket; request: IncomingMessage }>(
     {
@@ -53,11 +75,28 @@ export function attachGraphQLWebSocket(
         return context.realtime.share(key, async () => root.subscribe(args), context.dropConnection);
       },
       onConnect: (ctx) => {
-        if (bearerPrincipal(domain, connectionAuthorization(ctx.connectionParams))) return true;
+        if (limits.isRefused(ctx.extra.socket)) return false;
+        const principal = principalOf(ctx);
+        if (principal === undefined) return false;
+        if (principal) {
+          // R70: the connection ends with 4403 when its token is revoked or expires.
+          sessions.trackSocket(principal.tokenId, ctx.extra.socket);
+          limits.acknowledge(ctx.extra.socket);
+          return true;
+        }
         ctx.extra.socket.close(4401, 'Unauthorized');
         return false;
       },
       onSubscribe: async (ctx, _id, payload) => {
+        // R70: a token lost since connecting closes the connection as forbidden, not as a fault.
+        const principal = principalOf(ctx);
+        if (principal === undefined) return [new GraphQLError('The server cannot check the token now', { extensions: { code: 'SERVICE_UNAVAILABLE' } })];
+        if (!principal) {
+          ctx.extra.socket.close(CLOSE_TOKEN_REVOKED, TOKEN_LOST);
+          return [new GraphQLError(TOKEN_LOST, { extensions: { code: 'FORBIDDEN' } })];
+        }
+        const excess = limits.refuseExcessOperation(ctx.subscriptions);
+        if (excess) return excess;
         const enveloped = yoga.getEnveloped({
           req: ctx.extra.request,
           socket: ctx.extra.socket,

@@ -40,7 +40,16 @@ export const ApiTokenRef = builder.loadableNode('ApiToken', {
   fields: (t) => ({
     name: t.exposeString('name'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true }),
+    lastUsedAt: t.expose('lastUsedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the token was last used, to the minute: reads do not each write it.',
+    }),
+    expiresAt: t.expose('expiresAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'After this the token is refused and its open subscriptions end; null if it does not expire.',
+    }),
     user: t.field({ type: UserRef, resolve: (token) => token.userId }),
   }),
 });
@@ -77,6 +86,10 @@ const CreateApiTokenInput = builder.inputType('CreateApiTokenInput', {
   fields: (t) => ({
     name: t.string({ required: true }),
     userId: t.id({ description: 'The user the token acts as; defaults to the caller. Another user needs ADMIN.' }),
+    expiresAt: t.field({
+      type: 'DateTime',
+      description: 'When the token stops working (must be in the future); omitted or null: it works until revoked.',
+    }),
   }),
 });
 
@@ -119,6 +132,7 @@ builder.mutationFields((t) => ({
       const result = domain.accounts.createApiToken(principal, {
         name: input.name,
         userId: input.userId == null ? null : (localId(input.userId, 'User') ?? 0),
+        expiresAt: input.expiresAt ?? null,
       });
       return result.ok ? { ...result.value, userErrors: [] } : { userErrors: result.userErrors };
     },

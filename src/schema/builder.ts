@@ -2,9 +2,10 @@ import SchemaBuilder from '@pothos/core';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import RelayPlugin, { decodeGlobalID } from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
-import { isObjectType, type GraphQLSchema } from 'graphql';
+import { GraphQLError, isObjectType, type GraphQLSchema } from 'graphql';
 import { DateTimeISOResolver, SafeIntResolver } from 'graphql-scalars';
 import type { Domain } from '../domain/index.js';
+import { InputError } from '../domain/result.js';
 import { hasRole, type Principal, type Role } from '../domain/principal.js';
 import type { Loaders } from './loaders.js';
 import type { Realtime } from './realtime.js';
@@ -13,13 +14,16 @@ import type { Realtime } from './realtime.js';
 export interface Context {
   principal: Principal;
   domain: Domain;
-  /** Scheme, host and port the client reached us at, for URLs we hand out. */
+  /** The origin of the links we hand out: PUBLIC_URL, never the request's Host (R64). */
   origin: string;
   loaders: Loaders;
   realtime: Realtime;
   /** Ends the caller's connection: how a subscriber that stopped reading is let go (R42). */
   dropConnection: () => void;
 }
+
+/** R69: how many ids one `nodes` call may name. */
+export const MAX_NODE_IDS = 100;
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -57,7 +61,10 @@ export const builder = new SchemaBuilder<{
     },
     nodesQueryOptions: {
       nullable: { list: false, items: true },
+      description: `The objects with these ids, in order; null for an id that names nothing you can see. At most ${MAX_NODE_IDS} ids.`,
       resolve: (_root, args, _context, info, resolveNodes) => {
+        // R69: refused whole, before any id is looked up.
+        if (args.ids.length > MAX_NODE_IDS) throw new InputError(`\`nodes\` takes at most ${MAX_NODE_IDS} ids; ${args.ids.length} were given`);
         // Pothos's resolveNodes reads `args.ids` (it ignores its own argument) and answers null
         // for null entries, so ids that cannot name a node are blanked in place.
         const ids = args.ids as ({ typename: string; id: string } | null)[];
@@ -84,10 +91,31 @@ builder.addScalarType('DateTime', DateTimeISOResolver, {
 builder.addScalarType('SafeInt', SafeIntResolver, {
   description: 'Integer in the JavaScript safe range (sizes in bytes exceed GraphQL Int).',
 });
+/** What yoga's multipart parser hands over for a file part (a web `File`). */
+const isUploadedFile = (value: unknown): value is File =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as File).name === 'string' &&
+  typeof (value as File).size === 'number' &&
+  typeof (value as File).stream === 'function';
+
+const notAFile = () =>
+  new GraphQLError('File expects a file part of a multipart request (the GraphQL multipart request specification), not a value', {
+    extensions: { code: 'BAD_USER_INPUT' },
+  });
+
 builder.scalarType('File', {
   description: 'A file sent with the GraphQL multipart request specification.',
   serialize: () => {
     throw new Error('File is an input-only scalar');
+  },
+  // R73: a string, number or object where a file belongs is the caller's mistake.
+  parseValue: (value) => {
+    if (!isUploadedFile(value)) throw notAFile();
+    return value;
+  },
+  parseLiteral: () => {
+    throw notAFile();
   },
 });
 

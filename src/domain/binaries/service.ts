@@ -5,7 +5,7 @@ import { SqliteError } from 'better-sqlite3';
 import { countRows, type Db } from '../../db/client.js';
 import { apps, binaryUploads, blobs, clientBinaries, liveWebClients, managementVersions } from '../../db/schema.js';
 import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from '../pagination.js';
-import type { Principal } from '../principal.js';
+import { hasRole, type Principal } from '../principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from '../result.js';
 import { sha256Hex } from '../tokens.js';
 import { checkDescription, compareVersions, isVersion, MAX_NAME_LENGTH } from '../validation.js';
@@ -27,6 +27,8 @@ export const UPLOAD_TTL_MS = 60 * 60 * 1000;
 export interface BinaryLimits {
   maxUploadBytes: number;
   maxMultipartBytes: number;
+  /** Declared bytes of streamed uploads an account may have outstanding at once (R69). */
+  uploadQuotaBytes: number;
 }
 
 export interface NewBinary {
@@ -39,7 +41,7 @@ export interface NewBinary {
 /** What the PUT of a streamed upload answers, in HTTP terms. */
 export type UploadReceipt =
   | { status: 201; sha256: string; sizeBytes: number }
-  | { status: 400 | 404 | 409 | 410 | 413; message: string }
+  | { status: 400 | 403 | 404 | 409 | 410 | 413; message: string }
   /** The client went away mid-stream: nothing to answer, nothing kept. */
   | { status: 'aborted' };
 
@@ -164,6 +166,15 @@ export class BinaryService {
     else if (input.sizeBytes > this.limits.maxUploadBytes)
       problems.push(userError('LIMIT_EXCEEDED', `Uploads are at most ${this.limits.maxUploadBytes} bytes`, ['input', 'sizeBytes']));
     if (problems.length > 0) return fail(...problems);
+    const outstanding = this.outstandingUploadBytes(principal.accountId);
+    if (outstanding + input.sizeBytes > this.limits.uploadQuotaBytes)
+      return fail(
+        userError(
+          'LIMIT_EXCEEDED',
+          `The account's uploads in progress already declare ${outstanding} of ${this.limits.uploadQuotaBytes} bytes; complete or let some expire first`,
+          ['input', 'sizeBytes'],
+        ),
+      );
     const token = randomBytes(32).toString('base64url');
     const upload = this.db
       .insert(binaryUploads)
@@ -182,13 +193,25 @@ export class BinaryService {
     return ok({ upload, token });
   }
 
+  /** R69: bytes declared by the account's uploads that are neither completed nor expired. */
+  private outstandingUploadBytes(accountId: number, now = new Date()): number {
+    const row = this.db
+      .select({ bytes: sql<number>`coalesce(sum(${binaryUploads.sizeBytes}), 0)` })
+      .from(binaryUploads)
+      .where(and(eq(binaryUploads.accountId, accountId), sql`${binaryUploads.completedAt} is null`, sql`${binaryUploads.expiresAt} > ${now.getTime()}`))
+      .get();
+    return row?.bytes ?? 0;
+  }
+
   /**
    * R18: the PUT of a streamed upload. Streams to disk while hashing, holds the declared size and
    * the server's maximum, and keeps the file only when every declared byte arrived.
    */
   async receiveUpload(principal: Principal, token: string, body: Readable, contentLength: number | null): Promise<UploadReceipt> {
     const upload = this.db.select().from(binaryUploads).where(eq(binaryUploads.tokenSha256, sha256Hex(token))).get();
+    // R71: another account's upload is one that does not exist; a role that may not upload is refused.
     if (!upload || upload.accountId !== principal.accountId) return { status: 404, message: 'No upload at this URL' };
+    if (!hasRole(principal, 'MEMBER')) return { status: 403, message: 'Completing an upload needs the MEMBER or ADMIN role' };
     if (upload.completedAt) return { status: 409, message: 'This upload URL has been used' };
     if (this.receiving.has(upload.id)) return { status: 409, message: 'This upload is already being received' };
     if (upload.expiresAt.getTime() <= Date.now()) return { status: 410, message: 'This upload URL has expired' };
