@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import type { Config } from './config.js';
 import { openDatabase } from './db/client.js';
 import { bootstrap } from './domain/bootstrap.js';
+import type { InspectorLimits } from './domain/binaries/inspector.js';
 import { createDomain, type Domain } from './domain/index.js';
 import type { RunnerOptions } from './domain/publish/runner.js';
 import { probeRuntimeHealth, type RuntimeProbe } from './domain/runtime-probe.js';
@@ -39,6 +40,8 @@ export interface ServerOptions {
   maxQueuedEvents?: number;
   /** Compile operations with graphql-jit: faster, but it breaks variable errors and subscriptions here, so off (bench/dashboard.ts measures it). */
   jit?: boolean;
+  /** Time and memory limits of the worker threads that read uploaded files (R68); tests shorten them. */
+  inspectorLimits?: InspectorLimits;
 }
 
 export interface ServerHandle {
@@ -69,6 +72,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
     limits: { maxUploadBytes: config.maxUploadBytes, maxMultipartBytes: config.maxMultipartBytes },
     probe: options.probe ?? probeRuntimeHealth,
     logger,
+    ...(options.inspectorLimits ? { inspectorLimits: options.inspectorLimits } : {}),
     runner: {
       stageDelayMs: config.publishStageDelayMs,
       maxConcurrentJobs: options.maxConcurrentJobs ?? DEFAULT_CONCURRENT_JOBS,
@@ -197,6 +201,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       const closed = new Promise<void>((resolveStop) => http.close(() => resolveStop()));
       // R4: running jobs stop at their next safe point and are rolled back before the database closes.
       await domain.runner.shutdown();
+      await domain.inspector.close();
       await closeWebSockets();
       realtime.close();
       http.closeAllConnections();

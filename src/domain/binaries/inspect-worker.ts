@@ -1,0 +1,15 @@
+import { parentPort } from 'node:worker_threads';
+import { inspectArchive } from './archive.js';
+
+/** One parse at a time: the pool sends a path, this thread answers what the archive is (R68). */
+export interface InspectRequest {
+  id: number;
+  path: string;
+}
+
+if (!parentPort) throw new Error('inspect-worker runs only as a worker thread');
+const port = parentPort;
+port.on('message', (request: InspectRequest) => {
+  void inspectArchive(request.path).then((inspection) => port.postMessage({ id: request.id, inspection }));
+});
+port.postMessage({ ready: true });
