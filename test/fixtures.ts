@@ -97,14 +97,14 @@ export const apk = (identity: { package?: string; versionName?: string } = {}) =
 /** An .aab keeps its manifest as a protocol buffer; any bytes that are not binary XML stand in. */
 export const aab = () => zip({ 'base/manifest/AndroidManifest.xml': Buffer.from([0x0a, 0x04, 0x74, 0x65, 0x73, 0x74]), 'base/dex/classes.dex': 'dex' });
 
-export const appx = (identity: { name?: string; version?: string } = {}) =>
-  zip({
-    'AppxManifest.xml': `<?xml version="1.0" encoding="utf-8"?>
+export const appxManifestXml = (identity: { name?: string; version?: string } = {}) =>
+  Buffer.from(`<?xml version="1.0" encoding="utf-8"?>
 <Package xmlns="http://schemas.microsoft.com/appx/manifest/foundation/windows10">
   <Identity Name="${identity.name ?? 'Example.Banking'}" Publisher="CN=Example" Version="${identity.version ?? '1.0.0.0'}" />
-</Package>`,
-    'Banking.exe': Buffer.alloc(512, 3),
-  });
+</Package>`);
+
+export const appx = (identity: { name?: string; version?: string } = {}) =>
+  zip({ 'AppxManifest.xml': appxManifestXml(identity), 'Banking.exe': Buffer.alloc(512, 3) });
 
 export const war = () => zip({ 'WEB-INF/web.xml': '<web-app/>', 'index.jsp': '<html></html>' });
 export const webZip = () => zip({ 'index.html': '<!doctype html><title>Banking</title>', 'app.js': 'console.log(1)' });

@@ -102,10 +102,11 @@ export class ArchiveInspector {
     task.resolve(inspection);
   }
 
-  /** Ends a worker that overran or failed; the next file gets a fresh one. */
+  /** Ends a worker that overran or failed and starts its replacement at once, so the next file need not wait for one. */
   private retire(slot: Slot): void {
     if (!this.slots.delete(slot)) return;
     void slot.worker.terminate();
+    if (!this.closed) this.spawn();
     this.dispatch();
   }
 
