@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import type { Config } from './config.js';
 import { openDatabase, type DatabaseHandle } from './db/client.js';
 import { bootstrap } from './domain/bootstrap.js';
+import type { InspectorLimits } from './domain/binaries/inspector.js';
 import { createDomain, type Domain } from './domain/index.js';
 import type { RunnerOptions } from './domain/publish/runner.js';
 import { probeRuntimeHealth, type RuntimeProbe } from './domain/runtime-probe.js';
@@ -54,6 +55,8 @@ export interface ServerOptions {
   tokenSweepIntervalMs?: number;
   /** Compile operations with graphql-jit: faster, but it breaks variable errors and subscriptions here, so off (bench/dashboard.ts measures it). */
   jit?: boolean;
+  /** Time and memory limits of the worker threads that read uploaded files (R68); tests shorten them. */
+  inspectorLimits?: InspectorLimits;
 }
 
 export interface ServerHandle {
@@ -89,6 +92,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
     limits: { maxUploadBytes: config.maxUploadBytes, maxMultipartBytes: config.maxMultipartBytes, uploadQuotaBytes: config.uploadQuotaBytes },
     probe: (url) => metrics.timeRuntimeCall('health', () => probe(url)),
     logger,
+    ...(options.inspectorLimits ? { inspectorLimits: options.inspectorLimits } : {}),
     runner: {
       stageDelayMs: config.publishStageDelayMs,
       maxConcurrentJobs: options.maxConcurrentJobs ?? DEFAULT_CONCURRENT_JOBS,
@@ -261,6 +265,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       const closed = new Promise<void>((resolveStop) => http.close(() => resolveStop()));
       // R4: running jobs stop at their next safe point and are rolled back before the database closes.
       await domain.runner.shutdown();
+      await domain.inspector.close();
       await closeWebSockets();
       sessions.close();
       realtime.close();

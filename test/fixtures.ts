@@ -97,14 +97,14 @@ export const apk = (identity: { package?: string; versionName?: string } = {}) =
 /** An .aab keeps its manifest as a protocol buffer; any bytes that are not binary XML stand in. */
 export const aab = () => zip({ 'base/manifest/AndroidManifest.xml': Buffer.from([0x0a, 0x04, 0x74, 0x65, 0x73, 0x74]), 'base/dex/classes.dex': 'dex' });
 
-export const appx = (identity: { name?: string; version?: string } = {}) =>
-  zip({
-    'AppxManifest.xml': `<?xml version="1.0" encoding="utf-8"?>
+export const appxManifestXml = (identity: { name?: string; version?: string } = {}) =>
+  Buffer.from(`<?xml version="1.0" encoding="utf-8"?>
 <Package xmlns="http://schemas.microsoft.com/appx/manifest/foundation/windows10">
   <Identity Name="${identity.name ?? 'Example.Banking'}" Publisher="CN=Example" Version="${identity.version ?? '1.0.0.0'}" />
-</Package>`,
-    'Banking.exe': Buffer.alloc(512, 3),
-  });
+</Package>`);
+
+export const appx = (identity: { name?: string; version?: string } = {}) =>
+  zip({ 'AppxManifest.xml': appxManifestXml(identity), 'Banking.exe': Buffer.alloc(512, 3) });
 
 export const war = () => zip({ 'WEB-INF/web.xml': '<web-app/>', 'index.jsp': '<html></html>' });
 export const webZip = () => zip({ 'index.html': '<!doctype html><title>Banking</title>', 'app.js': 'console.log(1)' });
@@ -155,3 +155,46 @@ export function manyEntryZip(count: number, firstName = 'Payload/Big.app/Info.pl
   end.writeUInt32LE(0xffffffff, 16);
   return Buffer.concat([...locals, directory, zip64End, locator, end]);
 }
+
+/**
+ * Android binary XML whose second chunk declares a size of 0: the XML header, then a NULL chunk
+ * that never moves the parser's cursor forward (issue 11: the parser looped forever).
+ */
+export function loopingAndroidManifest(): Buffer {
+  const manifest = Buffer.alloc(16);
+  manifest.writeUInt16LE(0x0003, 0);
+  manifest.writeUInt16LE(8, 2);
+  manifest.writeUInt32LE(16, 4);
+  manifest.writeUInt16LE(0x0000, 8);
+  manifest.writeUInt16LE(8, 10);
+  manifest.writeUInt32LE(0, 12);
+  return manifest;
+}
+
+/**
+ * A binary plist of about 200 bytes: `depth` arrays, each holding the next one twice, so that a
+ * parser that expands references builds 2^depth arrays (issue 11: heap exhaustion).
+ */
+export function expandingBinaryPlist(depth = 40): Buffer {
+  const objects: Buffer[] = [];
+  for (let i = 0; i < depth; i += 1) objects.push(Buffer.from([0xa2, i + 1, i + 1]));
+  objects.push(Buffer.from([0xa0]));
+  const header = Buffer.from('bplist00', 'latin1');
+  const offsets: number[] = [];
+  let at = header.length;
+  for (const object of objects) {
+    offsets.push(at);
+    at += object.length;
+  }
+  if (at + offsets.length > 0xff) throw new Error('depth too large for one-byte offsets');
+  const trailer = Buffer.alloc(32);
+  trailer.writeUInt8(1, 6);
+  trailer.writeUInt8(1, 7);
+  trailer.writeBigUInt64BE(BigInt(objects.length), 8);
+  trailer.writeBigUInt64BE(0n, 16);
+  trailer.writeBigUInt64BE(BigInt(at), 24);
+  return Buffer.concat([header, ...objects, Buffer.from(offsets), trailer]);
+}
+
+export const apkWithManifest = (manifest: Buffer) => zip({ 'AndroidManifest.xml': manifest, 'classes.dex': Buffer.alloc(64, 1) });
+export const ipaWithPlist = (plist: Buffer | string) => zip({ 'Payload/Banking.app/Info.plist': plist, 'Payload/Banking.app/Banking': Buffer.alloc(64, 7) });

@@ -176,33 +176,78 @@ describe('authentication and account scoping (R5, R40)', () => {
     const job = await startNative(t, w, { sync: true });
     const stranger = t.otherAccount();
     const client = wsClient(t.url, stranger.token);
+    const owner = wsClient(t.url, t.admin.token);
     try {
       await expect(collect(client, JOB_UPDATED, { id: job.id })).rejects.toThrow(/No publish job with that id/);
+      // Positive control: the same subscription, by the job's own account, gets the job.
+      expect((await collect<JobEvent>(owner, JOB_UPDATED, { id: job.id })).map((e) => e.publishJobUpdated)).toEqual([expect.objectContaining({ id: job.id, state: 'SUCCEEDED' })]);
     } finally {
       await client.dispose();
+      await owner.dispose();
     }
     const viaSse = await sse(t.url, stranger.token ?? '', JOB_UPDATED, { id: job.id });
     expect(viaSse.events.every((e) => !e.data?.publishJobUpdated)).toBe(true);
+    const ownerViaSse = await sse(t.url, t.admin.token ?? '', JOB_UPDATED, { id: job.id });
+    expect(ownerViaSse.events.map((e) => e.data?.publishJobUpdated?.id)).toEqual([job.id]);
   });
 
   it("never shows another account's jobs or environments in the wide subscriptions", async () => {
     const stranger = t.otherAccount();
-    const client = wsClient(t.url, stranger.token);
+    const strangerWorld = await publishWorld(stranger);
+    const w = await publishWorld(t.admin);
+    const strangerClient = wsClient(t.url, stranger.token);
+    const ownerClient = wsClient(t.url, t.admin.token);
+    type Seen = { jobs: { id: string; state: string }[]; statuses: { id: string; status: string }[] };
+    const watch = (client: ReturnType<typeof wsClient>) => {
+      const seen: Seen = { jobs: [], statuses: [] };
+      const jobs = client.iterate<{ publishJobsUpdated: { id: string; state: string } }>({ query: JOBS_UPDATED, variables: {} });
+      const statuses = client.iterate<{ environmentStatusChanged: { environment: { id: string }; status: string } }>({ query: STATUS_CHANGED, variables: {} });
+      const reading = Promise.all([
+        (async () => {
+          for await (const result of jobs) if (result.data) seen.jobs.push(result.data.publishJobsUpdated);
+        })(),
+        (async () => {
+          for await (const result of statuses) if (result.data) seen.statuses.push({ id: result.data.environmentStatusChanged.environment.id, status: result.data.environmentStatusChanged.status });
+        })(),
+      ]);
+      return { seen, stop: async () => Promise.all([jobs.return?.(), statuses.return?.(), reading]) };
+    };
+    const until = async (condition: () => boolean, tries = 500) => {
+      for (let i = 0; i < tries && !condition(); i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+      return condition();
+    };
+    const strangerPublish = async () =>
+      noUserErrors((await stranger.request(PUBLISH_NATIVE, { input: { appId: strangerWorld.appId, environmentId: strangerWorld.environmentId, option: 'APP_STORE', workflowState: 'DRAFT', removePlatforms: ['WINDOWS'], sync: true } })).publishNativeClient).job;
+    const strangerWatch = watch(strangerClient);
+    const ownerWatch = watch(ownerClient);
     try {
-      const seen: unknown[] = [];
-      const iterator = client.iterate({ query: JOBS_UPDATED, variables: {} });
-      const reading = (async () => {
-        for await (const result of iterator) seen.push(result);
-      })();
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      const w = await publishWorld(t.admin);
-      await startNative(t, w, { sync: true });
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      await iterator.return?.();
-      await reading;
-      expect(seen).toEqual([]);
+      // The stranger's own job opens the window: its subscriptions are live once it sees that job end.
+      // The stranger's own jobs open the window: its subscriptions are live once they see one end
+      // (a job may end before the subscriptions are in place, so it takes a few at most).
+      const opening: string[] = [];
+      const strangerSaw = (id: string) => () => strangerWatch.seen.jobs.some((j) => j.id === id && j.state === 'SUCCEEDED');
+      const strangerAvailable = () => strangerWatch.seen.statuses.filter((e) => e.id === strangerWorld.environmentId && e.status === 'AVAILABLE').length;
+      for (let attempt = 0; attempt < 20 && !(opening.length > 0 && (await until(strangerSaw(opening.at(-1) as string), 50)) && strangerAvailable() > 0); attempt += 1)
+        opening.push((await strangerPublish()).id);
+      expect(strangerSaw(opening.at(-1) as string)()).toBe(true);
+      const ownersJob = await startNative(t, w, { sync: true });
+      // Positive control: the owner's subscribers see the owner's job and environment, in the same window.
+      expect(await until(() => ownerWatch.seen.jobs.some((j) => j.id === ownersJob.id && j.state === 'SUCCEEDED'))).toBe(true);
+      expect(await until(() => ownerWatch.seen.statuses.some((e) => e.id === w.environmentId && e.status === 'AVAILABLE'))).toBe(true);
+      // Another job of the stranger closes the window: events arrive in order, so anything of the owner's would be here by now.
+      const availableBefore = strangerAvailable();
+      const closing = await strangerPublish();
+      expect(await until(strangerSaw(closing.id))).toBe(true);
+      expect(await until(() => strangerAvailable() > availableBefore)).toBe(true);
+
+      expect(strangerWatch.seen.jobs.every((j) => [...opening, closing.id].includes(j.id))).toBe(true);
+      expect(new Set(strangerWatch.seen.statuses.map((e) => e.id))).toEqual(new Set([strangerWorld.environmentId]));
+      expect(ownerWatch.seen.jobs.some((j) => [...opening, closing.id].includes(j.id))).toBe(false);
     } finally {
-      await client.dispose();
+      await strangerWatch.stop();
+      await ownerWatch.stop();
+      await strangerClient.dispose();
+      await ownerClient.dispose();
     }
   });
 });

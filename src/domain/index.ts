@@ -4,6 +4,7 @@ import { AccountService } from './accounts.js';
 import { AppStatusService } from './app-status.js';
 import { AppService } from './apps.js';
 import { BlobStore } from './binaries/blob-store.js';
+import { ArchiveInspector, type InspectorLimits } from './binaries/inspector.js';
 import { BinaryService, type BinaryLimits } from './binaries/service.js';
 import { DirectoryService } from './directory.js';
 import { EnvironmentService } from './environments.js';
@@ -21,6 +22,8 @@ export interface DomainOptions {
   /** Where blobs live (DATA_DIR). */
   dataDir: string;
   limits: BinaryLimits;
+  /** Limits of the worker threads that read uploaded files (R68); defaults unless a test needs others. */
+  inspectorLimits?: InspectorLimits;
   probe: RuntimeProbe;
   runner: RunnerOptions;
   logger: Logger;
@@ -34,7 +37,8 @@ export function createDomain(db: Db, options: DomainOptions) {
   const apps = new AppService(db);
   const environments = new EnvironmentService(db, options.probe, events, jobs);
   const directory = new DirectoryService(db);
-  const binaries = new BinaryService(db, store, options.limits);
+  const inspector = new ArchiveInspector(options.inspectorLimits);
+  const binaries = new BinaryService(db, store, options.limits, inspector);
   const management = new ManagementService(db);
   binaries.setServedByCheck((binaryId) => management.environmentsServing(binaryId));
   const runner = new PublishRunner(db, jobs, environments, events, options.logger, options.runner);
@@ -60,6 +64,7 @@ export function createDomain(db: Db, options: DomainOptions) {
     environments,
     directory,
     binaries,
+    inspector,
     management,
     jobs,
     runner,

@@ -9,9 +9,10 @@ import { hasRole, type Principal } from '../principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from '../result.js';
 import { sha256Hex } from '../tokens.js';
 import { checkDescription, compareVersions, isVersion, MAX_NAME_LENGTH } from '../validation.js';
-import { inspectArchive } from './archive.js';
 import { releaseBlob } from './blob-refs.js';
 import { BlobStore, TooLargeError, type StoredTemp } from './blob-store.js';
+import type { ArchiveInspector } from './inspector.js';
+import type { ArchiveKind } from './archive.js';
 import { describeKind, platformRules, type ClientPlatform } from './platforms.js';
 import { listKey, statedVersion, versionKey } from './versions.js';
 import { inIdOrder } from '../rows.js';
@@ -69,11 +70,33 @@ function checkFileName(name: string, field: string[]): UserError | null {
   return null;
 }
 
-function checkExtension(platform: ClientPlatform, fileName: string, field: string[]): UserError | null {
+/** The kind of app a file name says it holds, by its extension; null when no platform takes it. */
+function kindByName(fileName: string): ArchiveKind | null {
+  const name = fileName.toLowerCase();
+  const rule = Object.values(platformRules).find(({ extensions }) => extensions.some((extension) => name.endsWith(extension)));
+  return rule?.kind ?? null;
+}
+
+/** "An IOS_PHONE binary is a .ipa file": what a platform's file is called. */
+function wrongName(platform: ClientPlatform, field: string[]): UserError {
   const { extensions } = platformRules[platform];
-  return extensions.some((extension) => fileName.toLowerCase().endsWith(extension))
-    ? null
-    : userError('INVALID_BINARY', `A ${platform} binary is a ${extensions.join(', ')} file`, field);
+  const names = extensions.length > 1 ? `${extensions.slice(0, -1).join(', ')} or ${extensions.at(-1)}` : extensions.join('');
+  return userError('INVALID_BINARY', `${/^[AEIOU]/.test(platform) ? 'An' : 'A'} ${platform} binary is a ${names} file`, field);
+}
+
+const mismatch = (platform: ClientPlatform, kind: ArchiveKind, field: string[], what = 'The file is') =>
+  userError('PLATFORM_MISMATCH', `${what} ${describeKind(kind)}, not ${describeKind(platformRules[platform].kind)} for ${platform}`, field);
+
+/**
+ * R14 by file name: a name no platform takes is INVALID_BINARY; a name of another platform's
+ * kind is PLATFORM_MISMATCH when nothing more is known (`byContent` false). When the content will
+ * be read, a name of another kind is left for `register` to settle with the content.
+ */
+function checkExtension(platform: ClientPlatform, fileName: string, field: string[], byContent: boolean): UserError | null {
+  const kind = kindByName(fileName);
+  if (kind === null) return wrongName(platform, field);
+  if (kind === platformRules[platform].kind || byContent) return null;
+  return mismatch(platform, kind, field, 'The file name says it is');
 }
 
 const isUniqueViolation = (error: unknown) => error instanceof SqliteError && error.code === 'SQLITE_CONSTRAINT_UNIQUE';
@@ -87,6 +110,8 @@ export class BinaryService {
     private readonly db: Db,
     private readonly store: BlobStore,
     private readonly limits: BinaryLimits,
+    /** Reads the files in worker threads (R68); the main thread never parses them. */
+    private readonly inspector: ArchiveInspector,
   ) {}
 
   /** The Management runtime tells which binaries it serves (R20). */
@@ -159,7 +184,7 @@ export class BinaryService {
     if (!app) return fail(notFound('app', ['input', 'appId']));
     const problems = [
       checkFileName(input.fileName, ['input', 'fileName']),
-      checkExtension(input.platform, input.fileName, ['input', 'fileName']),
+      checkExtension(input.platform, input.fileName, ['input', 'fileName'], false),
     ].filter((p) => p !== null);
     if (!Number.isSafeInteger(input.sizeBytes) || input.sizeBytes < 1)
       problems.push(userError('INVALID_INPUT', 'Size must be a positive number of bytes', ['input', 'sizeBytes']));
@@ -347,7 +372,7 @@ export class BinaryService {
     const problems = [
       checkDescription(input.description, ['input', 'description']),
       checkFileName(fileName, fileField),
-      checkExtension(input.platform, fileName, fileField),
+      checkExtension(input.platform, fileName, fileField, true),
     ].filter((p) => p !== null);
     if (input.version != null && !isVersion(input.version))
       problems.push(
@@ -374,14 +399,16 @@ export class BinaryService {
       return fail(problem);
     };
     const fileField = isTemp ? ['input', 'file'] : ['input', 'uploadId'];
-    const inspection = await inspectArchive(stored.path);
+    const inspection = await this.inspector.inspect(stored.path);
     const expected = platformRules[input.platform].kind;
+    // A file named for another kind of platform: a mismatch if its content agrees, else a wrong name.
+    if (kindByName(fileName) !== expected)
+      return refuse(
+        inspection.ok && inspection.identity.kind !== expected ? mismatch(input.platform, inspection.identity.kind, fileField) : wrongName(input.platform, fileField),
+      );
     if (!inspection.ok) return refuse(userError('INVALID_BINARY', inspection.reason, fileField));
     const { identity } = inspection;
-    if (identity.kind !== expected)
-      return refuse(
-        userError('PLATFORM_MISMATCH', `The file is ${describeKind(identity.kind)}, not ${describeKind(expected)} for ${input.platform}`, fileField),
-      );
+    if (identity.kind !== expected) return refuse(mismatch(input.platform, identity.kind, fileField));
 
     const stated = statedVersion(identity.version);
     if (input.version != null && identity.version !== null && (stated === null || compareVersions(stated, input.version) !== 0))

@@ -58,8 +58,11 @@ export interface JobPlan {
 export interface RunnerOptions {
   stageDelayMs: number;
   maxConcurrentJobs: number;
-  /** Test-only: a message makes that stage fail, to show that a job is all-or-nothing. */
-  fault?: (stage: StageKey, job: PublishJob) => string | null;
+  /**
+   * Test-only: a message makes that stage fail, to show that a job is all-or-nothing. Asked
+   * before the stage runs and again after it has written its changes.
+   */
+  fault?: (stage: StageKey, job: PublishJob, moment: 'before' | 'after') => string | null;
 }
 
 class Canceled extends Error {}
@@ -228,9 +231,11 @@ export class PublishRunner {
         this.jobs.setStage(jobId, position, { state: 'RUNNING', startedAt: new Date() });
         this.announce(job);
         if (this.options.stageDelayMs > 0) await sleep(this.options.stageDelayMs, undefined, { signal }).catch(() => { throw signal.reason; });
-        const fault = this.options.fault?.(stage.key, job);
+        const fault = this.options.fault?.(stage.key, job, 'before');
         if (fault) throw new StageFailure('RUNTIME_FAULT', fault);
         const outcome = await stage.run(context);
+        const lateFault = this.options.fault?.(stage.key, job, 'after');
+        if (lateFault) throw new StageFailure('RUNTIME_FAULT', lateFault);
         if (signal.aborted) throw signal.reason;
         this.jobs.setStage(jobId, position, {
           state: 'skipped' in outcome ? 'SKIPPED' : 'SUCCEEDED',
