@@ -22,6 +22,8 @@ export function benchConfig(overrides: Partial<Config> = {}): Config {
     adminToken: 'bench-admin-token-0123456789abcdef',
     seed: 'none',
     publishStageDelayMs: 0,
+    runtimeStageDeadlineMs: 30_000,
+    runtimeUrlAllow: [],
     maxUploadBytes: 4 * 1024 ** 3,
     maxMultipartBytes: 64 * 1024 ** 2,
     logLevel: 'silent',

@@ -7,7 +7,8 @@ import { openDatabase } from './db/client.js';
 import { bootstrap } from './domain/bootstrap.js';
 import { createDomain, type Domain } from './domain/index.js';
 import type { RunnerOptions } from './domain/publish/runner.js';
-import { probeRuntimeHealth, type RuntimeProbe } from './domain/runtime-probe.js';
+import type { RemoteRuntimeFactory } from './domain/runtimes.js';
+import { DEFAULT_HTTP_RUNTIME_OPTIONS, HttpRuntime } from './runtime/http-client.js';
 import { seedSampleBinaries } from './domain/samples.js';
 import { handleBinaryRoutes } from './http/binaries.js';
 import { createGraphQL } from './http/graphql.js';
@@ -25,8 +26,12 @@ export const MAX_JSON_BODY_BYTES = 1024 * 1024;
 
 export interface ServerOptions {
   logger?: Logger;
-  /** How runtimes are asked for their health; the real HTTP probe unless a test swaps it. */
-  probe?: RuntimeProbe;
+  /** How a remote runtime is reached; the HTTP client unless a test swaps it. */
+  remoteRuntime?: RemoteRuntimeFactory;
+  /** One attempt of a call to a remote runtime (R51); 10 s unless a test needs it sooner. */
+  runtimeCallTimeoutMs?: number;
+  /** First wait before a waiting rollback is tried again (R50). */
+  rollbackRetryMs?: number;
   /** Sees every SQL statement, for tests that count statements per request. */
   onStatement?: (sql: string) => void;
   /** How often URL environments are probed; 30 s unless a test needs it sooner. */
@@ -67,11 +72,20 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   const domain = createDomain(database.db, {
     dataDir,
     limits: { maxUploadBytes: config.maxUploadBytes, maxMultipartBytes: config.maxMultipartBytes },
-    probe: options.probe ?? probeRuntimeHealth,
+    remoteRuntime:
+      options.remoteRuntime ??
+      ((url, token, environmentId) =>
+        new HttpRuntime(url, token, environmentId, {
+          ...DEFAULT_HTTP_RUNTIME_OPTIONS,
+          deadlineMs: config.runtimeStageDeadlineMs,
+          callTimeoutMs: Math.min(options.runtimeCallTimeoutMs ?? DEFAULT_HTTP_RUNTIME_OPTIONS.callTimeoutMs, config.runtimeStageDeadlineMs),
+        })),
+    runtimeUrlAllow: config.runtimeUrlAllow,
     logger,
     runner: {
       stageDelayMs: config.publishStageDelayMs,
       maxConcurrentJobs: options.maxConcurrentJobs ?? DEFAULT_CONCURRENT_JOBS,
+      ...(options.rollbackRetryMs ? { rollbackRetryMs: options.rollbackRetryMs } : {}),
       ...(options.runtimeFault ? { fault: options.runtimeFault } : {}),
     },
   });
