@@ -106,4 +106,10 @@ CREATE TABLE `store_notifications` (
 );
 --> statement-breakpoint
 CREATE INDEX `store_notifications_user_idx` ON `store_notifications` (`environment_id`,`directory_user_id`,`id`);--> statement-breakpoint
-CREATE INDEX `store_notifications_job_idx` ON `store_notifications` (`publish_job_id`);
+CREATE INDEX `store_notifications_job_idx` ON `store_notifications` (`publish_job_id`);--> statement-breakpoint
+CREATE TABLE `runtime_environments` (
+	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`path` text NOT NULL
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `runtime_environments_path_unique` ON `runtime_environments` (`path`);

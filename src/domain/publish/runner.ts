@@ -110,6 +110,8 @@ export class PublishRunner {
   private readonly plans = new Map<string, JobPlan>();
   private readonly queue: number[] = [];
   private readonly running = new Map<number, AbortController>();
+  /** Each running job's whole run, its last runtime calls included, for shutdown to wait on. */
+  private readonly runs = new Map<number, Promise<void>>();
   private readonly finished = new Map<number, { promise: Promise<void>; resolve: () => void }>();
   /** Rollbacks waiting for their runtime (R50), by job id: aborted to give up. */
   private readonly rollbacks = new Map<number, { controller: AbortController; abandoned: boolean; done: Promise<void> }>();
@@ -209,7 +211,7 @@ export class PublishRunner {
   async shutdown(): Promise<void> {
     this.stopping = true;
     this.queue.length = 0;
-    const waiting = [...this.running.keys()].map((jobId) => this.finishedEntry(jobId).promise);
+    const waiting = [...this.runs.values()];
     for (const controller of this.running.values()) controller.abort(new Stopped());
     // Rollbacks still waiting for their runtime stay active and are resumed at the next start (R25).
     for (const rollback of this.rollbacks.values()) rollback.controller.abort();
@@ -253,12 +255,14 @@ export class PublishRunner {
       if (jobId === undefined) break;
       const controller = new AbortController();
       this.running.set(jobId, controller);
-      void this.run(jobId, controller.signal)
+      const run = this.run(jobId, controller.signal)
         .catch((error: unknown) => this.logger.error({ err: error, jobId }, 'publish job runner failed'))
         .finally(() => {
           this.running.delete(jobId);
+          this.runs.delete(jobId);
           this.pump();
         });
+      this.runs.set(jobId, run);
     }
   }
 

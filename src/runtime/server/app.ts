@@ -6,10 +6,12 @@ import { join, resolve } from 'node:path';
 import { runtimeCommand, restorePointKey, type CommandType } from '../commands.js';
 import { RuntimeHost, runtimeInfo } from '../embedded/index.js';
 import { RuntimeRefusedError } from '../errors.js';
+import { eq } from 'drizzle-orm';
 import { openRuntimeDatabase } from './database.js';
+import { runtimeEnvironments } from './schema.js';
 
-/** A runtime server keeps one environment. */
-const ENVIRONMENT = 0;
+/** Where the environment's path ends and the API begins: `/dev/v1/info` is `/v1/info` of environment `/dev`. */
+const routePattern = /^((?:\/[A-Za-z0-9_-]{1,64})?)(\/v1\/.*)$/;
 const MAX_COMMAND_BYTES = 1024 * 1024;
 const sha256Pattern = /^[0-9a-f]{64}$/;
 
@@ -80,22 +82,34 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
     return new Promise<never>(() => {});
   };
 
-  const routes: { method: string; pattern: RegExp; handle: (req: IncomingMessage, res: ServerResponse, match: RegExpExecArray, url: URL) => Promise<void> | void }[] = [
+  /** The environment a path names: the root is 0, any other path gets a number the first time. */
+  const environmentOf = (path: string): number => {
+    if (path === '') return 0;
+    const known = database.db.select().from(runtimeEnvironments).where(eq(runtimeEnvironments.path, path)).get();
+    return known?.id ?? database.db.insert(runtimeEnvironments).values({ path }).returning().get().id;
+  };
+
+  type Route = {
+    method: string;
+    pattern: RegExp;
+    handle: (req: IncomingMessage, res: ServerResponse, match: RegExpExecArray, url: URL, environment: number) => Promise<void> | void;
+  };
+  const routes: Route[] = [
     { method: 'GET', pattern: /^\/v1\/info$/, handle: (_req, res) => send(res, 200, runtimeInfo(managementAvailable)) },
-    { method: 'GET', pattern: /^\/v1\/management$/, handle: (_req, res) => send(res, 200, { apps: host.reads.managementOf([ENVIRONMENT])[0] ?? [] }) },
-    { method: 'GET', pattern: /^\/v1\/services$/, handle: (_req, res) => send(res, 200, host.reads.servicesOf([ENVIRONMENT])[0]) },
+    { method: 'GET', pattern: /^\/v1\/management$/, handle: (_req, res, _match, _url, environment) => send(res, 200, { apps: host.reads.managementOf([environment])[0] ?? [] }) },
+    { method: 'GET', pattern: /^\/v1\/services$/, handle: (_req, res, _match, _url, environment) => send(res, 200, host.reads.servicesOf([environment])[0]) },
     {
       method: 'GET',
       pattern: /^\/v1\/notifications$/,
-      handle: (_req, res, _match, url) => {
+      handle: (_req, res, _match, url, environment) => {
         const raw = url.searchParams.get('userIds') ?? '';
         const ids = raw === '' ? [] : raw.split(',').map(Number);
         if (ids.length > 1000 || ids.some((id) => !Number.isSafeInteger(id) || id < 0))
           throw new RuntimeRefusedError('INVALID_COMMAND', 'userIds is up to 1000 comma-separated ids');
-        send(res, 200, { notifications: ids.length === 0 ? [] : host.reads.notificationsOf([ENVIRONMENT], ids) });
+        send(res, 200, { notifications: ids.length === 0 ? [] : host.reads.notificationsOf([environment], ids) });
       },
     },
-    { method: 'GET', pattern: /^\/v1\/restore-points$/, handle: (_req, res) => send(res, 200, { restorePoints: host.commands.restorePoints.open(ENVIRONMENT) }) },
+    { method: 'GET', pattern: /^\/v1\/restore-points$/, handle: (_req, res, _match, _url, environment) => send(res, 200, { restorePoints: host.commands.restorePoints.open(environment) }) },
     {
       method: 'HEAD',
       pattern: /^\/v1\/blobs\/([^/]+)$/,
@@ -123,13 +137,13 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
     {
       method: 'POST',
       pattern: /^\/v1\/commands$/,
-      handle: async (req, res) => {
+      handle: async (req, res, _match, _url, environment) => {
         const key = req.headers['idempotency-key'];
         if (typeof key !== 'string' || !/^[\x21-\x7e]{1,300}$/.test(key))
           throw new RuntimeRefusedError('INVALID_COMMAND', 'every change needs an Idempotency-Key header (R49)');
         const parsed = runtimeCommand.safeParse(await readJson(req));
         if (!parsed.success) throw new RuntimeRefusedError('INVALID_COMMAND', parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
-        const result = host.apply<CommandType>(ENVIRONMENT, key, parsed.data);
+        const result = host.apply<CommandType>(environment, key, parsed.data);
         if (options.hold === `command:${parsed.data.type}`) await holdForever(`command ${parsed.data.type}`);
         send(res, 200, result);
       },
@@ -139,7 +153,8 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
   const http = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://runtime');
     if (req.method === 'GET' && url.pathname === '/health') return send(res, 200, { ok: true });
-    const matching = routes.map((route) => ({ route, match: route.pattern.exec(url.pathname) })).filter((entry) => entry.match);
+    const [, environmentPath = '', apiPath = ''] = routePattern.exec(url.pathname) ?? [];
+    const matching = routes.map((route) => ({ route, match: route.pattern.exec(apiPath) })).filter((entry) => entry.match);
     if (matching.length === 0) return send(res, 404, { code: 'NOT_FOUND', message: 'no such route' });
     const found = matching.find((entry) => entry.route.method === req.method);
     if (!found?.match) return send(res, 405, { code: 'METHOD_NOT_ALLOWED', message: `use ${matching.map((entry) => entry.route.method).join(', ')}` });
@@ -149,7 +164,7 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
       return void res.end(JSON.stringify({ code: 'UNAUTHORIZED', message: 'a runtime token is required (Authorization: Bearer <token>)' }));
     }
     Promise.resolve()
-      .then(() => found.route.handle(req, res, found.match as RegExpExecArray, url))
+      .then(() => found.route.handle(req, res, found.match as RegExpExecArray, url, environmentOf(environmentPath)))
       .catch((error: unknown) => {
         if (res.headersSent) return void res.destroy();
         if (error instanceof RuntimeRefusedError) {

@@ -2,7 +2,8 @@ import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { fileURLToPath } from 'node:url';
-import * as schema from '../schema.js';
+import * as runtimeSchema from '../schema.js';
+import * as serverSchema from './schema.js';
 import type { RuntimeDb } from '../embedded/db.js';
 
 const migrationsFolder = fileURLToPath(new URL('../../../drizzle-runtime', import.meta.url));
@@ -15,7 +16,7 @@ export function openRuntimeDatabase(file: string): { db: RuntimeDb; close(): voi
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  const db = drizzle(sqlite, { schema });
+  const db = drizzle(sqlite, { schema: { ...runtimeSchema, ...serverSchema } });
   migrate(db, { migrationsFolder });
   return { db, close: () => sqlite.open && sqlite.close() };
 }
