@@ -3,7 +3,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
 
 /** A runtime server started as `npm run runtime` does, in a child process of its own. */
 export interface RuntimeProcess {
@@ -26,7 +25,8 @@ export interface RuntimeProcess {
 export async function startRuntimeProcess(options: { dataDir?: string; port?: number; env?: Record<string, string> } = {}): Promise<RuntimeProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'shipyard-runtime-'));
   const token = 'test-runtime-token-0123456789abcdef';
-  const child = spawn(TSX, ['src/cli/runtime.ts'], {
+  // One process (not the tsx wrapper), so that a signal reaches the runtime itself.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/runtime.ts'], {
     env: { ...process.env, RUNTIME_PORT: String(options.port ?? 0), RUNTIME_DATA_DIR: dataDir, RUNTIME_TOKEN: token, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
