@@ -11,7 +11,7 @@ import { openRuntimeDatabase } from './database.js';
 import { runtimeEnvironments } from './schema.js';
 
 /** Where the environment's path ends and the API begins: `/dev/v1/info` is `/v1/info` of environment `/dev`. */
-const routePattern = /^((?:\/[A-Za-z0-9_-]{1,64})?)(\/v1\/.*)$/;
+const routePattern = /^((?:\/[A-Za-z0-9_-]{1,64})?)(\/v1\/.*|\/health)$/;
 const MAX_COMMAND_BYTES = 1024 * 1024;
 const sha256Pattern = /^[0-9a-f]{64}$/;
 
@@ -30,7 +30,12 @@ export interface RuntimeServerOptions {
   onHold?: (what: string) => void;
 }
 
+/** `/v1/blobs/{sha256}` matches `/v1/blobs/<anything but a slash>`. */
+const patternOf = (path: string): RegExp => new RegExp(`^${path.replace(/\{[a-z0-9]+\}/gi, '([^/]+)')}$`);
+
 export interface RuntimeServerHandle {
+  /** Every route it answers, as `METHOD /path`, for the test that holds it to its OpenAPI document. */
+  readonly routes: string[];
   start(): Promise<string>;
   stop(): Promise<void>;
   readonly host: RuntimeHost;
@@ -91,16 +96,17 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
 
   type Route = {
     method: string;
-    pattern: RegExp;
+    /** As the OpenAPI document names it (docs/runtime-api.yaml). */
+    path: string;
     handle: (req: IncomingMessage, res: ServerResponse, match: RegExpExecArray, url: URL, environment: number) => Promise<void> | void;
   };
   const routes: Route[] = [
-    { method: 'GET', pattern: /^\/v1\/info$/, handle: (_req, res) => send(res, 200, runtimeInfo(managementAvailable)) },
-    { method: 'GET', pattern: /^\/v1\/management$/, handle: (_req, res, _match, _url, environment) => send(res, 200, { apps: host.reads.managementOf([environment])[0] ?? [] }) },
-    { method: 'GET', pattern: /^\/v1\/services$/, handle: (_req, res, _match, _url, environment) => send(res, 200, host.reads.servicesOf([environment])[0]) },
+    { method: 'GET', path: '/v1/info', handle: (_req, res) => send(res, 200, runtimeInfo(managementAvailable)) },
+    { method: 'GET', path: '/v1/management', handle: (_req, res, _match, _url, environment) => send(res, 200, { apps: host.reads.managementOf([environment])[0] ?? [] }) },
+    { method: 'GET', path: '/v1/services', handle: (_req, res, _match, _url, environment) => send(res, 200, host.reads.servicesOf([environment])[0]) },
     {
       method: 'GET',
-      pattern: /^\/v1\/notifications$/,
+      path: '/v1/notifications',
       handle: (_req, res, _match, url, environment) => {
         const raw = url.searchParams.get('userIds') ?? '';
         const ids = raw === '' ? [] : raw.split(',').map(Number);
@@ -109,15 +115,15 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
         send(res, 200, { notifications: ids.length === 0 ? [] : host.reads.notificationsOf([environment], ids) });
       },
     },
-    { method: 'GET', pattern: /^\/v1\/restore-points$/, handle: (_req, res, _match, _url, environment) => send(res, 200, { restorePoints: host.commands.restorePoints.open(environment) }) },
+    { method: 'GET', path: '/v1/restore-points', handle: (_req, res, _match, _url, environment) => send(res, 200, { restorePoints: host.commands.restorePoints.open(environment) }) },
     {
       method: 'HEAD',
-      pattern: /^\/v1\/blobs\/([^/]+)$/,
+      path: '/v1/blobs/{sha256}',
       handle: (_req, res, match) => send(res, sha256Pattern.test(match[1] ?? '') && host.blobs.has(match[1] ?? '') ? 200 : 404),
     },
     {
       method: 'PUT',
-      pattern: /^\/v1\/blobs\/([^/]+)$/,
+      path: '/v1/blobs/{sha256}',
       handle: async (req, res, match, url) => {
         const sha256 = match[1] ?? '';
         if (!sha256Pattern.test(sha256)) throw new RuntimeRefusedError('INVALID_COMMAND', 'a blob is named by its lower-case hex SHA-256');
@@ -136,7 +142,7 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
     },
     {
       method: 'POST',
-      pattern: /^\/v1\/commands$/,
+      path: '/v1/commands',
       handle: async (req, res, _match, _url, environment) => {
         const key = req.headers['idempotency-key'];
         if (typeof key !== 'string' || !/^[\x21-\x7e]{1,300}$/.test(key))
@@ -152,9 +158,9 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
 
   const http = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://runtime');
-    if (req.method === 'GET' && url.pathname === '/health') return send(res, 200, { ok: true });
     const [, environmentPath = '', apiPath = ''] = routePattern.exec(url.pathname) ?? [];
-    const matching = routes.map((route) => ({ route, match: route.pattern.exec(apiPath) })).filter((entry) => entry.match);
+    if (req.method === 'GET' && apiPath === '/health') return send(res, 200, { ok: true });
+    const matching = routes.map((route) => ({ route, match: patternOf(route.path).exec(apiPath) })).filter((entry) => entry.match);
     if (matching.length === 0) return send(res, 404, { code: 'NOT_FOUND', message: 'no such route' });
     const found = matching.find((entry) => entry.route.method === req.method);
     if (!found?.match) return send(res, 405, { code: 'METHOD_NOT_ALLOWED', message: `use ${matching.map((entry) => entry.route.method).join(', ')}` });
@@ -180,6 +186,7 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
 
   return {
     host,
+    routes: ['GET /health', ...routes.map((route) => `${route.method} ${route.path}`)],
     start: async () => {
       await new Promise<void>((listening, failed) => {
         http.once('error', failed);
