@@ -101,7 +101,8 @@ export class HttpRuntime implements Runtime {
   async putBlob(blob: BlobSource, restorePoint: string): Promise<void> {
     await this.call('PUT', `/v1/blobs/${blob.sha256}?restorePoint=${encodeURIComponent(restorePoint)}`, {
       body: () => Readable.toWeb(blob.open()) as ReadableStream<Uint8Array>,
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.sizeBytes) },
+      // No Content-Length: the runtime verifies what arrives by its SHA-256, whatever its length.
+      headers: { 'content-type': 'application/octet-stream' },
       timeoutMs: this.options.callTimeoutMs + Math.ceil((blob.sizeBytes / MIN_TRANSFER_BYTES_PER_SECOND) * 1000),
     });
   }
