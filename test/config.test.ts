@@ -10,6 +10,8 @@ describe('configuration (R3)', () => {
       adminToken: undefined,
       seed: 'demo',
       publishStageDelayMs: 300,
+      runtimeStageDeadlineMs: 30_000,
+      runtimeUrlAllow: [],
       maxUploadBytes: 4 * 1024 ** 3,
       maxMultipartBytes: 64 * 1024 ** 2,
       logLevel: 'info',
@@ -27,8 +29,19 @@ describe('configuration (R3)', () => {
       MAX_UPLOAD_BYTES: '1024',
       MAX_MULTIPART_BYTES: '512',
       LOG_LEVEL: 'debug',
+      RUNTIME_STAGE_DEADLINE_MS: '5000',
+      RUNTIME_URL_ALLOW: 'runtime.example.com,*.internal',
     });
-    expect(config).toMatchObject({ port: 0, host: '0.0.0.0', seed: 'none', publishStageDelayMs: 0, maxUploadBytes: 1024, logLevel: 'debug' });
+    expect(config).toMatchObject({
+      port: 0,
+      host: '0.0.0.0',
+      seed: 'none',
+      publishStageDelayMs: 0,
+      maxUploadBytes: 1024,
+      logLevel: 'debug',
+      runtimeStageDeadlineMs: 5000,
+      runtimeUrlAllow: ['runtime.example.com', '*.internal'],
+    });
   });
 
   it.each([
@@ -39,6 +52,8 @@ describe('configuration (R3)', () => {
     ['ADMIN_TOKEN', 'short', /ADMIN_TOKEN: ADMIN_TOKEN must be at least 16 characters/],
     ['MAX_UPLOAD_BYTES', '-5', /MAX_UPLOAD_BYTES: MAX_UPLOAD_BYTES must be a whole number/],
     ['PUBLISH_STAGE_DELAY_MS', '1.5', /PUBLISH_STAGE_DELAY_MS must be a whole number/],
+    ['RUNTIME_STAGE_DEADLINE_MS', '5', /RUNTIME_STAGE_DEADLINE_MS must be at least 100/],
+    ['RUNTIME_URL_ALLOW', 'http://x.example/path', /RUNTIME_URL_ALLOW must be comma-separated host patterns/],
   ])('explains a bad %s', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);
