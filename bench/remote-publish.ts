@@ -12,7 +12,7 @@ import yazl from 'yazl';
 import { gql, printFigures, round, startBenchServer, type BenchServer, type Figure } from './support.js';
 
 const MIB = 1024 * 1024;
-const SIZE = 64 * MIB;
+const SIZE = Number(process.env.BENCH_BINARY_MIB ?? 64) * MIB;
 const ROUNDS = 5;
 const TOKEN = 'bench-runtime-token-0123456789abcdef';
 
@@ -39,16 +39,26 @@ async function binaries(version: string) {
   ];
 }
 
+/** The streamed upload (createBinaryUpload, PUT, addClientBinary): any size, memory flat. */
 async function upload(bench: BenchServer, appId: string, platform: string, version: string, name: string, content: Buffer) {
-  const form = new FormData();
-  const query = `mutation ($input: UploadClientBinaryInput!) { uploadClientBinary(input: $input) { binary { id sha256 sizeBytes } userErrors { message } } }`;
-  form.append('operations', JSON.stringify({ query, variables: { input: { appId, platform, version, file: null } } }));
-  form.append('map', JSON.stringify({ 0: ['variables.input.file'] }));
-  form.append('0', new Blob([new Uint8Array(content)]), name);
-  const response = await fetch(`${bench.url}/graphql`, { method: 'POST', headers: { authorization: `Bearer ${bench.token}`, 'x-graphql-yoga-csrf': '1' }, body: form });
-  const body = (await response.json()) as { data: { uploadClientBinary: { binary: { id: string; sha256: string } | null; userErrors: unknown[] } } };
-  if (!body.data.uploadClientBinary.binary) throw new Error(JSON.stringify(body.data.uploadClientBinary.userErrors));
-  return body.data.uploadClientBinary.binary;
+  const { createBinaryUpload } = await gql(
+    bench.url,
+    bench.token,
+    `mutation ($input: CreateBinaryUploadInput!) { createBinaryUpload(input: $input) { upload { id uploadUrl } userErrors { message } } }`,
+    { input: { appId, platform, fileName: name, sizeBytes: content.length } },
+  );
+  const put = await fetch(createBinaryUpload.upload.uploadUrl, { method: 'PUT', headers: { authorization: `Bearer ${bench.token}` }, body: new Uint8Array(content) }).catch((error: unknown) => {
+    throw new Error(`upload PUT of ${platform} ${content.length} bytes failed: ${JSON.stringify(createBinaryUpload)}`, { cause: error });
+  });
+  if (put.status !== 201) throw new Error(`upload PUT answered ${put.status}`);
+  const { addClientBinary } = await gql(
+    bench.url,
+    bench.token,
+    `mutation ($input: AddClientBinaryInput!) { addClientBinary(input: $input) { binary { id sha256 } userErrors { message } } }`,
+    { input: { uploadId: createBinaryUpload.upload.id, version } },
+  );
+  if (!addClientBinary.binary) throw new Error(JSON.stringify(addClientBinary.userErrors));
+  return addClientBinary.binary as { id: string; sha256: string };
 }
 
 /** The runtime server in a process of its own, as `npm run runtime` starts it. */
@@ -89,12 +99,12 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 
 export async function run(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), 'shipyard-remote-bench-'));
-  const runtime = await startRuntime(join(scratch, 'runtime'));
-  const bench = await startBenchServer({ maxMultipartBytes: 512 * MIB, runtimeStageDeadlineMs: 600_000 });
+  const bench = await startBenchServer({ runtimeStageDeadlineMs: 600_000 });
   // The baseline: the same bytes PUT to a plain node:http server that writes them to a file.
   const plain = createServer((req, res) => {
-    pipeline(req, createWriteStream(join(scratch, `plain-${randomBytes(4).toString('hex')}`))).then(
-      () => res.writeHead(201).end(),
+    const file = join(scratch, `plain-${randomBytes(4).toString('hex')}`);
+    pipeline(req, createWriteStream(file)).then(
+      () => (rmSync(file), res.writeHead(201).end()),
       () => res.destroy(),
     );
   });
@@ -103,53 +113,59 @@ export async function run(): Promise<void> {
   try {
     const { createApp } = await gql(bench.url, bench.token, 'mutation { createApp(input: { name: "Remote" }) { app { id } } }');
     const appId = createApp.app.id as string;
-    const { createEnvironment } = await gql(
-      bench.url,
-      bench.token,
-      `mutation ($url: String!, $token: String!) { createEnvironment(input: { name: "remote", url: $url, runtimeToken: $token, managementEnabled: true }) { environment { id } } }`,
-      { url: `${runtime.url}/bench`, token: TOKEN },
-    );
-    const environmentId = createEnvironment.environment.id as string;
-    await gql(bench.url, bench.token, `mutation ($id: ID!) { checkEnvironment(input: { id: $id }) { environment { status } } }`, { id: environmentId });
+    const uploaded: { id: string; sha256: string; bytes: number }[] = [];
+    for (const file of await binaries('1.0')) uploaded.push({ ...(await upload(bench, appId, file.platform, '1.0', file.name, file.content)), bytes: file.content.length });
+    const bytes = uploaded.reduce((sum, file) => sum + file.bytes, 0);
+    const paths = uploaded.map((file) => join(bench.dataDir, 'blobs', file.sha256.slice(0, 2), file.sha256));
 
     const publishRates: number[] = [];
     const putRates: number[] = [];
     const growth = { shipyard: 0, runtime: 0 };
     for (let i = 1; i <= ROUNDS; i += 1) {
-      const uploaded: { id: string; sha256: string; bytes: number }[] = [];
-      for (const file of await binaries(`${i}.0`)) uploaded.push({ ...(await upload(bench, appId, file.platform, `${i}.0`, file.name, file.content)), bytes: file.content.length });
-      const bytes = uploaded.reduce((sum, file) => sum + file.bytes, 0);
-      const paths = uploaded.map((file) => join(bench.dataDir, 'blobs', file.sha256.slice(0, 2), file.sha256));
-
-      // Interleaved: the plain PUT of the same four files, then the publish.
-      let started = performance.now();
-      for (const path of paths) {
-        const response = await fetch(`${plainUrl}/`, { method: 'PUT', body: Readable.toWeb(createReadStream(path, { highWaterMark: MIB })) as ReadableStream, duplex: 'half' } as RequestInit);
-        if (response.status !== 201) throw new Error(`plain PUT answered ${response.status}`);
-      }
-      putRates.push(bytes / MIB / ((performance.now() - started) / 1000));
-
-      let state = '';
-      const round_ = await peakGrowth(runtime.pid, async () => {
-        started = performance.now();
-        const { publishNativeClient } = await gql(
+      // A fresh runtime each round, so that it holds none of the files and all are sent.
+      const runtime = await startRuntime(join(scratch, `runtime-${i}`));
+      try {
+        const { createEnvironment } = await gql(
           bench.url,
           bench.token,
-          `mutation ($input: PublishNativeClientInput!) { publishNativeClient(input: $input) { job { state error { message } } userErrors { message } } }`,
-          { input: { appId, environmentId, option: 'APP_STORE', workflowState: 'DRAFT', binaryIds: uploaded.map((file) => file.id), sync: true } },
+          `mutation ($name: String!, $url: String!, $token: String!) { createEnvironment(input: { name: $name, url: $url, runtimeToken: $token, managementEnabled: true }) { environment { id } } }`,
+          { name: `remote-${i}`, url: runtime.url, token: TOKEN },
         );
-        state = publishNativeClient.job?.state ?? JSON.stringify(publishNativeClient.userErrors);
-        publishRates.push(bytes / MIB / ((performance.now() - started) / 1000));
-      });
-      if (state !== 'SUCCEEDED') throw new Error(`publish ended ${state}`);
-      growth.shipyard = Math.max(growth.shipyard, round_.shipyard);
-      growth.runtime = Math.max(growth.runtime, round_.runtime);
+        const environmentId = createEnvironment.environment.id as string;
+        await gql(bench.url, bench.token, `mutation ($id: ID!) { checkEnvironment(input: { id: $id }) { environment { status } } }`, { id: environmentId });
+
+        // Interleaved: the plain PUT of the same four files, then the publish.
+        let started = performance.now();
+        for (const path of paths) {
+          const response = await fetch(`${plainUrl}/`, { method: 'PUT', body: Readable.toWeb(createReadStream(path, { highWaterMark: MIB })) as ReadableStream, duplex: 'half' } as RequestInit);
+          if (response.status !== 201) throw new Error(`plain PUT answered ${response.status}`);
+        }
+        putRates.push(bytes / MIB / ((performance.now() - started) / 1000));
+
+        let state = '';
+        const round_ = await peakGrowth(runtime.pid, async () => {
+          started = performance.now();
+          const { publishNativeClient } = await gql(
+            bench.url,
+            bench.token,
+            `mutation ($input: PublishNativeClientInput!) { publishNativeClient(input: $input) { job { state error { message } } userErrors { message } } }`,
+            { input: { appId, environmentId, option: 'APP_STORE', workflowState: 'DRAFT', binaryIds: uploaded.map((file) => file.id), sync: true } },
+          );
+          state = publishNativeClient.job?.state ?? JSON.stringify(publishNativeClient.userErrors);
+          publishRates.push(bytes / MIB / ((performance.now() - started) / 1000));
+        });
+        if (state !== 'SUCCEEDED') throw new Error(`publish ended ${state}`);
+        growth.shipyard = Math.max(growth.shipyard, round_.shipyard);
+        growth.runtime = Math.max(growth.runtime, round_.runtime);
+      } finally {
+        runtime.stop();
+      }
     }
     const ratios = publishRates.map((rate, index) => rate / (putRates[index] ?? 1));
     const ratio = round(median(ratios), 2);
     const figures: Figure[] = [
       {
-        metric: `native publish of 4 × 64 MiB to a remote runtime on loopback, MiB/s (median of ${ROUNDS}; ratio range ${round(Math.min(...ratios), 2)}-${round(Math.max(...ratios), 2)})`,
+        metric: `native publish of 4 × ${SIZE / MIB} MiB to a remote runtime on loopback, MiB/s (median of ${ROUNDS}; ratio range ${round(Math.min(...ratios), 2)}-${round(Math.max(...ratios), 2)})`,
         shipyard: round(median(publishRates)),
         baseline: round(median(putRates)),
         ratio,
@@ -163,7 +179,6 @@ export async function run(): Promise<void> {
   } finally {
     plain.close();
     await bench.stop();
-    runtime.stop();
     rmSync(scratch, { recursive: true, force: true });
   }
 }
