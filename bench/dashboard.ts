@@ -60,9 +60,9 @@ export function seed(domain: Domain, principal: Principal, dataDir: string, jobs
 }
 
 /** The same answer as the GraphQL dashboard query, from the same domain calls, as plain JSON. */
-function baselineDashboard(domain: Domain, principal: Principal): unknown {
+async function baselineDashboard(domain: Domain, principal: Principal): Promise<unknown> {
   const page = domain.apps.list(principal, { first: 50 });
-  const rows = domain.appStatuses.forApps(principal, page.nodes.map((app) => app.id));
+  const rows = await domain.appStatuses.forApps(principal, page.nodes.map((app) => app.id));
   const environmentIds = [...new Set(rows.flat().map((row) => row.environment.id))];
   const environmentStatuses = domain.environments.statuses(environmentIds);
   const statuses = new Map(environmentIds.map((id, i) => [id, environmentStatuses[i]]));
@@ -111,8 +111,10 @@ export async function dashboard(seconds = 10, jit = false): Promise<Figure[]> {
       const principal = bench.server.domain.accounts.authenticate((req.headers.authorization ?? '').replace(/^Bearer /, ''));
       req.resume();
       if (!principal) return void res.writeHead(401).end();
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(baselineDashboard(bench.server.domain, principal)));
+      void baselineDashboard(bench.server.domain, principal).then((body) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      });
     });
     await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
     const plainUrl = `http://127.0.0.1:${(plain.address() as AddressInfo).port}/dashboard`;

@@ -1,11 +1,12 @@
 // npm run bench            every scenario
-// npm run bench -- <name>  one of: dashboard, upload, fanout, pipeline, startup
+// npm run bench -- <name>  one of: dashboard, upload, fanout, pipeline, startup, remote-publish
 const scenarios: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   dashboard: () => import('./dashboard.js'),
   upload: () => import('./upload.js'),
   fanout: () => import('./fanout.js'),
   pipeline: () => import('./pipeline.js'),
   startup: () => import('./startup.js'),
+  'remote-publish': () => import('./remote-publish.js'),
 };
 
 const wanted = process.argv.slice(2);

@@ -24,6 +24,8 @@ export function benchConfig(overrides: Partial<Config> = {}): Config {
     publishStageDelayMs: 0,
     graphiqlPrefill: false,
     metricsToken: undefined,
+    runtimeStageDeadlineMs: 30_000,
+    runtimeUrlAllow: [],
     maxUploadBytes: 4 * 1024 ** 3,
     maxMultipartBytes: 64 * 1024 ** 2,
     uploadQuotaBytes: 16 * 1024 ** 3,

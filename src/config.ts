@@ -32,6 +32,12 @@ const schema = z.object({
     .optional(),
   SEED: z.enum(['demo', 'none'], { message: 'SEED must be demo or none' }).default('demo'),
   PUBLISH_STAGE_DELAY_MS: integer('PUBLISH_STAGE_DELAY_MS', 0, 600_000).default('300'),
+  RUNTIME_STAGE_DEADLINE_MS: integer('RUNTIME_STAGE_DEADLINE_MS', 100, 3_600_000).default('30000'),
+  RUNTIME_URL_ALLOW: z
+    .string()
+    .max(2000, 'RUNTIME_URL_ALLOW must be at most 2000 characters')
+    .regex(/^[A-Za-z0-9.*:[\]-]+(,[A-Za-z0-9.*:[\]-]+)*$/, 'RUNTIME_URL_ALLOW must be comma-separated host patterns such as runtime.example.com,*.internal')
+    .optional(),
   MAX_UPLOAD_BYTES: integer('MAX_UPLOAD_BYTES', 1, Number.MAX_SAFE_INTEGER).default(String(4 * GIB)),
   MAX_MULTIPART_BYTES: integer('MAX_MULTIPART_BYTES', 1, Number.MAX_SAFE_INTEGER).default(String(64 * MIB)),
   UPLOAD_QUOTA_BYTES: integer('UPLOAD_QUOTA_BYTES', 1, Number.MAX_SAFE_INTEGER).default(String(16 * GIB)),
@@ -70,6 +76,10 @@ export interface Config {
   adminToken: string | undefined;
   seed: 'demo' | 'none';
   publishStageDelayMs: number;
+  /** R51: how long calls to a remote runtime are tried again before the stage fails RUNTIME_UNREACHABLE. */
+  runtimeStageDeadlineMs: number;
+  /** R47: host patterns environment URLs must match; empty allows any host. */
+  runtimeUrlAllow: string[];
   maxUploadBytes: number;
   maxMultipartBytes: number;
   /** Declared bytes of streamed uploads an account may have outstanding at once (R69). */
@@ -107,6 +117,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminToken: c.ADMIN_TOKEN,
     seed: c.SEED,
     publishStageDelayMs: c.PUBLISH_STAGE_DELAY_MS,
+    runtimeStageDeadlineMs: c.RUNTIME_STAGE_DEADLINE_MS,
+    runtimeUrlAllow: c.RUNTIME_URL_ALLOW ? c.RUNTIME_URL_ALLOW.split(',') : [],
     maxUploadBytes: c.MAX_UPLOAD_BYTES,
     maxMultipartBytes: c.MAX_MULTIPART_BYTES,
     uploadQuotaBytes: c.UPLOAD_QUOTA_BYTES,

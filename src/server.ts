@@ -8,7 +8,8 @@ import { bootstrap } from './domain/bootstrap.js';
 import type { InspectorLimits } from './domain/binaries/inspector.js';
 import { createDomain, type Domain } from './domain/index.js';
 import type { RunnerOptions } from './domain/publish/runner.js';
-import { probeRuntimeHealth, type RuntimeProbe } from './domain/runtime-probe.js';
+import type { RemoteRuntimeFactory } from './domain/runtimes.js';
+import { DEFAULT_HTTP_RUNTIME_OPTIONS, HttpRuntime } from './runtime/http-client.js';
 import { seedSampleBinaries } from './domain/samples.js';
 import { observeRequest, observeWebSocket, useRequestFacts } from './http/access-log.js';
 import { handleBinaryRoutes } from './http/binaries.js';
@@ -23,6 +24,7 @@ import { attachGraphQLWebSocket } from './http/websocket.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './ops/metrics.js';
 import { observePublishJobs } from './ops/publish-outcomes.js';
+import { timedRuntime } from './ops/timed-runtime.js';
 import { Realtime } from './schema/realtime.js';
 
 /** How often URL environments are probed in the background (R9). */
@@ -34,8 +36,12 @@ export const MAX_JSON_BODY_BYTES = 1024 * 1024;
 
 export interface ServerOptions {
   logger?: Logger;
-  /** How runtimes are asked for their health; the real HTTP probe unless a test swaps it. */
-  probe?: RuntimeProbe;
+  /** How a remote runtime is reached; the HTTP client unless a test swaps it. */
+  remoteRuntime?: RemoteRuntimeFactory;
+  /** One attempt of a call to a remote runtime (R51); 10 s unless a test needs it sooner. */
+  runtimeCallTimeoutMs?: number;
+  /** First wait before a waiting rollback is tried again (R50). */
+  rollbackRetryMs?: number;
   /** Sees every SQL statement, for tests that count statements per request. */
   onStatement?: (sql: string) => void;
   /**
@@ -86,16 +92,27 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   const database = openDatabase(join(dataDir, 'shipyard.db'), options.onStatement);
   options.onDatabaseOpen?.(database.sqlite);
   const metrics = new Metrics();
-  const probe = options.probe ?? probeRuntimeHealth;
   const domain = createDomain(database.db, {
     dataDir,
     limits: { maxUploadBytes: config.maxUploadBytes, maxMultipartBytes: config.maxMultipartBytes, uploadQuotaBytes: config.uploadQuotaBytes },
-    probe: (url) => metrics.timeRuntimeCall('health', () => probe(url)),
+    remoteRuntime:
+      options.remoteRuntime ??
+      ((url, token, environmentId) =>
+        timedRuntime(
+          new HttpRuntime(url, token, environmentId, {
+            ...DEFAULT_HTTP_RUNTIME_OPTIONS,
+            deadlineMs: config.runtimeStageDeadlineMs,
+            callTimeoutMs: Math.min(options.runtimeCallTimeoutMs ?? DEFAULT_HTTP_RUNTIME_OPTIONS.callTimeoutMs, config.runtimeStageDeadlineMs),
+          }),
+          metrics,
+        )),
+    runtimeUrlAllow: config.runtimeUrlAllow,
     logger,
     ...(options.inspectorLimits ? { inspectorLimits: options.inspectorLimits } : {}),
     runner: {
       stageDelayMs: config.publishStageDelayMs,
       maxConcurrentJobs: options.maxConcurrentJobs ?? DEFAULT_CONCURRENT_JOBS,
+      ...(options.rollbackRetryMs ? { rollbackRetryMs: options.rollbackRetryMs } : {}),
       ...(options.runtimeFault ? { fault: options.runtimeFault } : {}),
     },
   });

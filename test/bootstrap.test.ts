@@ -84,8 +84,9 @@ describe('bootstrap (R1, R2)', () => {
     try {
       const first = await startServer({ dataDir, seed: 'demo' });
       const token = first.server.createdAdminToken;
-      await first.admin.request(`mutation ($url: String) { createEnvironment(input: { name: "remote", url: $url }) { userErrors { code } } }`, {
+      await first.admin.request(`mutation ($url: String, $token: String) { createEnvironment(input: { name: "remote", url: $url, runtimeToken: $token }) { userErrors { code } } }`, {
         url: runtime.url,
+        token: runtime.token,
       });
       const before = await first.admin.request('{ apps { nodes { id name } } environments { nodes { id name } } }');
       await first.stop({ keepData: true });

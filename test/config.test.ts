@@ -10,6 +10,8 @@ describe('configuration (R3)', () => {
       adminToken: undefined,
       seed: 'demo',
       publishStageDelayMs: 300,
+      runtimeStageDeadlineMs: 30_000,
+      runtimeUrlAllow: [],
       maxUploadBytes: 4 * 1024 ** 3,
       maxMultipartBytes: 64 * 1024 ** 2,
       uploadQuotaBytes: 16 * 1024 ** 3,
@@ -37,6 +39,8 @@ describe('configuration (R3)', () => {
       LOG_LEVEL: 'debug',
       GRAPHIQL_PREFILL: 'false',
       METRICS_TOKEN: 'a-long-enough-metrics-token',
+      RUNTIME_STAGE_DEADLINE_MS: '5000',
+      RUNTIME_URL_ALLOW: 'runtime.example.com,*.internal',
     });
     expect(config).toMatchObject({
       port: 0,
@@ -50,6 +54,8 @@ describe('configuration (R3)', () => {
       logLevel: 'debug',
       graphiqlPrefill: false,
       metricsToken: 'a-long-enough-metrics-token',
+      runtimeStageDeadlineMs: 5000,
+      runtimeUrlAllow: ['runtime.example.com', '*.internal'],
     });
   });
 
@@ -70,6 +76,8 @@ describe('configuration (R3)', () => {
     ['CORS_ORIGINS', '*', /CORS_ORIGINS: CORS_ORIGINS must be a comma-separated list of http\(s\) origins/],
     ['CORS_ORIGINS', 'https://ok.example.com,https://bad.example.com/path', /CORS_ORIGINS must be a comma-separated list/],
     ['CORS_ORIGINS', 'null', /CORS_ORIGINS must be a comma-separated list/],
+    ['RUNTIME_STAGE_DEADLINE_MS', '5', /RUNTIME_STAGE_DEADLINE_MS must be at least 100/],
+    ['RUNTIME_URL_ALLOW', 'http://x.example/path', /RUNTIME_URL_ALLOW must be comma-separated host patterns/],
   ])('explains a bad %s', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);

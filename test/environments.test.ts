@@ -85,8 +85,8 @@ describe('environment URLs (R8, R9)', () => {
     expect(checked.environment.statusCheckedAt).not.toBeNull();
   });
 
-  it('is AVAILABLE once its runtime answers /health, and UNKNOWN again when it stops', async () => {
-    const { environment } = await create({ name: 'remote', url: runtime.url });
+  it('is AVAILABLE once its runtime answers GET /v1/info with the token, and UNKNOWN again when it stops', async () => {
+    const { environment } = await create({ name: 'remote', url: runtime.url, runtimeToken: runtime.token });
     expect(environment.status).toBe('UNKNOWN');
     expect(environment.statusCheckedAt).toBeNull();
     const requestsBefore = runtime.requests;
@@ -114,8 +114,9 @@ describe('background probing (R9)', () => {
       return statusOf();
     };
     try {
-      await probed.admin.request(`mutation ($url: String) { createEnvironment(input: { name: "watched", url: $url }) { userErrors { code } } }`, {
+      await probed.admin.request(`mutation ($url: String, $token: String) { createEnvironment(input: { name: "watched", url: $url, runtimeToken: $token }) { userErrors { code } } }`, {
         url: responder.url,
+        token: responder.token,
       });
       expect(await waitFor('AVAILABLE')).toBe('AVAILABLE');
       responder.healthy = false;

@@ -65,6 +65,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     adminToken: undefined,
     seed: 'none',
     publishStageDelayMs: 0,
+    runtimeStageDeadlineMs: 30_000,
+    runtimeUrlAllow: [],
     maxUploadBytes: 4 * 1024 ** 3,
     maxMultipartBytes: 64 * 1024 ** 2,
     uploadQuotaBytes: 16 * 1024 ** 3,

@@ -1,3 +1,4 @@
+import type { Runtime } from '../src/runtime/runtime.js';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +19,9 @@ const logger = pino(
 let t: TestServer;
 beforeAll(async () => {
   // A probe that throws stands in for a bug deep inside a resolver.
-  t = await startServer({}, { logger, probe: () => Promise.reject(new Error('SQLITE_CORRUPT: database disk image is malformed at /var/lib/secret.db')) });
+  const bug = () => Promise.reject(new Error('SQLITE_CORRUPT: database disk image is malformed at /var/lib/secret.db'));
+  const broken: Runtime = { location: 'broken', info: bug, management: bug, services: bug, notifications: bug, hasBlob: bug, putBlob: bug, run: bug };
+  t = await startServer({}, { logger, remoteRuntime: () => broken });
 });
 afterAll(() => t.stop());
 

@@ -129,7 +129,7 @@ describe('environment status (R41)', () => {
     const runtime = await startRuntimeResponder();
     const client = wsClient(t.url, t.admin.token);
     try {
-      const w = await publishWorld(t.admin, { environment: { url: runtime.url } });
+      const w = await publishWorld(t.admin, { environment: { url: runtime.url, runtimeToken: runtime.token } });
       await t.admin.request(`mutation ($id: ID!) { checkEnvironment(input: { id: $id }) { userErrors { code } } }`, { id: w.environmentId });
       type StatusEvent = { environmentStatusChanged: { status: string; previousStatus: string; environment: { id: string } } };
       const events = collect<StatusEvent>(client, STATUS_CHANGED, { ids: [w.environmentId] }, (list) => list.length >= 3);

@@ -1,5 +1,45 @@
+import { afterAll, beforeAll } from 'vitest';
 import { apk, appx, ipa, war } from './fixtures.js';
 import { multipartUpload, noUserErrors, type Client } from './kit.js';
+import { startRuntimeProcess, type RuntimeProcess } from './runtime-process.js';
+
+/** The runtimes every publish suite runs against (R45): in process, and a runtime server in a child process. */
+export const RUNTIME_KINDS = ['embedded', 'remote'] as const;
+export type RuntimeKind = (typeof RUNTIME_KINDS)[number];
+
+let runtimeServer: RuntimeProcess | null = null;
+let environmentsOnRuntime = 0;
+
+/**
+ * Inside a describe: new environments of publishWorld and the like are embedded, or live on one
+ * runtime server started for the block, each under its own path.
+ */
+export function onRuntime(kind: RuntimeKind): void {
+  beforeAll(async () => {
+    if (kind === 'remote') runtimeServer = await startRuntimeProcess();
+  }, 60_000);
+  afterAll(async () => {
+    await runtimeServer?.stop();
+    runtimeServer = null;
+  });
+}
+
+/** The URL and token of a new environment on the current runtime server; nothing for the embedded one. */
+export function runtimeEnvironment(): Record<string, unknown> {
+  if (!runtimeServer) return {};
+  environmentsOnRuntime += 1;
+  return { url: `${runtimeServer.url}/env${environmentsOnRuntime}-${process.pid}`, runtimeToken: runtimeServer.token };
+}
+
+/** A remote environment is UNKNOWN until probed: probe it, as TEST CONNECTION does. */
+export async function probe(admin: Client, environmentId: string): Promise<void> {
+  if (!runtimeServer) return;
+  const { checkEnvironment } = await admin.request(
+    `mutation ($id: ID!) { checkEnvironment(input: { id: $id }) { environment { status statusReason } } }`,
+    { id: environmentId },
+  );
+  if (checkEnvironment.environment.status !== 'AVAILABLE') throw new Error(`runtime did not answer: ${checkEnvironment.environment.statusReason}`);
+}
 
 export const JOB_FIELDS = `id trackingId state progress kind action sync warnings
   stages { key state message startedAt finishedAt }
@@ -40,9 +80,19 @@ export async function publishWorld(admin: Client, options: { environment?: Recor
       createApp(input: $app) { app { id } userErrors { message } }
       createEnvironment(input: $env) { environment { id } userErrors { message } }
     }`,
-    { app: { name: appName, description: 'Version one' }, env: { name: `mgmt-${worlds}`, managementEnabled: true, ...options.environment } },
+    {
+      app: { name: appName, description: 'Version one' },
+      env: {
+        name: `mgmt-${worlds}`,
+        managementEnabled: true,
+        // Hand-set versions and URLs are the embedded runtime's business.
+        ...(options.environment && ('url' in options.environment || 'runtimeVersions' in options.environment) ? {} : runtimeEnvironment()),
+        ...options.environment,
+      },
+    },
   );
   const environmentId = created.createEnvironment.environment.id;
+  if (!options.environment || !('url' in options.environment || 'runtimeVersions' in options.environment)) await probe(admin, environmentId);
   const users = {} as PublishWorld['users'];
   for (const [username, source] of [['ann', 'LOCAL'], ['bea', 'ACTIVE_DIRECTORY'], ['cal', 'SAP'], ['dee', 'CLOUD']] as const) {
     const user = await admin.request(

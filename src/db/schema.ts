@@ -108,6 +108,10 @@ export const environments = sqliteTable(
     messagingVersion: text('messaging_version').notNull(),
     /** Whether the runtime answered its last probe; null when never probed. */
     runtimeAnswered: integer('runtime_answered', { mode: 'boolean' }),
+    /** Why the last probe did not count as an answer (wrong token, not a runtime, unreachable). */
+    statusReason: text('status_reason'),
+    /** The bearer token of the runtime at `url` (R46); never read back through the API. */
+    runtimeToken: text('runtime_token'),
     statusCheckedAt: integer('status_checked_at', { mode: 'timestamp_ms' }),
     createdAt: createdAt(),
   },
@@ -337,147 +341,8 @@ export const environmentSigningKeys = sqliteTable('environment_signing_keys', {
   createdAt: createdAt(),
 });
 
-/** The embedded Volt MX Management runtime: one app per environment, app and preview flag. */
-export const managementApps = sqliteTable(
-  'management_apps',
-  {
-    id: integer('id').primaryKey({ autoIncrement: true }),
-    accountId: integer('account_id')
-      .notNull()
-      .references(() => accounts.id, { onDelete: 'cascade' }),
-    environmentId: integer('environment_id')
-      .notNull()
-      .references(() => environments.id, { onDelete: 'cascade' }),
-    appId: integer('app_id')
-      .notNull()
-      .references(() => apps.id, { onDelete: 'cascade' }),
-    preview: integer('preview', { mode: 'boolean' }).notNull(),
-    workflowState: text('workflow_state', { enum: ['DRAFT', 'ACTIVE'] }).notNull(),
-    signAction: text('sign_action', { enum: ['SIGN_ONLY', 'WRAP_AND_SIGN'] }).notNull(),
-    description: text('description'),
-    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
-  },
-  (t) => [uniqueIndex('management_apps_env_app_preview_unique').on(t.environmentId, t.appId, t.preview)],
-);
-
-export const managementVersions = sqliteTable(
-  'management_versions',
-  {
-    id: integer('id').primaryKey({ autoIncrement: true }),
-    managementAppId: integer('management_app_id')
-      .notNull()
-      .references(() => managementApps.id, { onDelete: 'cascade' }),
-    platform: text('platform', { enum: clientPlatforms }).notNull(),
-    version: text('version').notNull(),
-    versionKey: text('version_key').notNull(),
-    binaryId: integer('binary_id').references(() => clientBinaries.id, { onDelete: 'set null' }),
-    artifactSha256: text('artifact_sha256')
-      .notNull()
-      .references(() => blobs.sha256),
-    signature: text('signature').notNull(),
-    wrapped: integer('wrapped', { mode: 'boolean' }).notNull(),
-    publishedAt: integer('published_at', { mode: 'timestamp_ms' }).notNull(),
-    publishJobId: integer('publish_job_id').references(() => publishJobs.id, { onDelete: 'set null' }),
-  },
-  (t) => [
-    uniqueIndex('management_versions_app_platform_version_unique').on(t.managementAppId, t.platform, t.versionKey),
-    index('management_versions_binary_idx').on(t.binaryId),
-    index('management_versions_artifact_idx').on(t.artifactSha256),
-  ],
-);
-
-/** A Management app's targets: directory users or groups, exactly one per row. */
-export const managementTargets = sqliteTable(
-  'management_targets',
-  {
-    id: integer('id').primaryKey({ autoIncrement: true }),
-    managementAppId: integer('management_app_id')
-      .notNull()
-      .references(() => managementApps.id, { onDelete: 'cascade' }),
-    userId: integer('user_id').references(() => directoryUsers.id, { onDelete: 'cascade' }),
-    groupId: integer('group_id').references(() => directoryGroups.id, { onDelete: 'cascade' }),
-  },
-  (t) => [
-    index('management_targets_app_idx').on(t.managementAppId),
-    check('management_targets_one_principal', sql`(${t.userId} is null) <> (${t.groupId} is null)`),
-  ],
-);
-
-export const storeNotifications = sqliteTable(
-  'store_notifications',
-  {
-    id: integer('id').primaryKey({ autoIncrement: true }),
-    accountId: integer('account_id')
-      .notNull()
-      .references(() => accounts.id, { onDelete: 'cascade' }),
-    directoryUserId: integer('directory_user_id')
-      .notNull()
-      .references(() => directoryUsers.id, { onDelete: 'cascade' }),
-    managementAppId: integer('management_app_id')
-      .notNull()
-      .references(() => managementApps.id, { onDelete: 'cascade' }),
-    publishJobId: integer('publish_job_id').references(() => publishJobs.id, { onDelete: 'set null' }),
-    message: text('message').notNull(),
-    createdAt: createdAt(),
-  },
-  (t) => [index('store_notifications_user_idx').on(t.directoryUserId, t.id), index('store_notifications_job_idx').on(t.publishJobId)],
-);
-
-/** R37: identity services as published to an environment, shared by every app there that uses them. */
-export const publishedIdentityServices = sqliteTable(
-  'published_identity_services',
-  {
-    id: integer('id').primaryKey({ autoIncrement: true }),
-    environmentId: integer('environment_id')
-      .notNull()
-      .references(() => environments.id, { onDelete: 'cascade' }),
-    name: text('name').notNull(),
-    providerType: text('provider_type').notNull(),
-    publishedByAppId: integer('published_by_app_id')
-      .notNull()
-      .references(() => apps.id, { onDelete: 'cascade' }),
-    publishedAt: integer('published_at', { mode: 'timestamp_ms' }).notNull(),
-    publishJobId: integer('publish_job_id').references(() => publishJobs.id, { onDelete: 'set null' }),
-  },
-  (t) => [uniqueIndex('published_identity_services_env_name_unique').on(t.environmentId, sql`lower(${t.name})`)],
-);
-
-/** An app's services as an environment serves them (R36): present while published. */
-export const publishedAppServices = sqliteTable(
-  'published_app_services',
-  {
-    appId: integer('app_id')
-      .notNull()
-      .references(() => apps.id, { onDelete: 'cascade' }),
-    environmentId: integer('environment_id')
-      .notNull()
-      .references(() => environments.id, { onDelete: 'cascade' }),
-    /** Names of the identity services this publication uses, as JSON. */
-    identityServices: text('identity_services').notNull(),
-    publishedAt: integer('published_at', { mode: 'timestamp_ms' }).notNull(),
-    activatedAt: integer('activated_at', { mode: 'timestamp_ms' }),
-    publishJobId: integer('publish_job_id').references(() => publishJobs.id, { onDelete: 'set null' }),
-  },
-  (t) => [primaryKey({ columns: [t.appId, t.environmentId] }), index('published_app_services_env_idx').on(t.environmentId)],
-);
-
-/** R38: the one live web client of an app in an environment. */
-export const liveWebClients = sqliteTable(
-  'live_web_clients',
-  {
-    appId: integer('app_id')
-      .notNull()
-      .references(() => apps.id, { onDelete: 'cascade' }),
-    environmentId: integer('environment_id')
-      .notNull()
-      .references(() => environments.id, { onDelete: 'cascade' }),
-    binaryId: integer('binary_id').references(() => clientBinaries.id, { onDelete: 'set null' }),
-    /** The deployed file, kept while live even if the binary is deleted later. */
-    artifactSha256: text('artifact_sha256')
-      .notNull()
-      .references(() => blobs.sha256),
-    deployedAt: integer('deployed_at', { mode: 'timestamp_ms' }).notNull(),
-    publishJobId: integer('publish_job_id').references(() => publishJobs.id, { onDelete: 'set null' }),
-  },
-  (t) => [primaryKey({ columns: [t.appId, t.environmentId] }), index('live_web_clients_artifact_idx').on(t.artifactSha256)],
-);
+/**
+ * The embedded runtime's tables live in this database file too; they are defined with the
+ * runtime (src/runtime/schema.ts), which a runtime server also uses for its own file.
+ */
+export * from '../runtime/schema.js';

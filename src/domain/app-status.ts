@@ -2,10 +2,9 @@ import { asc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { environments } from '../db/schema.js';
 import type { Environment } from './environments.js';
-import type { ManagementService } from './management.js';
 import type { Principal } from './principal.js';
 import type { JobStore, PublishJob } from './publish/jobs.js';
-import type { ServicesRuntime } from './services-runtime.js';
+import type { Runtimes } from './runtimes.js';
 
 export type PublishStatus = 'PUBLISHED' | 'NOT_PUBLISHED';
 
@@ -32,20 +31,28 @@ export class AppStatusService {
   constructor(
     private readonly db: Db,
     private readonly jobs: JobStore,
-    private readonly management: ManagementService,
-    private readonly runtime: ServicesRuntime,
+    private readonly runtimes: Runtimes,
   ) {}
 
-  forApps(principal: Principal, appIds: readonly number[]): AppEnvironmentStatus[][] {
+  async forApps(principal: Principal, appIds: readonly number[]): Promise<AppEnvironmentStatus[][]> {
     const accountEnvironments = this.db
       .select()
       .from(environments)
       .where(eq(environments.accountId, principal.accountId))
       .orderBy(asc(sql`lower(${environments.name})`), asc(environments.id))
       .all();
-    const native = this.management.publishedPairs(appIds);
-    const services = new Set(this.runtime.appServicesOfApps(appIds).map((row) => `${row.appId}:${row.environmentId}`));
-    const webClients = new Map(this.runtime.webClientsOfApps(appIds).map((row) => [`${row.appId}:${row.environmentId}`, row.binaryId]));
+    // Each environment's runtime is asked once; the embedded one once for all of them.
+    const [management, held] = await Promise.all([this.runtimes.managementOf(accountEnvironments), this.runtimes.servicesOf(accountEnvironments)]);
+    const pairKey = (appId: number, environmentId: number) => `${appId}:${environmentId}`;
+    const native = new Set(
+      accountEnvironments.flatMap((environment, index) =>
+        (management[index] ?? []).filter((app) => app.versions.length > 0).map((app) => pairKey(app.appId, environment.id)),
+      ),
+    );
+    const services = new Set(accountEnvironments.flatMap((environment, index) => (held[index]?.appServices ?? []).map((row) => pairKey(row.appId, environment.id))));
+    const webClients = new Map(
+      accountEnvironments.flatMap((environment, index) => (held[index]?.webClients ?? []).map((row) => [pairKey(row.appId, environment.id), row.binaryId] as const)),
+    );
     const pairs = appIds.flatMap((appId) => accountEnvironments.map((environment) => ({ appId, environmentId: environment.id })));
     const latestNative = this.jobs.latestOfKind('NATIVE_CLIENT', pairs);
     const latestServices = this.jobs.latestOfKind('SERVICES_AND_WEB', pairs);

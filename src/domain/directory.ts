@@ -128,6 +128,11 @@ export class DirectoryService {
   }
 
   /** Members of many groups in one statement, one list per group id. */
+  /** Every user id of an environment's directory. */
+  userIdsOf(environmentId: number): number[] {
+    return this.db.select({ id: directoryUsers.id }).from(directoryUsers).where(eq(directoryUsers.environmentId, environmentId)).all().map((row) => row.id);
+  }
+
   membersOfGroups(groupIds: readonly number[]): DirectoryUser[][] {
     const rows = this.db
       .select({ groupId: directoryGroupMembers.groupId, user: directoryUsers })

@@ -6,7 +6,8 @@ import type { Principal } from './principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from './result.js';
 import type { DomainEvents } from './events.js';
 import type { JobStore } from './publish/jobs.js';
-import type { RuntimeProbe } from './runtime-probe.js';
+import { RuntimeRefusedError, RuntimeUnreachableError } from '../runtime/errors.js';
+import type { Runtimes } from './runtimes.js';
 import { asciiLower } from './validation.js';
 import { inIdOrder } from './rows.js';
 
@@ -25,6 +26,7 @@ export interface RuntimeVersions {
 export interface CreateEnvironmentInput {
   name: string;
   url?: string | null;
+  runtimeToken?: string | null;
   allowManualPublishOnly?: boolean | null;
   managementEnabled?: boolean | null;
   runtimeVersions?: RuntimeVersions | null;
@@ -32,6 +34,7 @@ export interface CreateEnvironmentInput {
 
 export interface UpdateEnvironmentInput {
   id: number | null;
+  runtimeToken?: string | null;
   allowManualPublishOnly?: boolean | null;
   managementEnabled?: boolean | null;
   runtimeVersions?: RuntimeVersions | null;
@@ -43,6 +46,20 @@ const environmentNamePattern = /^[A-Za-z](?:[A-Za-z0-9-]{1,18}[A-Za-z0-9])$/;
 /** Runtime component versions, such as 9.5.0 or 9.5.0.12. */
 const runtimeVersionPattern = /^(0|[1-9]\d{0,8})(\.(0|[1-9]\d{0,8})){0,3}$/;
 const MAX_URL_LENGTH = 2000;
+const runtimeTokenPattern = /^[\x21-\x7e]{16,512}$/;
+
+/**
+ * RUNTIME_URL_ALLOW: host patterns (`*` matches any run of characters within the host), or none
+ * for any host. Environments may point only at hosts that match one.
+ */
+export function hostAllowed(patterns: readonly string[], host: string): boolean {
+  if (patterns.length === 0) return true;
+  const lower = host.toLowerCase();
+  return patterns.some((pattern) => {
+    const source = pattern.toLowerCase().replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*');
+    return new RegExp(`^${source}$`).test(lower);
+  });
+}
 
 const environmentOrder: KeysetOrder<Environment> = {
   sortKey: sql`lower(${environments.name})`,
@@ -88,13 +105,26 @@ function checkRuntimeVersions(versions: RuntimeVersions, field: string[]): UserE
     );
 }
 
+/** Why a probe did not count as an answer (R47), as Environment.statusReason says it. */
+function probeFailure(error: unknown): string {
+  if (error instanceof RuntimeRefusedError && error.code === 'UNAUTHORIZED') return 'WRONG_TOKEN: the runtime refused the runtime token';
+  if (error instanceof RuntimeRefusedError) return `NOT_A_RUNTIME: the URL answers but not as a runtime (${error.message})`;
+  return `UNREACHABLE: ${error instanceof Error ? error.message : 'the runtime did not answer'}`;
+}
+
 export class EnvironmentService {
   constructor(
     private readonly db: Db,
-    private readonly probe: RuntimeProbe,
+    private readonly runtimes: Runtimes,
     private readonly events: DomainEvents,
     private readonly jobs: JobStore,
+    private readonly urlAllow: readonly string[] = [],
   ) {}
+
+  /** Every environment of the account. */
+  all(principal: Principal): Environment[] {
+    return this.db.select().from(environments).where(eq(environments.accountId, principal.accountId)).all();
+  }
 
   byIds(principal: Principal, ids: readonly number[]): (Environment | null)[] {
     const rows = this.db
@@ -140,6 +170,11 @@ export class EnvironmentService {
     });
   }
 
+  /** For jobs, which act inside their own account. */
+  byIdUnscoped(id: number): Environment | undefined {
+    return this.byIdsUnscoped([id]).get(id);
+  }
+
   private byIdsUnscoped(ids: readonly number[]): Map<number, Environment> {
     const rows = this.db.select().from(environments).where(inArray(environments.id, [...ids])).all();
     return new Map(rows.map((row) => [row.id, row]));
@@ -159,8 +194,11 @@ export class EnvironmentService {
     if (input.url != null) {
       const normalized = normalizeRuntimeUrl(input.url);
       if ('problem' in normalized) problems.push(userError('INVALID_INPUT', normalized.problem, ['input', 'url']));
+      else if (!hostAllowed(this.urlAllow, new URL(normalized.url).hostname))
+        problems.push(userError('URL_NOT_ALLOWED', 'Environments may not point at that host (RUNTIME_URL_ALLOW)', ['input', 'url']));
       else url = normalized.url;
     }
+    problems.push(...this.checkToken(input.runtimeToken, url !== null));
     if (input.runtimeVersions) problems.push(...checkRuntimeVersions(input.runtimeVersions, ['input', 'runtimeVersions']));
     if (problems.length > 0) return fail(...problems);
 
@@ -187,6 +225,7 @@ export class EnvironmentService {
         integrationVersion: versions.integration,
         syncVersion: versions.sync,
         messagingVersion: versions.messaging,
+        runtimeToken: url === null ? null : (input.runtimeToken ?? null),
       })
       .returning()
       .get();
@@ -197,11 +236,13 @@ export class EnvironmentService {
   update(principal: Principal, input: UpdateEnvironmentInput): Result<Environment> {
     const [environment] = input.id === null ? [null] : this.byIds(principal, [input.id]);
     if (!environment) return fail(notFound('environment', ['input', 'id']));
-    if (input.runtimeVersions) {
-      const problems = checkRuntimeVersions(input.runtimeVersions, ['input', 'runtimeVersions']);
-      if (problems.length > 0) return fail(...problems);
-    }
+    const problems = [
+      ...(input.runtimeVersions ? checkRuntimeVersions(input.runtimeVersions, ['input', 'runtimeVersions']) : []),
+      ...this.checkToken(input.runtimeToken, environment.url !== null),
+    ];
+    if (problems.length > 0) return fail(...problems);
     const changes: Partial<Environment> = {};
+    if (input.runtimeToken != null) changes.runtimeToken = input.runtimeToken;
     if (input.allowManualPublishOnly != null) changes.allowManualPublishOnly = input.allowManualPublishOnly;
     if (input.managementEnabled != null) changes.managementEnabled = input.managementEnabled;
     if (input.runtimeVersions) {
@@ -221,6 +262,7 @@ export class EnvironmentService {
     const deleted = this.db.transaction(() => {
       if (this.jobs.activeByEnvironment([environment.id])[0]) return false;
       this.db.delete(environments).where(eq(environments.id, environment.id)).run();
+      this.runtimes.forget(environment);
       return true;
     });
     if (!deleted)
@@ -243,7 +285,15 @@ export class EnvironmentService {
 
   private async probeOne(environment: Environment): Promise<Environment> {
     if (environment.url === null) return environment;
-    const answered = await this.probe(environment.url);
+    // R47: the URL must answer as a runtime, with the token, before anything else is read from it.
+    const probe = await this.runtimes.of(environment).info().then(
+      (info) => ({ answered: true, reason: null, versions: info.versions }),
+      (error: unknown) => {
+        // Anything else than a runtime's failure is a bug here, not the runtime's status.
+        if (!(error instanceof RuntimeRefusedError || error instanceof RuntimeUnreachableError)) throw error;
+        return { answered: false, reason: probeFailure(error), versions: null };
+      },
+    );
     // Read and write in one transaction so that overlapping probes each see the true previous
     // status; the row may also have been deleted while the probe was out.
     const recorded = this.db.transaction((tx) => {
@@ -251,7 +301,14 @@ export class EnvironmentService {
       if (!before) return null;
       const after = tx
         .update(environments)
-        .set({ runtimeAnswered: answered, statusCheckedAt: new Date() })
+        .set({
+          runtimeAnswered: probe.answered,
+          statusReason: probe.reason,
+          statusCheckedAt: new Date(),
+          ...(probe.versions
+            ? { integrationVersion: probe.versions.integration, syncVersion: probe.versions.sync, messagingVersion: probe.versions.messaging }
+            : {}),
+        })
         .where(eq(environments.id, environment.id))
         .returning()
         .get();
@@ -273,5 +330,12 @@ export class EnvironmentService {
       });
     return recorded.after;
   }
-}
 
+  private checkToken(token: string | null | undefined, hasUrl: boolean): UserError[] {
+    if (token == null) return [];
+    if (!hasUrl) return [userError('INVALID_INPUT', 'Only an environment with a URL has a runtime token', ['input', 'runtimeToken'])];
+    if (!runtimeTokenPattern.test(token))
+      return [userError('INVALID_INPUT', 'A runtime token is 16-512 printable ASCII characters without spaces', ['input', 'runtimeToken'])];
+    return [];
+  }
+}

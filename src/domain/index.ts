@@ -9,14 +9,17 @@ import { BinaryService, type BinaryLimits } from './binaries/service.js';
 import { DirectoryService } from './directory.js';
 import { EnvironmentService } from './environments.js';
 import { DomainEvents } from './events.js';
-import { ManagementService } from './management.js';
+import { ManagementReads } from './management.js';
 import { JobStore } from './publish/jobs.js';
 import { isVersionRemoval, NativePublishing } from './publish/native.js';
 import { choosePlan, PublishRunner, type RunnerOptions } from './publish/runner.js';
 import { PublishService } from './publish/service.js';
 import { ServicesPublishing } from './publish/services.js';
-import { ServicesRuntime } from './services-runtime.js';
-import type { RuntimeProbe } from './runtime-probe.js';
+import { ArtifactSigning } from './publish/signing.js';
+import { Runtimes, type RemoteRuntimeFactory } from './runtimes.js';
+import type { RuntimeDb } from '../runtime/embedded/db.js';
+import { RuntimeHost } from '../runtime/embedded/index.js';
+import { join } from 'node:path';
 
 export interface DomainOptions {
   /** Where blobs live (DATA_DIR). */
@@ -24,7 +27,10 @@ export interface DomainOptions {
   limits: BinaryLimits;
   /** Limits of the worker threads that read uploaded files (R68); defaults unless a test needs others. */
   inspectorLimits?: InspectorLimits;
-  probe: RuntimeProbe;
+  /** Reaches a runtime server at a URL (R45): the HTTP client. */
+  remoteRuntime: RemoteRuntimeFactory;
+  /** RUNTIME_URL_ALLOW: host patterns environments may point at; empty for any. */
+  runtimeUrlAllow?: readonly string[];
   runner: RunnerOptions;
   logger: Logger;
 }
@@ -34,21 +40,27 @@ export function createDomain(db: Db, options: DomainOptions) {
   const events = new DomainEvents();
   const jobs = new JobStore(db);
   const store = new BlobStore(options.dataDir);
+  // The embedded runtime keeps its tables in this database and its files apart from Shipyard's.
+  const runtimes = new Runtimes(new RuntimeHost(db as RuntimeDb, join(options.dataDir, 'runtime')), options.remoteRuntime, options.logger);
   const apps = new AppService(db);
-  const environments = new EnvironmentService(db, options.probe, events, jobs);
+  const environments = new EnvironmentService(db, runtimes, events, jobs, options.runtimeUrlAllow ?? []);
   const directory = new DirectoryService(db);
   const inspector = new ArchiveInspector(options.inspectorLimits);
   const binaries = new BinaryService(db, store, options.limits, inspector);
-  const management = new ManagementService(db);
-  binaries.setServedByCheck((binaryId) => management.environmentsServing(binaryId));
-  const runner = new PublishRunner(db, jobs, environments, events, options.logger, options.runner);
-  const publish = new PublishService(jobs, runner, apps, environments, options.probe);
-  const native = new NativePublishing(db, publish, binaries, management, directory, environments, store, (appId) => {
+  const management = new ManagementReads(runtimes, environments, directory);
+  binaries.setServedByCheck((principal, binaryId) => management.environmentsServing(principal, binaryId));
+  const runtimeOf = (environmentId: number) => {
+    const environment = environments.byIdUnscoped(environmentId);
+    return environment ? runtimes.of(environment) : null;
+  };
+  const runner = new PublishRunner(db, jobs, environments, runtimeOf, events, options.logger, options.runner);
+  const publish = new PublishService(jobs, runner, apps, environments);
+  const signing = new ArtifactSigning(db);
+  const native = new NativePublishing(publish, binaries, management, directory, environments, store, signing, (appId) => {
     const [app] = apps.byIdsUnscoped([appId]);
     return { name: app?.name ?? `app-${appId}`, description: app?.description ?? null };
   });
-  const servicesRuntime = new ServicesRuntime(db);
-  const services = new ServicesPublishing(db, publish, apps, binaries, environments, servicesRuntime, management);
+  const services = new ServicesPublishing(publish, apps, binaries, environments, runtimes);
   runner.register('NATIVE_CLIENT', 'PUBLISH', native.publishPlan());
   const removeVersion = native.removeVersionPlan();
   const unpublishNative = services.unpublishNativePlan();
@@ -71,8 +83,9 @@ export function createDomain(db: Db, options: DomainOptions) {
     publish,
     native,
     services,
-    servicesRuntime,
-    appStatuses: new AppStatusService(db, jobs, management, servicesRuntime),
+    runtimes,
+    signing,
+    appStatuses: new AppStatusService(db, jobs, runtimes),
   };
 }
 

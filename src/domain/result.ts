@@ -20,6 +20,7 @@ export const userErrorCodes = [
   'TARGET_NOT_ALLOWED',
   'NOTHING_TO_PUBLISH',
   'JOB_NOT_CANCELABLE',
+  'URL_NOT_ALLOWED',
 ] as const;
 
 export type UserErrorCode = (typeof userErrorCodes)[number];

@@ -169,8 +169,8 @@ builder.mutationFields((t) => ({
     authScopes: { role: 'MEMBER' },
     unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: DeleteClientBinaryInput, required: true }) },
-    resolve: (_root, { input }, { domain, principal }) => {
-      const result = domain.binaries.delete(principal, localId(input.id, 'ClientBinary'));
+    resolve: async (_root, { input }, { domain, principal }) => {
+      const result = await domain.binaries.delete(principal, localId(input.id, 'ClientBinary'));
       return result.ok ? { deletedId: input.id, userErrors: [] } : { userErrors: result.userErrors };
     },
   }),

@@ -38,13 +38,22 @@ export const EnvironmentRef = builder.loadableNode('Environment', {
       resolve: (environment) => environment.id,
     }),
     statusCheckedAt: t.expose('statusCheckedAt', { type: 'DateTime', nullable: true }),
+    statusReason: t.exposeString('statusReason', {
+      nullable: true,
+      description:
+        'Why the runtime did not count as answering its last probe: WRONG_TOKEN, NOT_A_RUNTIME or UNREACHABLE, with details; null when it answered or was never probed.',
+    }),
     allowManualPublishOnly: t.exposeBoolean('allowManualPublishOnly', {
       description: 'Skip deploying the web client (.war) on publish; it is deployed by hand.',
     }),
     managementEnabled: t.exposeBoolean('managementEnabled', {
       description: 'Whether a Volt MX Management runtime is attached (native client publishing target).',
     }),
-    runtimeVersions: t.field({ type: RuntimeVersionsRef, resolve: (environment) => environment }),
+    runtimeVersions: t.field({
+      type: RuntimeVersionsRef,
+      description: 'For an environment with a URL, what its runtime last reported (GET /v1/info); else as set by hand.',
+      resolve: (environment) => environment,
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });
@@ -68,6 +77,9 @@ const CreateEnvironmentInput = builder.inputType('CreateEnvironmentInput', {
   fields: (t) => ({
     name: t.string({ required: true }),
     url: t.string(),
+    runtimeToken: t.string({
+      description: "Bearer token of the runtime server at url (what `npm run runtime` printed); stored, never readable back.",
+    }),
     allowManualPublishOnly: t.boolean(),
     managementEnabled: t.boolean(),
     runtimeVersions: t.field({
@@ -80,6 +92,7 @@ const CreateEnvironmentInput = builder.inputType('CreateEnvironmentInput', {
 const UpdateEnvironmentInput = builder.inputType('UpdateEnvironmentInput', {
   fields: (t) => ({
     id: t.id({ required: true }),
+    runtimeToken: t.string({ description: 'A new bearer token for the runtime server at the url; stored, never readable back.' }),
     allowManualPublishOnly: t.boolean(),
     managementEnabled: t.boolean(),
     runtimeVersions: t.field({ type: RuntimeVersionsInput }),

@@ -1,6 +1,5 @@
 import DataLoader from 'dataloader';
 import type { Domain } from '../domain/index.js';
-import type { ManagementTarget, ManagementVersion } from '../domain/management.js';
 import type { PublishJob, PublishStage } from '../domain/publish/jobs.js';
 
 /**
@@ -11,8 +10,6 @@ export function createLoaders(domain: Domain) {
   return {
     stages: new DataLoader<number, PublishStage[]>(async (jobIds) => domain.jobs.stagesOf(jobIds)),
     activeJob: new DataLoader<number, PublishJob | null>(async (environmentIds) => domain.jobs.activeByEnvironment(environmentIds)),
-    managementVersions: new DataLoader<number, ManagementVersion[]>(async (ids) => domain.management.versionsOf(ids)),
-    managementTargets: new DataLoader<number, ManagementTarget[]>(async (ids) => domain.management.targetsOf(ids)),
   };
 }
 

@@ -1,11 +1,11 @@
-import type { ManagementApp, ManagementVersion, StoreNotification } from '../domain/management.js';
+import { parseRefKey, refKey, type ManagementApp, type ManagementVersion, type StoreNotification } from '../domain/management.js';
 import { managementAppName } from '../domain/publish/native.js';
 import { AppRef } from './app.js';
 import { builder } from './builder.js';
 import { ClientBinaryRef, ClientPlatformEnum } from './client-binary.js';
 import { DirectoryGroupRef, DirectoryPrincipalUnion, DirectoryUserRef } from './directory.js';
 import { EnvironmentRef } from './environment.js';
-import { isPresent, localId, parseRowId } from './ids.js';
+import { isPresent, localId } from './ids.js';
 import { PublishJobRef, SignActionEnum, WorkflowStateEnum } from './publish-job.js';
 
 const ManagementAppVersionRef = builder.objectRef<ManagementVersion>('ManagementAppVersion').implement({
@@ -18,15 +18,18 @@ const ManagementAppVersionRef = builder.objectRef<ManagementVersion>('Management
     }),
     signature: t.exposeString('signature', { description: "Base64 signature of artifactSha256 by the environment's signing key." }),
     wrapped: t.exposeBoolean('wrapped'),
-    publishedAt: t.expose('publishedAt', { type: 'DateTime' }),
+    publishedAt: t.field({ type: 'DateTime', resolve: (version) => new Date(version.publishedAt) }),
     publishJob: t.field({ type: PublishJobRef, nullable: true, resolve: (version) => version.publishJobId }),
   }),
 });
 
+/** Unknown or malformed ids become a key no runtime object has. */
+const refOrNone = (id: string) => parseRefKey(id) ?? { environmentId: 0, id: 0 };
+
 export const ManagementAppRef = builder.loadableNode('ManagementApp', {
-  id: { resolve: (managementApp: ManagementApp) => managementApp.id, parse: parseRowId },
-  load: async (ids: number[], context) => context.domain.management.byIds(context.principal, ids).filter(isPresent),
-  sort: (managementApp) => managementApp.id,
+  id: { resolve: (managementApp: ManagementApp) => refKey(managementApp), parse: (id) => id },
+  load: async (ids: string[], context) => (await context.domain.management.byRefs(context.principal, ids.map(refOrNone))).filter(isPresent),
+  sort: (managementApp) => refKey(managementApp),
   fields: (t) => ({
     environment: t.field({ type: EnvironmentRef, resolve: (managementApp) => managementApp.environmentId }),
     app: t.field({ type: AppRef, resolve: (managementApp) => managementApp.appId }),
@@ -45,42 +48,47 @@ export const ManagementAppRef = builder.loadableNode('ManagementApp', {
       type: [ManagementAppVersionRef],
       description: 'By platform, newest version first.',
       args: { platform: t.arg({ type: ClientPlatformEnum }) },
-      resolve: async (managementApp, { platform }, { loaders }) =>
-        (await loaders.managementVersions.load(managementApp.id)).filter((version) => !platform || version.platform === platform),
+      resolve: (managementApp, { platform }) => managementApp.versions.filter((version) => !platform || version.platform === platform),
     }),
     targets: t.field({
       type: [DirectoryPrincipalUnion],
       resolve: async (managementApp, _args, context) => {
-        const targets = await context.loaders.managementTargets.load(managementApp.id);
         const users = DirectoryUserRef.getDataloader(context);
         const groups = DirectoryGroupRef.getDataloader(context);
         const loaded = await Promise.all(
-          targets.map((target) => (target.userId !== null ? users.load(target.userId) : groups.load(target.groupId ?? 0))),
+          managementApp.targets.map((target) => (target.userId !== null ? users.load(target.userId) : groups.load(target.groupId ?? 0))),
         );
         return loaded.filter(isPresent);
       },
     }),
-    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (managementApp) => new Date(managementApp.updatedAt) }),
   }),
 });
 
 const StoreNotificationRef = builder.loadableNode('StoreNotification', {
-  id: { resolve: (notification: StoreNotification) => notification.id, parse: parseRowId },
-  load: async (ids: number[], context) => context.domain.management.notificationsByIds(context.principal, ids).filter(isPresent),
-  sort: (notification) => notification.id,
+  id: { resolve: (notification: StoreNotification) => refKey(notification), parse: (id) => id },
+  load: async (ids: string[], context) =>
+    (
+      await context.domain.management.notificationsByRefs(context.principal, ids.map(refOrNone), (environmentId) =>
+        context.domain.directory.userIdsOf(environmentId),
+      )
+    ).filter(isPresent),
+  sort: (notification) => refKey(notification),
   fields: (t) => ({
-    managementApp: t.field({ type: ManagementAppRef, resolve: (notification) => notification.managementAppId }),
+    managementApp: t.field({
+      type: ManagementAppRef,
+      resolve: (notification) => refKey({ environmentId: notification.environmentId, id: notification.managementAppId }),
+    }),
     message: t.exposeString('message'),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    createdAt: t.field({ type: 'DateTime', resolve: (notification) => new Date(notification.createdAt) }),
   }),
 });
 
 builder.objectField(DirectoryUserRef, 'notifications', (t) =>
-  t.loadableList({
-    type: StoreNotificationRef,
+  t.field({
+    type: [StoreNotificationRef],
     description: 'Messages about native apps published to this user (directly or through a group), newest first.',
-    load: async (userIds: number[], { domain }) => domain.management.notificationsOf(userIds),
-    resolve: (user) => user.id,
+    resolve: async (user, _args, { domain, principal }) => (await domain.management.notificationsOf(principal, [user]))[0] ?? [],
   }),
 );
 
@@ -88,7 +96,7 @@ builder.objectFields(EnvironmentRef, (t) => ({
   managementApps: t.loadableList({
     type: ManagementAppRef,
     description: "Apps registered in this environment's Management runtime.",
-    load: async (environmentIds: number[], { domain }) => domain.management.appsOfEnvironments(environmentIds),
+    load: async (environmentIds: number[], { domain, principal }) => domain.management.appsOfEnvironments(principal, environmentIds),
     resolve: (environment) => environment.id,
   }),
   enterpriseStore: t.field({
@@ -99,11 +107,11 @@ builder.objectFields(EnvironmentRef, (t) => ({
       const id = localId(String(userId), 'DirectoryUser');
       const user = id === null ? null : await DirectoryUserRef.getDataloader(context).load(id);
       if (!user || user.environmentId !== environment.id) return [];
-      return context.domain.management.enterpriseStore(environment.id, user.id);
+      return context.domain.management.enterpriseStore(context.principal, environment.id, user.id);
     },
   }),
   signingPublicKey: t.string({
     description: "PEM (SPKI) Ed25519 public key that verifies every signature of this environment's Management artifacts.",
-    resolve: (environment, _args, { domain }) => domain.management.publicKey(environment.id),
+    resolve: (environment, _args, { domain }) => domain.signing.publicKey(environment.id),
   }),
 }));

@@ -11,7 +11,7 @@ import { ClientBinaryRef, ClientPlatformEnum } from './client-binary.js';
 import { toConnection } from './connection.js';
 import { DirectoryGroupRef, DirectoryPrincipalUnion, DirectoryUserRef } from './directory.js';
 import { EnvironmentRef } from './environment.js';
-import { isPresent, localId, parseRowId } from './ids.js';
+import { isPresent, localId, managementAppRef, parseRowId } from './ids.js';
 import { forbidden, toPayload, UserErrorRef, type Payload } from './payloads.js';
 
 
@@ -210,7 +210,13 @@ const RemoveManagementVersionInput = builder.inputType('RemoveManagementVersionI
 });
 
 const CancelPublishJobInput = builder.inputType('CancelPublishJobInput', {
-  fields: (t) => ({ jobId: t.id({ required: true }) }),
+  fields: (t) => ({
+    jobId: t.id({ required: true }),
+    abandonRollback: t.boolean({
+      description:
+        "ADMIN only: end a job whose rollback waits for a runtime that does not answer, without it (FAILED, ROLLBACK_ABANDONED); the runtime may hold a partial publish.",
+    }),
+  }),
 });
 
 builder.mutationFields((t) => ({
@@ -244,21 +250,22 @@ builder.mutationFields((t) => ({
     type: PublishPayloadRef,
     description: "Remove one version from an environment's Management runtime (the way to pull a bad release).",
     // A preview's versions are a MEMBER's to pull; production versions are an ADMIN's (R7).
-    authScopes: (_root, { input }, { domain, principal }) => {
-      const id = localId(input.managementAppId, 'ManagementApp');
-      const [managementApp] = id === null ? [null] : domain.management.byIds(principal, [id]);
+    authScopes: async (_root, { input }, { domain, principal }) => {
+      const ref = managementAppRef(input.managementAppId);
+      const [managementApp] = ref === null ? [null] : await domain.management.byRefs(principal, [ref]);
       return { role: managementApp && !managementApp.preview ? 'ADMIN' : 'MEMBER' };
     },
     unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: RemoveManagementVersionInput, required: true }) },
     resolve: async (_root, { input }, { domain, principal }) =>
-      toPayload('job', await domain.native.removeVersion(principal, { ...input, managementAppId: localId(input.managementAppId, 'ManagementApp') })),
+      toPayload('job', await domain.native.removeVersion(principal, { ...input, managementAppId: managementAppRef(input.managementAppId) })),
   }),
   cancelPublishJob: t.field({
     type: PublishPayloadRef,
     authScopes: { role: 'MEMBER' },
     unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: CancelPublishJobInput, required: true }) },
-    resolve: (_root, { input }, { domain, principal }) => toPayload('job', domain.publish.cancel(principal, localId(input.jobId, 'PublishJob'))),
+    resolve: async (_root, { input }, { domain, principal }) =>
+      toPayload('job', await domain.publish.cancel(principal, localId(input.jobId, 'PublishJob'), { abandonRollback: input.abandonRollback ?? null })),
   }),
 }));

@@ -1,5 +1,5 @@
 import type { AppEnvironmentStatus } from '../domain/app-status.js';
-import type { PublishedIdentityService } from '../domain/services-runtime.js';
+import type { PublishedIdentityService } from '../runtime/types.js';
 import type { ServicesRequest } from '../domain/publish/services.js';
 import { AppRef } from './app.js';
 import { builder } from './builder.js';
@@ -56,7 +56,7 @@ const PublishedIdentityServiceRef = builder.objectRef<PublishedIdentityServiceRo
       description: 'The app whose publish last wrote this identity service.',
       resolve: ({ service }) => service.publishedByAppId,
     }),
-    publishedAt: t.field({ type: 'DateTime', resolve: ({ service }) => service.publishedAt }),
+    publishedAt: t.field({ type: 'DateTime', resolve: ({ service }) => new Date(service.publishedAt) }),
     usedBy: t.field({ type: [AppRef], description: 'Apps of this environment that use it.', resolve: ({ usedBy }) => usedBy }),
   }),
 });
@@ -65,7 +65,7 @@ builder.objectField(EnvironmentRef, 'identityServices', (t) =>
   t.loadableList({
     type: PublishedIdentityServiceRef,
     description: 'Identity services published here; shared by every app in the environment that uses them.',
-    load: async (environmentIds: number[], { domain }) => domain.servicesRuntime.identityServicesWithUsers(environmentIds),
+    load: async (environmentIds: number[], { domain, principal }) => domain.services.identityServicesWithUsers(principal, environmentIds),
     resolve: (environment) => environment.id,
   }),
 );

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { and, eq, inArray, notExists, sql, type SQL } from 'drizzle-orm';
 import { SqliteError } from 'better-sqlite3';
 import { countRows, type Db } from '../../db/client.js';
-import { apps, binaryUploads, blobs, clientBinaries, liveWebClients, managementVersions } from '../../db/schema.js';
+import { apps, binaryUploads, blobs, clientBinaries } from '../../db/schema.js';
 import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from '../pagination.js';
 import { hasRole, type Principal } from '../principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from '../result.js';
@@ -50,7 +50,7 @@ export type UploadReceipt =
  * Decides who may still be served a binary before it is deleted; the Management runtime plugs in
  * here (R20). Answers the names of the environments that serve it.
  */
-export type ServedByCheck = (binaryId: number) => string[];
+export type ServedByCheck = (principal: Principal, binaryId: number) => Promise<string[]>;
 
 const binaryOrder: KeysetOrder<ClientBinary> = {
   sortKey: clientBinaries.listKey,
@@ -104,7 +104,7 @@ const isUniqueViolation = (error: unknown) => error instanceof SqliteError && er
 export class BinaryService {
   /** Bytes received so far by PUTs under way, by upload id; they are written to the row at the end. */
   private readonly receiving = new Map<number, number>();
-  private servedBy: ServedByCheck = () => [];
+  private servedBy: ServedByCheck = async () => [];
 
   constructor(
     private readonly db: Db,
@@ -298,10 +298,10 @@ export class BinaryService {
   }
 
   /** R20: refused while a Management runtime serves the binary. */
-  delete(principal: Principal, id: number | null): Result<number> {
+  async delete(principal: Principal, id: number | null): Promise<Result<number>> {
     const [binary] = id === null ? [null] : this.byIds(principal, [id]);
     if (!binary) return fail(notFound('client binary', ['input', 'id']));
-    const servedIn = this.servedBy(binary.id);
+    const servedIn = await this.servedBy(principal, binary.id);
     if (servedIn.length > 0)
       return fail(
         userError(
@@ -345,8 +345,6 @@ export class BinaryService {
         and(
           notExists(this.db.select({ id: clientBinaries.id }).from(clientBinaries).where(eq(clientBinaries.sha256, blobs.sha256))),
           notExists(this.db.select({ id: binaryUploads.id }).from(binaryUploads).where(eq(binaryUploads.sha256, blobs.sha256))),
-          notExists(this.db.select({ id: managementVersions.id }).from(managementVersions).where(eq(managementVersions.artifactSha256, blobs.sha256))),
-          notExists(this.db.select({ appId: liveWebClients.appId }).from(liveWebClients).where(eq(liveWebClients.artifactSha256, blobs.sha256))),
         ),
       )
       .all();

@@ -198,6 +198,11 @@ export class JobStore {
     return updated.changes > 0;
   }
 
+  /** Records a detail of a job without changing its state. */
+  record(jobId: number, changes: Pick<Partial<PublishJob>, 'rollback'>): void {
+    this.db.update(publishJobs).set(changes).where(eq(publishJobs.id, jobId)).run();
+  }
+
   setStage(jobId: number, position: number, changes: Partial<PublishStage>): void {
     this.db.transaction(() => {
       this.db

@@ -1,21 +1,21 @@
-
-import type { Db } from '../../db/client.js';
-import { blobs } from '../../db/schema.js';
+import { fileBlob } from '../../runtime/embedded/index.js';
+import type { Runtime } from '../../runtime/runtime.js';
 import type { BlobStore } from '../binaries/blob-store.js';
 import type { ClientPlatform } from '../binaries/platforms.js';
 import type { BinaryService, ClientBinary } from '../binaries/service.js';
 import { versionKey } from '../binaries/versions.js';
 import type { DirectoryService } from '../directory.js';
 import type { EnvironmentService } from '../environments.js';
-import type { ManagementApp, ManagementAppSnapshot, ManagementService, SignAction, WorkflowState } from '../management.js';
+import type { ManagementApp, ManagementReads, RuntimeObjectRef, SignAction, WorkflowState } from '../management.js';
 import type { Principal } from '../principal.js';
 import { fail, notFound, userError, type Result, type UserError } from '../result.js';
 import { byNullableIds } from '../rows.js';
 import { compareVersions, formatBytes } from '../validation.js';
-import { hashFile, wrapArtifact } from './artifacts.js';
+import { wrapArtifact } from './artifacts.js';
 import { stageKeys, type PublishJob, type StageKey } from './jobs.js';
 import { StageFailure, type JobPlan, type StageContext, type StageDefinition } from './runner.js';
 import type { PublishService } from './service.js';
+import type { ArtifactSigning } from './signing.js';
 
 export type PublishOption = 'PREVIEW' | 'APP_STORE';
 
@@ -44,6 +44,7 @@ export interface NativeRequest {
 
 export interface RemoveVersionRequest {
   managementAppId: number;
+  preview: boolean;
   platform: ClientPlatform;
   version: string;
 }
@@ -83,13 +84,13 @@ interface Artifact {
  */
 export class NativePublishing {
   constructor(
-    private readonly db: Db,
     private readonly publish: PublishService,
     private readonly binaries: BinaryService,
-    private readonly management: ManagementService,
+    private readonly management: ManagementReads,
     private readonly directory: DirectoryService,
     private readonly environments: EnvironmentService,
     private readonly store: BlobStore,
+    private readonly signing: ArtifactSigning,
     private readonly appName: (appId: number) => { name: string; description: string | null },
   ) {}
 
@@ -125,8 +126,10 @@ export class NativePublishing {
     });
 
     const preview = input.option === 'PREVIEW';
-    const existing = this.management.find(environment.id, app.id, preview);
-    const highest = existing ? this.management.highestVersions(existing.id) : new Map();
+    // What the runtime holds decides downgrades and kept targets; an environment whose runtime
+    // does not answer is checked again at VALIDATE, where it must answer.
+    const existing = await this.management.find(environment, app.id, preview);
+    const highest = highestVersions(existing);
     chosen.forEach((binary) => {
       const held = highest.get(binary.platform);
       if (held && compareVersions(binary.version, held.version) <= 0)
@@ -141,7 +144,7 @@ export class NativePublishing {
 
     const targets = input.targets ? this.resolveTargets(principal, environment.id, input.targets, problems) : null;
     if (input.workflowState === 'ACTIVE') {
-      const kept = existing ? (this.management.targetsOf([existing.id])[0] ?? []).length : 0;
+      const kept = existing ? existing.targets.length : 0;
       const count = targets ? targets.userIds.length + targets.groupIds.length : kept;
       if (count === 0)
         problems.push(userError('TARGETS_REQUIRED', 'An ACTIVE app needs at least one user or group to target', ['input', 'targets']));
@@ -172,17 +175,17 @@ export class NativePublishing {
   /** R31: one version out of a Management app, as a job with stage UNPUBLISH. */
   async removeVersion(
     principal: Principal,
-    input: { managementAppId: number | null; platform: ClientPlatform; version: string; sync?: boolean | null },
+    input: { managementAppId: RuntimeObjectRef | null; platform: ClientPlatform; version: string; sync?: boolean | null },
   ): Promise<Result<PublishJob>> {
-    const [managementApp] = input.managementAppId === null ? [null] : this.management.byIds(principal, [input.managementAppId]);
+    const [managementApp] = input.managementAppId === null ? [null] : await this.management.byRefs(principal, [input.managementAppId]);
     if (!managementApp) return fail(notFound('Management app', ['input', 'managementAppId']));
     const target = this.publish.target(principal, managementApp.appId, managementApp.environmentId);
     if (!target.ok) return target;
-    const held = (this.management.versionsOf([managementApp.id])[0] ?? []).find(
+    const held = managementApp.versions.find(
       (version) => version.platform === input.platform && version.versionKey === versionKeyOrNull(input.version),
     );
     if (!held) return fail(userError('NOT_FOUND', `The Management app holds no ${input.platform} version ${input.version}`, ['input', 'version']));
-    const request: RemoveVersionRequest = { managementAppId: managementApp.id, platform: input.platform, version: held.version };
+    const request: RemoveVersionRequest = { managementAppId: managementApp.id, preview: managementApp.preview, platform: input.platform, version: held.version };
     return this.publish.start(principal, {
       appId: managementApp.appId,
       environmentId: managementApp.environmentId,
@@ -225,39 +228,43 @@ export class NativePublishing {
   /** How a native publish job runs (R35). */
   publishPlan(): JobPlan {
     return {
-      snapshot: (job) => this.snapshotOf(job),
-      restore: (job, snapshot) => this.management.restore(snapshot as ManagementAppSnapshot, job.id),
-      afterRestore: () => this.sweepArtifacts(),
+      restoreScope: (job) => {
+        const request = JSON.parse(job.request) as NativeRequest;
+        return { jobId: job.id, management: [{ appId: job.appId, preview: request.option === 'PREVIEW' }], services: null };
+      },
       stages: (job) => this.nativeStages(job),
     };
   }
 
   removeVersionPlan(): JobPlan {
     return {
-      snapshot: (job) => {
+      restoreScope: (job) => {
         const request = JSON.parse(job.request) as RemoveVersionRequest;
-        const managementApp = this.management.byIds(principalOf(job), [request.managementAppId])[0];
-        return managementApp ? this.management.snapshot(managementApp.environmentId, managementApp.appId, managementApp.preview) : null;
-      },
-      restore: (job, snapshot) => {
-        if (snapshot) this.management.restore(snapshot as ManagementAppSnapshot, job.id);
+        return { jobId: job.id, management: [{ appId: job.appId, preview: request.preview }], services: null };
       },
       stages: (job) => {
         const request = JSON.parse(job.request) as RemoveVersionRequest;
         return [
           {
             key: 'VALIDATE',
-            run: async () => ({ message: `Remove ${request.platform} ${request.version}` }),
+            run: async (context) => {
+              await context.runtime.info();
+              return { message: `Remove ${request.platform} ${request.version}` };
+            },
           },
           {
             key: 'UNPUBLISH',
-            run: async () => {
-              const removed = this.db.transaction(() =>
-                this.management.removeVersion(request.managementAppId, request.platform, versionKey(request.version)),
-              );
+            run: async (context) => {
+              const { removed } = await context.runtime.run(context.key('remove'), {
+                type: 'removeVersion',
+                appId: job.appId,
+                preview: request.preview,
+                platform: request.platform,
+                versionKey: versionKey(request.version),
+              });
               if (removed === 0) throw new StageFailure('NOT_FOUND', `${request.platform} ${request.version} is no longer there`);
-              const highest = this.management.highestVersions(request.managementAppId).get(request.platform);
-              this.sweepArtifacts();
+              const now = (await context.runtime.management()).find((app) => app.appId === job.appId && app.preview === request.preview);
+              const highest = highestVersions(now).get(request.platform);
               return {
                 message: `Removed ${request.platform} ${request.version}; ${
                   highest ? `the store now offers ${highest.version}` : `no ${request.platform} version is left`
@@ -270,14 +277,11 @@ export class NativePublishing {
     };
   }
 
-  private snapshotOf(job: PublishJob): ManagementAppSnapshot {
-    const request = JSON.parse(job.request) as NativeRequest;
-    return this.management.snapshot(job.environmentId, job.appId, request.option === 'PREVIEW');
-  }
-
-  /** Drops artifact blobs that no version or binary refers to (after a rollback or removal). */
-  private sweepArtifacts(): void {
-    this.binaries.sweepOrphanBlobs();
+  /** Sends a file to the runtime unless it holds it already (R48); the runtime verifies its SHA-256. */
+  private async transfer(runtime: Runtime, path: string, sha256: string, sizeBytes: number, restorePoint: string): Promise<boolean> {
+    if (await runtime.hasBlob(sha256)) return false;
+    await runtime.putBlob(fileBlob(path, sha256, sizeBytes), restorePoint);
+    return true;
   }
 
   private nativeStages(job: PublishJob): StageDefinition[] {
@@ -286,8 +290,9 @@ export class NativePublishing {
     const preview = request.option === 'PREVIEW';
     const app = this.appName(job.appId);
     const name = managementAppName(app.name, preview);
+    const which = { appId: job.appId, preview };
     const artifacts = (context: StageContext) => (context.carry.get('artifacts') ?? []) as Artifact[];
-    const managementApp = (context: StageContext) => context.carry.get('managementApp') as ManagementApp;
+    const current = async (context: StageContext) => (await context.runtime.management()).find((one) => one.appId === job.appId && one.preview === preview);
 
     return [
       {
@@ -295,9 +300,13 @@ export class NativePublishing {
         run: async (context) => {
           const binaries = this.binaries.byIds(principal, request.binaryIds);
           if (binaries.some((binary) => !binary)) throw new StageFailure('NOT_FOUND', 'A binary of this publish was deleted');
-          const [environment] = this.environments.byIds(principal, [job.environmentId]);
-          if (environment?.url && !(await this.publish.probe(environment.url)))
-            throw new StageFailure('RUNTIME_UNREACHABLE', `The runtime at ${environment.url} did not answer`);
+          await context.runtime.info();
+          const held = highestVersions(await current(context));
+          for (const binary of binaries as ClientBinary[]) {
+            const highest = held.get(binary.platform);
+            if (highest && compareVersions(binary.version, highest.version) <= 0)
+              throw new StageFailure('RUNTIME_FAULT', `${name} already holds ${binary.platform} ${highest.version}`);
+          }
           context.carry.set(
             'artifacts',
             (binaries as ClientBinary[]).map((binary) => ({ binary, sha256: binary.sha256, sizeBytes: binary.sizeBytes, wrapped: false })),
@@ -311,13 +320,16 @@ export class NativePublishing {
           const list = artifacts(context);
           if (list.length === 0) return { skipped: 'No binaries to publish; this publish only removes platforms' };
           let bytes = 0;
+          let sent = 0;
           for (const artifact of list) {
-            const { sha256 } = await hashFile(this.binaries.pathOf(artifact.binary), context.signal);
-            if (sha256 !== artifact.binary.sha256)
-              throw new StageFailure('BINARY_CORRUPT', `The stored file of ${artifact.binary.platform} ${artifact.binary.version} does not match its SHA-256`);
-            bytes += artifact.sizeBytes;
+            if (await this.transfer(context.runtime, this.binaries.pathOf(artifact.binary), artifact.sha256, artifact.sizeBytes, context.restorePoint)) {
+              sent += 1;
+              bytes += artifact.sizeBytes;
+            }
           }
-          return { message: `Transferred ${list.length} binaries (${formatBytes(bytes)}), each verified by SHA-256` };
+          return {
+            message: `Transferred ${sent} of ${list.length} binaries (${formatBytes(bytes)}), each verified by SHA-256${sent < list.length ? '; the runtime held the others' : ''}`,
+          };
         },
       },
       {
@@ -342,8 +354,12 @@ export class NativePublishing {
               },
               context.signal,
             );
-            this.store.commit(wrapped);
-            this.db.insert(blobs).values({ sha256: wrapped.sha256, sizeBytes: wrapped.sizeBytes }).onConflictDoNothing().run();
+            // The wrapped artifact lives in the runtime; Shipyard's copy was only for sending.
+            try {
+              await this.transfer(context.runtime, wrapped.path, wrapped.sha256, wrapped.sizeBytes, context.restorePoint);
+            } finally {
+              await this.store.discard(wrapped);
+            }
             Object.assign(artifact, { sha256: wrapped.sha256, sizeBytes: wrapped.sizeBytes, wrapped: true });
           }
           return { message: `Wrapped ${list.length} binaries` };
@@ -354,7 +370,7 @@ export class NativePublishing {
         run: async (context) => {
           const list = artifacts(context);
           if (list.length === 0) return { skipped: 'No artifacts to sign' };
-          for (const artifact of list) artifact.signature = this.management.signArtifact(job.environmentId, artifact.sha256);
+          for (const artifact of list) artifact.signature = this.signing.sign(job.environmentId, artifact.sha256);
           return { message: `Signed ${list.length} artifacts with the environment's Ed25519 key` };
         },
       },
@@ -362,34 +378,27 @@ export class NativePublishing {
         key: 'REGISTER_VERSIONS',
         run: async (context) => {
           const list = artifacts(context);
-          const registered = this.db.transaction(() => {
-            const row = this.management.upsertApp({
-              accountId: job.accountId,
-              environmentId: job.environmentId,
-              appId: job.appId,
-              preview,
-              signAction: request.signAction,
-              description: app.description,
-              workflowState: request.workflowState,
-            });
-            const now = new Date();
-            this.management.addVersions(
-              list.map((artifact) => ({
-                managementAppId: row.id,
-                platform: artifact.binary.platform,
-                version: artifact.binary.version,
-                versionKey: artifact.binary.versionKey,
-                binaryId: artifact.binary.id,
-                artifactSha256: artifact.sha256,
-                signature: artifact.signature ?? '',
-                wrapped: artifact.wrapped,
-                publishedAt: now,
-                publishJobId: job.id,
-              })),
-            );
-            return row;
+          await context.runtime.run(context.key('app'), {
+            type: 'upsertManagementApp',
+            ...which,
+            signAction: request.signAction,
+            description: app.description,
+            workflowState: request.workflowState,
           });
-          context.carry.set('managementApp', registered);
+          await context.runtime.run(context.key('versions'), {
+            type: 'addVersions',
+            ...which,
+            versions: list.map((artifact) => ({
+              platform: artifact.binary.platform,
+              version: artifact.binary.version,
+              versionKey: artifact.binary.versionKey,
+              binaryId: artifact.binary.id,
+              artifactSha256: artifact.sha256,
+              signature: artifact.signature ?? '',
+              wrapped: artifact.wrapped,
+              publishJobId: job.id,
+            })),
+          });
           return {
             message:
               list.length === 0
@@ -402,7 +411,7 @@ export class NativePublishing {
         key: 'REMOVE_VERSIONS',
         run: async (context) => {
           if (request.removePlatforms.length === 0) return { skipped: 'No platforms to remove' };
-          const removed = this.db.transaction(() => this.management.removePlatforms(managementApp(context).id, request.removePlatforms));
+          const { removed } = await context.runtime.run(context.key('remove'), { type: 'removePlatforms', ...which, platforms: request.removePlatforms });
           if (removed === 0) return { skipped: `Nothing to remove: ${name} holds no versions of ${request.removePlatforms.join(', ')}` };
           return { message: `Removed ${removed} versions of ${request.removePlatforms.join(', ')}` };
         },
@@ -410,17 +419,16 @@ export class NativePublishing {
       {
         key: 'APPLY_TARGETS',
         run: async (context) => {
-          const id = managementApp(context).id;
-          if (!request.targets) return { message: `Kept ${(this.management.targetsOf([id])[0] ?? []).length} targets` };
+          if (!request.targets) return { message: `Kept ${(await current(context))?.targets.length ?? 0} targets` };
           const targets = request.targets;
-          this.db.transaction(() => this.management.replaceTargets(id, targets));
+          await context.runtime.run(context.key('targets'), { type: 'replaceTargets', ...which, ...targets });
           return { message: `Targets replaced: ${targets.userIds.length} users, ${targets.groupIds.length} groups` };
         },
       },
       {
         key: 'SET_WORKFLOW_STATE',
         run: async (context) => {
-          this.db.transaction(() => this.management.setWorkflowState(managementApp(context).id, request.workflowState));
+          await context.runtime.run(context.key('state'), { type: 'setWorkflowState', ...which, workflowState: request.workflowState });
           return { message: request.workflowState };
         },
       },
@@ -433,13 +441,25 @@ export class NativePublishing {
             list.length === 0
               ? `${name} was updated in the Enterprise Store`
               : `${name} ${list.map((artifact) => `${artifact.binary.version} (${artifact.binary.platform})`).join(', ')} is available in the Enterprise Store`;
-          const notified = this.db.transaction(() => this.management.notifyTargets(managementApp(context), job.id, message));
+          const userIds = this.management.recipients(principal, (await current(context))?.targets ?? []);
+          const { notified } = await context.runtime.run(context.key('notify'), { type: 'notify', ...which, jobId: job.id, message, userIds });
           return { message: `Notified ${notified} users` };
         },
       },
     ];
   }
 }
+
+/** The highest version per platform that a Management app holds (R30). */
+function highestVersions(app: ManagementApp | undefined): Map<ClientPlatform, ManagementApp['versions'][number]> {
+  const highest = new Map<ClientPlatform, ManagementApp['versions'][number]>();
+  for (const version of app?.versions ?? []) {
+    const held = highest.get(version.platform);
+    if (!held || compareVersions(version.version, held.version) > 0) highest.set(version.platform, version);
+  }
+  return highest;
+}
+
 
 export const isVersionRemoval = (job: PublishJob): boolean => 'managementAppId' in (JSON.parse(job.request) as object);
 

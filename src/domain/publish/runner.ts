@@ -1,5 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from '../../db/client.js';
+import type { RestoreScope } from '../../runtime/commands.js';
+import { RuntimeRefusedError, RuntimeUnreachableError } from '../../runtime/errors.js';
+import type { Runtime } from '../../runtime/runtime.js';
 import type { DomainEvents } from '../events.js';
 import type { EnvironmentService } from '../environments.js';
 import type { Logger } from '../../logger.js';
@@ -15,6 +18,8 @@ export const publishErrorCodes = {
   RUNTIME_UNREACHABLE: "The environment's runtime did not answer within the stage's deadline.",
   RUNTIME_FAULT: 'The runtime answered with an error while applying a stage.',
   INTERRUPTED: 'The server stopped while the job ran; every change was rolled back when it started again.',
+  ROLLBACK_ABANDONED:
+    'The runtime could not be reached to roll the job back and an ADMIN ended the job without it; the runtime may hold a partial publish.',
   INTERNAL: 'An unexpected error in a stage; every change was rolled back and the cause is in the server log.',
 } as const;
 
@@ -33,6 +38,12 @@ export class StageFailure extends Error {
 
 export interface StageContext {
   job: PublishJob;
+  /** The environment's runtime, embedded or remote (R45). */
+  runtime: Runtime;
+  /** The restore point the runtime keeps for this job; files sent for the job are held by it. */
+  restorePoint: string;
+  /** The idempotency key of one change of this stage (R49): job, stage, step. */
+  key(step: string): string;
   /** Aborted when the job is canceled or the server stops: long work checks it. */
   signal: AbortSignal;
   /** Values one stage hands to a later one (artifacts, resolved rows). */
@@ -44,19 +55,17 @@ export interface StageDefinition {
   run(context: StageContext): Promise<StageOutcome>;
 }
 
-/** How one kind of job runs: its stages, and how to undo what they changed in the runtime. */
+/** How one kind of job runs: its stages, and what of the runtime they may change. */
 export interface JobPlan {
   stages(job: PublishJob): StageDefinition[];
-  /** The runtime state the job may change, taken before it starts (stored with the job). */
-  snapshot(job: PublishJob): unknown;
-  /** Puts the runtime back as snapshotted, inside the caller's transaction. */
-  restore(job: PublishJob, snapshot: unknown): void;
-  /** After a restore committed: removes files nothing refers to any more. */
-  afterRestore?(job: PublishJob): void;
+  /** What the runtime keeps in the job's restore point before its first change (R50). */
+  restoreScope(job: PublishJob): RestoreScope;
 }
 
 export interface RunnerOptions {
   stageDelayMs: number;
+  /** First wait before a rollback is tried again while the runtime does not answer (R50); it doubles up to 30 s. */
+  rollbackRetryMs?: number;
   maxConcurrentJobs: number;
   /**
    * Test-only: a message makes that stage fail, to show that a job is all-or-nothing. Asked
@@ -70,6 +79,31 @@ class Stopped extends Error {}
 
 const planKey = (job: Pick<PublishJob, 'kind' | 'action'>) => `${job.kind}:${job.action}`;
 
+/** The job's name at the runtime: unique even when a runtime outlives a Shipyard database. */
+const restorePointOf = (job: PublishJob): string => `job-${job.id}-${job.createdAt.getTime()}`;
+
+/** What `publish_jobs.rollback` holds while a job is active: where its restore point is. */
+interface RollbackRecord {
+  restorePoint: string;
+}
+
+const rollbackRecord = (job: PublishJob): RollbackRecord | null => {
+  if (!job.rollback) return null;
+  const parsed = JSON.parse(job.rollback) as Partial<RollbackRecord>;
+  return typeof parsed.restorePoint === 'string' ? { restorePoint: parsed.restorePoint } : null;
+};
+
+export const ROLLBACK_ABANDONED_WARNING = 'ROLLBACK_ABANDONED: the job ended without its rollback; the runtime may hold a partial publish';
+
+/** What a runtime's failure means for the job (R51). */
+function asStageFailure(error: unknown): StageFailure | unknown {
+  if (error instanceof RuntimeUnreachableError) return new StageFailure('RUNTIME_UNREACHABLE', error.message);
+  if (error instanceof RuntimeRefusedError && error.code === 'SHA256_MISMATCH')
+    return new StageFailure('BINARY_CORRUPT', `A stored binary does not match its SHA-256: ${error.message}`);
+  if (error instanceof RuntimeRefusedError) return new StageFailure('RUNTIME_FAULT', error.message);
+  return error;
+}
+
 /**
  * Runs publish jobs: stages in order, each change persisted then announced (R22), all-or-nothing
  * (R23), cancelable (R24), and recovered after a restart (R25). Different environments run in
@@ -79,13 +113,18 @@ export class PublishRunner {
   private readonly plans = new Map<string, JobPlan>();
   private readonly queue: number[] = [];
   private readonly running = new Map<number, AbortController>();
+  /** Each running job's whole run, its last runtime calls included, for shutdown to wait on. */
+  private readonly runs = new Map<number, Promise<void>>();
   private readonly finished = new Map<number, { promise: Promise<void>; resolve: () => void }>();
+  /** Rollbacks waiting for their runtime (R50), by job id: aborted to give up. */
+  private readonly rollbacks = new Map<number, { controller: AbortController; abandoned: boolean; done: Promise<void> }>();
   private stopping = false;
 
   constructor(
     private readonly db: Db,
     private readonly jobs: JobStore,
     private readonly environments: EnvironmentService,
+    private readonly runtimeOf: (environmentId: number) => Runtime | null,
     private readonly events: DomainEvents,
     private readonly logger: Logger,
     private readonly options: RunnerOptions,
@@ -147,17 +186,39 @@ export class PublishRunner {
    * ends FAILED (INTERRUPTED) or CANCELED; QUEUED jobs run.
    */
   recover(): void {
-    for (const job of this.jobs.inStates(['RUNNING', 'CANCELING'])) this.rollBack(job, job.state === 'CANCELING' ? 'canceled' : 'interrupted');
+    for (const job of this.jobs.inStates(['RUNNING', 'CANCELING']))
+      void this.rollBack(job, job.state === 'CANCELING' ? 'canceled' : 'interrupted').catch((error: unknown) =>
+        this.logger.error({ err: error, jobId: job.id }, 'recovering a job failed'),
+      );
     for (const job of this.jobs.inStates(['QUEUED'])) this.enqueue(job.id);
+  }
+
+  /**
+   * R50: an ADMIN ends a job whose rollback waits for an unreachable runtime: FAILED with
+   * ROLLBACK_ABANDONED. Answers false when no rollback of that job is waiting.
+   */
+  abandonRollback(jobId: number): boolean {
+    const waiting = this.rollbacks.get(jobId);
+    if (!waiting) return false;
+    waiting.abandoned = true;
+    waiting.controller.abort();
+    return true;
+  }
+
+  /** Whether the job is rolling back and waiting for its runtime. */
+  isRollingBack(jobId: number): boolean {
+    return this.rollbacks.has(jobId);
   }
 
   /** R4: running jobs stop at their next safe point, are rolled back and end FAILED (INTERRUPTED). */
   async shutdown(): Promise<void> {
     this.stopping = true;
     this.queue.length = 0;
-    const waiting = [...this.running.keys()].map((jobId) => this.finishedEntry(jobId).promise);
+    const waiting = [...this.runs.values()];
     for (const controller of this.running.values()) controller.abort(new Stopped());
-    await Promise.all(waiting);
+    // Rollbacks still waiting for their runtime stay active and are resumed at the next start (R25).
+    for (const rollback of this.rollbacks.values()) rollback.controller.abort();
+    await Promise.all([...waiting, ...[...this.rollbacks.values()].map((rollback) => rollback.done)]);
   }
 
   get activeCount(): number {
@@ -197,12 +258,14 @@ export class PublishRunner {
       if (jobId === undefined) break;
       const controller = new AbortController();
       this.running.set(jobId, controller);
-      void this.run(jobId, controller.signal)
+      const run = this.run(jobId, controller.signal)
         .catch((error: unknown) => this.logger.error({ err: error, jobId }, 'publish job runner failed'))
         .finally(() => {
           this.running.delete(jobId);
+          this.runs.delete(jobId);
           this.pump();
         });
+      this.runs.set(jobId, run);
     }
   }
 
@@ -212,25 +275,37 @@ export class PublishRunner {
     const plan = this.plans.get(planKey(queued));
     if (!plan) throw new Error(`no plan for ${planKey(queued)} jobs`);
 
-    // Take the snapshot and start in one transaction, so that a crash leaves either a QUEUED job
-    // or a RUNNING one that knows how to roll back.
-    const started = this.db.transaction(() => {
-      const rollback = JSON.stringify(plan.snapshot(queued));
-      return this.jobs.transition(jobId, ['QUEUED'], { state: 'RUNNING', startedAt: new Date(), rollback });
-    });
+    const restorePoint = restorePointOf(queued);
+    const started = this.jobs.transition(jobId, ['QUEUED'], { state: 'RUNNING', startedAt: new Date() });
     if (!started) return;
     let job = this.jobs.get(jobId) ?? queued;
     this.announce(job);
 
-    const context: StageContext = { job, signal, carry: new Map() };
+    const runtime = this.runtimeOf(job.environmentId);
     const stages = plan.stages(job);
     let position = 0;
     try {
+      if (!runtime) throw new StageFailure('NOT_FOUND', 'The environment is gone');
+      const context: StageContext = {
+        job,
+        runtime,
+        restorePoint,
+        signal,
+        carry: new Map(),
+        key: (step) => `${restorePoint}:${stages[position]?.key ?? 'JOB'}:${step}`,
+      };
       for (const stage of stages) {
         if (signal.aborted) throw signal.reason;
         this.jobs.setStage(jobId, position, { state: 'RUNNING', startedAt: new Date() });
         this.announce(job);
         if (this.options.stageDelayMs > 0) await sleep(this.options.stageDelayMs, undefined, { signal }).catch(() => { throw signal.reason; });
+        if (position === 1) {
+          // VALIDATE changed nothing. The job records where its restore point is before asking for
+          // it, so that a crash at any moment leaves a job that knows what to restore (R25, R50).
+          this.jobs.record(jobId, { rollback: JSON.stringify({ restorePoint } satisfies RollbackRecord) });
+          job = this.jobs.get(jobId) ?? job;
+          await runtime.run(`${restorePoint}:restore-point`, { type: 'createRestorePoint', restorePoint, scope: plan.restoreScope(job) });
+        }
         const fault = this.options.fault?.(stage.key, job, 'before');
         if (fault) throw new StageFailure('RUNTIME_FAULT', fault);
         const outcome = await stage.run(context);
@@ -246,27 +321,78 @@ export class PublishRunner {
         this.announce(job);
         position += 1;
       }
-      const succeeded = this.db.transaction(() => this.jobs.transition(jobId, ['RUNNING'], { state: 'SUCCEEDED', finishedAt: new Date(), rollback: null }));
+      // The job ends SUCCEEDED before the restore point goes: a crash in between must not roll back a finished publish.
+      const succeeded = this.jobs.transition(jobId, ['RUNNING'], { state: 'SUCCEEDED', finishedAt: new Date(), rollback: null });
       if (!succeeded) {
         // Canceled after the last stage finished: the cancel loses, the publish stands.
         this.jobs.transition(jobId, ['CANCELING'], { state: 'SUCCEEDED', finishedAt: new Date(), rollback: null });
       }
       this.complete(jobId);
-    } catch (error) {
+      await runtime
+        .run(`${restorePoint}:discard`, { type: 'discardRestorePoint', restorePoint })
+        .catch((error: unknown) => this.logger.warn({ err: error, jobId }, 'the restore point of a finished job was not discarded'));
+    } catch (caught) {
+      const error = asStageFailure(caught);
       const current = this.jobs.get(jobId) ?? job;
+      if (error instanceof StageFailure && error.code === 'RUNTIME_UNREACHABLE') this.logger.warn({ jobId, stage: stages[position]?.key }, error.message);
       const reason = error instanceof Canceled || current.state === 'CANCELING' ? 'canceled' : error instanceof Stopped ? 'interrupted' : error;
       if (!(reason === 'canceled' || reason === 'interrupted' || reason instanceof StageFailure))
-        this.logger.error({ err: error, jobId, stage: stages[position]?.key }, 'publish stage failed unexpectedly');
-      this.rollBack(current, reason, stages[position]?.key);
+        this.logger.error({ err: caught, jobId, stage: stages[position]?.key }, 'publish stage failed unexpectedly');
+      await this.rollBack(current, reason, stages[position]?.key);
     }
   }
 
-  /** Undoes the job's runtime changes and ends it, all in one transaction (R23). */
-  private rollBack(job: PublishJob, reason: 'canceled' | 'interrupted' | unknown, stage?: StageKey): void {
-    const plan = this.plans.get(planKey(job));
+  /**
+   * Undoes the job's runtime changes through its restore point, then ends it (R23, R50). While
+   * the runtime cannot be reached the restore is tried again with backoff: the job stays active
+   * (its environment BUSY) with a stage message saying so, until it lands or an ADMIN abandons it.
+   */
+  private async rollBack(job: PublishJob, reason: 'canceled' | 'interrupted' | unknown, stage?: StageKey): Promise<void> {
+    const record = rollbackRecord(job);
+    const runtime = this.runtimeOf(job.environmentId);
+    let abandoned = false;
+    if (record && runtime) {
+      const controller = new AbortController();
+      let settle = () => {};
+      const entry = { controller, abandoned: false, done: new Promise<void>((resolve) => (settle = resolve)) };
+      this.rollbacks.set(job.id, entry);
+      try {
+        let delay = this.options.rollbackRetryMs ?? 500;
+        for (;;) {
+          try {
+            await runtime.run(`${record.restorePoint}:restore`, { type: 'restore', restorePoint: record.restorePoint });
+            break;
+          } catch (error) {
+            if (!(error instanceof RuntimeUnreachableError)) {
+              this.logger.error({ err: error, jobId: job.id }, 'the runtime refused to restore');
+              break;
+            }
+            if (entry.abandoned) break;
+            if (controller.signal.aborted) return; // stopping: the next start resumes the rollback
+            const open = this.runningStage(job.id);
+            if (open) {
+              this.jobs.setStage(job.id, open.position, { message: `Rolling back: the runtime at ${runtime.location} does not answer; retrying` });
+              this.announce(this.jobs.get(job.id) ?? job);
+            }
+            await sleep(delay, undefined, { signal: controller.signal }).catch(() => undefined);
+            if (entry.abandoned) break;
+            if (controller.signal.aborted) return;
+            delay = Math.min(delay * 2, 30_000);
+          }
+        }
+        abandoned = entry.abandoned;
+      } finally {
+        this.rollbacks.delete(job.id);
+        settle();
+      }
+    }
+    this.finish(job, abandoned ? new StageFailure('ROLLBACK_ABANDONED', 'Ended by an ADMIN without its rollback; the runtime may hold a partial publish') : reason, stage);
+  }
+
+  /** Ends a rolled-back job: FAILED with its error, or CANCELED. */
+  private finish(job: PublishJob, reason: 'canceled' | 'interrupted' | unknown, stage?: StageKey): void {
     const now = new Date();
     this.db.transaction(() => {
-      if (plan && job.rollback) plan.restore(job, JSON.parse(job.rollback) as unknown);
       if (reason === 'canceled') {
         const canceled = { state: 'CANCELED', message: 'Canceled; every change was rolled back' } as const;
         this.jobs.closeOpenStages(job.id, canceled, canceled, now);
@@ -280,6 +406,8 @@ export class PublishRunner {
             ? reason
             : new StageFailure('INTERNAL', 'The stage failed unexpectedly; every change was rolled back');
       const failedStage = stage ?? this.runningStage(job.id)?.key;
+      const warnings =
+        failure.code === 'ROLLBACK_ABANDONED' ? { warnings: JSON.stringify([...(JSON.parse(job.warnings) as string[]), ROLLBACK_ABANDONED_WARNING]) } : {};
       this.jobs.closeOpenStages(job.id, { state: 'FAILED', message: failure.message }, { state: 'SKIPPED', message: `Not run: ${failure.message}` }, now);
       this.jobs.transition(job.id, ACTIVE_STATES, {
         state: 'FAILED',
@@ -288,13 +416,9 @@ export class PublishRunner {
         errorMessage: failure.message,
         errorStage: failedStage ?? null,
         rollback: null,
+        ...warnings,
       });
     });
-    try {
-      plan?.afterRestore?.(job);
-    } catch (error) {
-      this.logger.error({ err: error, jobId: job.id }, 'cleaning up after a rollback failed');
-    }
     this.complete(job.id);
   }
 
@@ -307,8 +431,6 @@ export class PublishRunner {
 export function choosePlan(pick: (job: PublishJob) => JobPlan): JobPlan {
   return {
     stages: (job) => pick(job).stages(job),
-    snapshot: (job) => pick(job).snapshot(job),
-    restore: (job, snapshot) => pick(job).restore(job, snapshot),
-    afterRestore: (job) => pick(job).afterRestore?.(job),
+    restoreScope: (job) => pick(job).restoreScope(job),
   };
 }

@@ -2,7 +2,6 @@ import type { App, AppService } from '../apps.js';
 import { CONSOLE_VERSION, type Environment, type EnvironmentService } from '../environments.js';
 import { hasRole, type Principal } from '../principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from '../result.js';
-import type { RuntimeProbe } from '../runtime-probe.js';
 import { isFinal, type JobFilter, type JobStore, type NewJob, type PublishJob } from './jobs.js';
 import type { PublishRunner } from './runner.js';
 
@@ -27,7 +26,6 @@ export class PublishService {
     readonly runner: PublishRunner,
     private readonly apps: AppService,
     private readonly environments: EnvironmentService,
-    readonly probe: RuntimeProbe,
   ) {}
 
   /** R11, R12 and the ids: everything about the app and environment that can be said up front. */
@@ -74,13 +72,23 @@ export class PublishService {
     return this.jobs.list(principal, filter);
   }
 
-  /** R24, R7: MEMBERs cancel their own jobs, ADMINs anyone's. */
-  cancel(principal: Principal, jobId: number | null): Result<PublishJob> {
+  /**
+   * R24, R7: MEMBERs cancel their own jobs, ADMINs anyone's. R50: an ADMIN may end a job whose
+   * rollback waits for an unreachable runtime (`abandonRollback`).
+   */
+  async cancel(principal: Principal, jobId: number | null, options: { abandonRollback?: boolean | null } = {}): Promise<Result<PublishJob>> {
     const [job] = jobId === null ? [null] : this.jobs.byIds(principal, [jobId]);
     if (!job) return fail(notFound('publish job', ['input', 'jobId']));
     if (job.requestedBy !== principal.userId && !hasRole(principal, 'ADMIN'))
       return fail(userError('FORBIDDEN', "Only an ADMIN can cancel other users' jobs", ['input', 'jobId']));
     if (isFinal(job.state)) return fail(userError('JOB_NOT_CANCELABLE', `The job is already ${job.state}`, ['input', 'jobId']));
+    if (options.abandonRollback) {
+      if (!hasRole(principal, 'ADMIN')) return fail(userError('FORBIDDEN', 'Only an ADMIN can abandon a rollback', ['input', 'abandonRollback']));
+      if (!this.runner.abandonRollback(job.id))
+        return fail(userError('INVALID_INPUT', 'The job is not waiting for its runtime to roll back', ['input', 'abandonRollback']));
+      await this.runner.whenFinished(job.id);
+      return ok(this.jobs.get(job.id) ?? job);
+    }
     const canceled = this.runner.cancel(job.id);
     if (!canceled) {
       const now = this.jobs.get(job.id);

@@ -1,12 +1,11 @@
+import { fileBlob } from '../../runtime/embedded/index.js';
+import type { PublishedIdentityService, ServicesState } from '../../runtime/types.js';
 import type { App, AppService } from '../apps.js';
 import type { BinaryService } from '../binaries/service.js';
-import type { EnvironmentService } from '../environments.js';
-import type { ManagementAppSnapshot, ManagementService } from '../management.js';
+import type { Environment, EnvironmentService } from '../environments.js';
 import type { Principal } from '../principal.js';
 import { fail, userError, type Result } from '../result.js';
-import { ServicesRuntime, type ServicesSnapshot } from '../services-runtime.js';
-import type { Db } from '../../db/client.js';
-import { hashFile } from './artifacts.js';
+import type { Runtimes } from '../runtimes.js';
 import type { PublishJob, PublishKind, StageKey } from './jobs.js';
 import { principalOf } from './native.js';
 import { StageFailure, type JobPlan, type StageContext, type StageDefinition } from './runner.js';
@@ -36,13 +35,11 @@ const stageList = (keys: StageKey[]) => keys.map((key) => ({ key, title: SERVICE
 /** Services and web client publishing (R36-R38) and unpublishing apps of both kinds (R39). */
 export class ServicesPublishing {
   constructor(
-    private readonly db: Db,
     private readonly publish: PublishService,
     private readonly apps: AppService,
     private readonly binaries: BinaryService,
     private readonly environments: EnvironmentService,
-    private readonly runtime: ServicesRuntime,
-    private readonly management: ManagementService,
+    private readonly runtimes: Runtimes,
   ) {}
 
   async publishServicesAndWeb(
@@ -61,8 +58,9 @@ export class ServicesPublishing {
         return fail(userError('INVALID_INPUT', `A web client is a WEB binary, not ${web.platform}`, ['input', 'webClientBinaryId']));
       webClientBinaryId = web.id;
     }
-    const names = (this.apps.identityServicesOf([app.id])).map((service) => service.name);
-    const others = this.runtime.otherUsers(environment.id, app.id, names);
+    const names = this.apps.identityServicesOf([app.id]).map((service) => service.name);
+    const [held] = await this.runtimes.servicesOf([environment]);
+    const others = otherUsers(held, app.id, names);
     if (others.length > 0) {
       const otherNames = this.apps.byIds(principal, others).map((other) => other?.name).filter(Boolean);
       warnings.push(
@@ -91,8 +89,8 @@ export class ServicesPublishing {
     const { app, environment, warnings } = target.value;
     const published =
       input.kind === 'SERVICES_AND_WEB'
-        ? this.runtime.appServices(app.id, environment.id) !== undefined || this.runtime.webClient(app.id, environment.id) !== undefined
-        : [false, true].some((preview) => this.management.find(environment.id, app.id, preview) !== undefined);
+        ? (await this.runtimes.servicesOf([environment])).some((held) => [...held.appServices, ...held.webClients].some((row) => row.appId === app.id))
+        : (await this.runtimes.managementOf([environment])).some((apps) => apps.some((one) => one.appId === app.id));
     if (!published)
       return fail(userError('NOTHING_TO_PUBLISH', `${app.name} has no ${input.kind === 'SERVICES_AND_WEB' ? 'services or web client' : 'Management apps'} in ${environment.name}`, ['input', 'kind']));
     return this.publish.start(principal, {
@@ -107,26 +105,40 @@ export class ServicesPublishing {
     });
   }
 
+  /** R37: each environment's identity services with the apps there that use them, by app id. */
+  async identityServicesWithUsers(principal: Principal, environmentIds: readonly number[]): Promise<{ service: PublishedIdentityService; usedBy: number[] }[][]> {
+    const environments = this.environments.byIds(principal, environmentIds);
+    const held = await this.runtimes.servicesOf(environments.filter((environment): environment is Environment => environment !== null));
+    let next = 0;
+    return environments.map((environment) => {
+      if (!environment) return [];
+      const state = held[next++];
+      return (state?.identityServices ?? []).map((service) => ({
+        service,
+        usedBy: (state?.appServices ?? [])
+          .filter((publication) => publication.identityServices.some((name) => name.toLowerCase() === service.name.toLowerCase()))
+          .map((publication) => publication.appId)
+          .sort((a, b) => a - b),
+      }));
+    });
+  }
+
   publishPlan(): JobPlan {
     return {
-      snapshot: (job) => this.runtime.snapshot(job.environmentId, job.appId),
-      restore: (_job, snapshot) => this.runtime.restore(snapshot as ServicesSnapshot),
+      restoreScope: (job) => ({ jobId: job.id, management: [], services: { appId: job.appId } }),
       stages: (job) => this.servicesStages(job),
     };
   }
 
   unpublishServicesPlan(): JobPlan {
     return {
-      snapshot: (job) => this.runtime.snapshot(job.environmentId, job.appId),
-      restore: (_job, snapshot) => this.runtime.restore(snapshot as ServicesSnapshot),
-      afterRestore: () => this.binaries.sweepOrphanBlobs(),
+      restoreScope: (job) => ({ jobId: job.id, management: [], services: { appId: job.appId } }),
       stages: (job) => [
-        this.validateStage(job, 'services and web client'),
+        this.validateStage('services and web client'),
         {
           key: 'UNPUBLISH',
-          run: async () => {
-            const removed = this.db.transaction(() => this.runtime.unpublish(job.environmentId, job.appId));
-            this.binaries.sweepOrphanBlobs();
+          run: async (context) => {
+            const { removedIdentityServices: removed } = await context.runtime.run(context.key('unpublish'), { type: 'unpublishServices', appId: job.appId });
             return {
               message: `Services and web client removed${removed.length > 0 ? `; identity services no other app uses removed: ${removed.join(', ')}` : '; every identity service is still used by another app'}`,
             };
@@ -139,18 +151,13 @@ export class ServicesPublishing {
   /** R39: NATIVE_CLIENT unpublishing removes the production and preview Management apps. */
   unpublishNativePlan(): JobPlan {
     return {
-      snapshot: (job) => [false, true].map((preview) => this.management.snapshot(job.environmentId, job.appId, preview)),
-      restore: (job, snapshot) => {
-        for (const one of snapshot as ManagementAppSnapshot[]) this.management.restore(one, job.id);
-      },
-      afterRestore: () => this.binaries.sweepOrphanBlobs(),
+      restoreScope: (job) => ({ jobId: job.id, management: [false, true].map((preview) => ({ appId: job.appId, preview })), services: null }),
       stages: (job) => [
-        this.validateStage(job, 'Management apps'),
+        this.validateStage('Management apps'),
         {
           key: 'UNPUBLISH',
-          run: async () => {
-            const removed = this.db.transaction(() => this.management.removeApps(job.environmentId, job.appId));
-            this.binaries.sweepOrphanBlobs();
+          run: async (context) => {
+            const { removed } = await context.runtime.run(context.key('unpublish'), { type: 'removeManagementApps', appId: job.appId });
             return { message: `Removed ${removed} Management apps (production and preview)` };
           },
         },
@@ -158,20 +165,14 @@ export class ServicesPublishing {
     };
   }
 
-  private validateStage(job: PublishJob, what: string): StageDefinition {
+  private validateStage(what: string): StageDefinition {
     return {
       key: 'VALIDATE',
-      run: async () => {
-        await this.checkRuntime(job);
+      run: async (context) => {
+        await context.runtime.info();
         return { message: `Unpublish the ${what}` };
       },
     };
-  }
-
-  private async checkRuntime(job: PublishJob): Promise<void> {
-    const [environment] = this.environments.byIds(principalOf(job), [job.environmentId]);
-    if (environment?.url && !(await this.publish.probe(environment.url)))
-      throw new StageFailure('RUNTIME_UNREACHABLE', `The runtime at ${environment.url} did not answer`);
   }
 
   private servicesStages(job: PublishJob): StageDefinition[] {
@@ -187,7 +188,7 @@ export class ServicesPublishing {
           context.carry.set('app', current);
           if (request.webClientBinaryId !== null && !this.binaries.byIds(principal, [request.webClientBinaryId])[0])
             throw new StageFailure('NOT_FOUND', 'The web client binary of this publish was deleted');
-          await this.checkRuntime(job);
+          await context.runtime.info();
           return { message: `Publish ${current.name}` };
         },
       },
@@ -197,7 +198,12 @@ export class ServicesPublishing {
           const services = this.apps.identityServicesOf([job.appId]);
           context.carry.set('identityServices', services.map((service) => service.name));
           if (services.length === 0) return { skipped: `${app(context).name} uses no identity services` };
-          this.db.transaction(() => this.runtime.publishIdentityServices(job.environmentId, job.appId, job.id, services));
+          await context.runtime.run(context.key('publish'), {
+            type: 'publishIdentityServices',
+            appId: job.appId,
+            jobId: job.id,
+            services: services.map((service) => ({ name: service.name, providerType: service.providerType })),
+          });
           return { message: `Published ${services.map((service) => `${service.name} (${service.providerType})`).join(', ')}` };
         },
       },
@@ -205,7 +211,7 @@ export class ServicesPublishing {
         key: 'PUBLISH_INTEGRATION_SERVICES',
         run: async (context) => {
           const names = (context.carry.get('identityServices') ?? []) as string[];
-          this.db.transaction(() => this.runtime.publishAppServices(job.environmentId, job.appId, job.id, names));
+          await context.runtime.run(context.key('publish'), { type: 'publishAppServices', appId: job.appId, jobId: job.id, identityServices: names });
           return { message: `Integration services of ${app(context).name} published` };
         },
       },
@@ -218,20 +224,29 @@ export class ServicesPublishing {
             return { skipped: `${environment.name} allows manual publish only: deploy the web client by hand` };
           const [web] = this.binaries.byIds(principal, [request.webClientBinaryId]);
           if (!web) throw new StageFailure('NOT_FOUND', 'The web client binary of this publish was deleted');
-          const { sha256 } = await hashFile(this.binaries.pathOf(web), context.signal);
-          if (sha256 !== web.sha256) throw new StageFailure('BINARY_CORRUPT', `The stored file of web client ${web.version} does not match its SHA-256`);
-          this.db.transaction(() => this.runtime.deployWebClient(job.environmentId, job.appId, job.id, web.id, web.sha256));
+          // R48: sent unless the runtime holds it, verified by SHA-256 on arrival.
+          if (!(await context.runtime.hasBlob(web.sha256)))
+            await context.runtime.putBlob(fileBlob(this.binaries.pathOf(web), web.sha256, web.sizeBytes), context.restorePoint);
+          await context.runtime.run(context.key('deploy'), { type: 'deployWebClient', appId: job.appId, jobId: job.id, binaryId: web.id, artifactSha256: web.sha256 });
           return { message: `Web client ${web.version} (${web.fileName}) is live` };
         },
       },
       {
         key: 'ACTIVATE',
         run: async (context) => {
-          this.db.transaction(() => this.runtime.activate(job.environmentId, job.appId));
-          this.binaries.sweepOrphanBlobs();
+          await context.runtime.run(context.key('activate'), { type: 'activate', appId: job.appId });
           return { message: `${app(context).name} is live` };
         },
       },
     ];
   }
+}
+
+/** Other apps of the environment whose publications use any of these identity services (R37). */
+export function otherUsers(held: ServicesState | undefined, appId: number, names: string[]): number[] {
+  const wanted = new Set(names.map((name) => name.toLowerCase()));
+  return (held?.appServices ?? [])
+    .filter((publication) => publication.appId !== appId)
+    .filter((publication) => publication.identityServices.some((name) => wanted.has(name.toLowerCase())))
+    .map((publication) => publication.appId);
 }

@@ -1,0 +1,37 @@
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { environmentSigningKeys } from '../../db/schema.js';
+
+/** Each environment's Ed25519 key pair, kept by Shipyard, which signs every delivered artifact (R29). */
+export class ArtifactSigning {
+  constructor(private readonly db: Db) {}
+
+  /** The environment's public signing key (SPKI PEM), made on first use. */
+  publicKey(environmentId: number): string {
+    return this.keyOf(environmentId).publicKeyPem;
+  }
+
+  /** Ed25519 over the artifact's SHA-256 digest; base64. */
+  sign(environmentId: number, artifactSha256: string): string {
+    return sign(null, Buffer.from(artifactSha256, 'hex'), this.keyOf(environmentId).privateKeyPem).toString('base64');
+  }
+
+  private keyOf(environmentId: number): typeof environmentSigningKeys.$inferSelect {
+    const read = () => this.db.select().from(environmentSigningKeys).where(eq(environmentSigningKeys.environmentId, environmentId)).get();
+    const existing = read();
+    if (existing) return existing;
+    const pair = generateKeyPairSync('ed25519', {
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    this.db
+      .insert(environmentSigningKeys)
+      .values({ environmentId, publicKeyPem: pair.publicKey, privateKeyPem: pair.privateKey })
+      .onConflictDoNothing()
+      .run();
+    const stored = read();
+    if (!stored) throw new Error(`environment ${environmentId} has no signing key`);
+    return stored;
+  }
+}

@@ -1,0 +1,221 @@
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { CommandOf, CommandResult, CommandType, RuntimeCommand } from '../commands.js';
+import { RuntimeRefusedError } from '../errors.js';
+import {
+  liveWebClients,
+  managementApps,
+  managementTargets,
+  managementVersions,
+  publishedAppServices,
+  publishedIdentityServices,
+  runtimeBlobs,
+  runtimeCommands,
+  storeNotifications,
+} from '../schema.js';
+import type { RuntimeDb } from './db.js';
+import { RestorePoints } from './restore-points.js';
+
+/**
+ * The runtime's changes (R49): each applied once per idempotency key, in one transaction with the
+ * record of its answer, so that a repeat after a lost answer gets that answer and changes nothing.
+ */
+export class RuntimeCommands {
+  readonly restorePoints: RestorePoints;
+
+  constructor(private readonly db: RuntimeDb) {
+    this.restorePoints = new RestorePoints(db);
+  }
+
+  apply<T extends CommandType>(environmentId: number, key: string, command: CommandOf<T>): CommandResult<T> {
+    return this.db.transaction(() => {
+      const seen = this.db.select().from(runtimeCommands).where(eq(runtimeCommands.key, key)).get();
+      if (seen) {
+        if (seen.type !== command.type || seen.environmentId !== environmentId)
+          throw new RuntimeRefusedError('CONFLICT', `idempotency key ${key} was used for another change`);
+        return JSON.parse(seen.result) as CommandResult<T>;
+      }
+      const result = this.change(environmentId, command as RuntimeCommand) as CommandResult<T>;
+      this.db.insert(runtimeCommands).values({ key, environmentId, type: command.type, result: JSON.stringify(result), appliedAt: new Date() }).run();
+      return result;
+    });
+  }
+
+  private app(environmentId: number, appId: number, preview: boolean) {
+    const found = this.db
+      .select()
+      .from(managementApps)
+      .where(and(eq(managementApps.environmentId, environmentId), eq(managementApps.appId, appId), eq(managementApps.preview, preview)))
+      .get();
+    if (!found) throw new RuntimeRefusedError('CONFLICT', `no Management app for app ${appId}${preview ? ' (preview)' : ''}`);
+    return found;
+  }
+
+  private requireBlob(sha256: string): void {
+    if (!this.db.select({ sha256: runtimeBlobs.sha256 }).from(runtimeBlobs).where(eq(runtimeBlobs.sha256, sha256)).get())
+      throw new RuntimeRefusedError('BLOB_MISSING', `the runtime holds no file ${sha256}; send it first`);
+  }
+
+  private change(environmentId: number, command: RuntimeCommand): CommandResults[CommandType] {
+    const now = new Date();
+    switch (command.type) {
+      case 'createRestorePoint':
+        return { created: this.restorePoints.create(environmentId, command.restorePoint, command.scope) };
+      case 'restore':
+        return { restored: this.restorePoints.restore(environmentId, command.restorePoint) };
+      case 'discardRestorePoint':
+        return { discarded: this.restorePoints.discard(environmentId, command.restorePoint) };
+      case 'upsertManagementApp': {
+        const { appId, preview, signAction, description } = command;
+        const existing = this.db
+          .select()
+          .from(managementApps)
+          .where(and(eq(managementApps.environmentId, environmentId), eq(managementApps.appId, appId), eq(managementApps.preview, preview)))
+          .get();
+        if (existing) {
+          this.db.update(managementApps).set({ signAction, description, updatedAt: now }).where(eq(managementApps.id, existing.id)).run();
+          return { managementAppId: existing.id };
+        }
+        // A new app starts as a DRAFT; setWorkflowState makes it what was asked.
+        const created = this.db
+          .insert(managementApps)
+          .values({ environmentId, appId, preview, signAction, description, workflowState: 'DRAFT', updatedAt: now })
+          .returning()
+          .get();
+        return { managementAppId: created.id };
+      }
+      case 'addVersions': {
+        const app = this.app(environmentId, command.appId, command.preview);
+        for (const version of command.versions) this.requireBlob(version.artifactSha256);
+        if (command.versions.length > 0)
+          this.db
+            .insert(managementVersions)
+            .values(command.versions.map((version) => ({ ...version, managementAppId: app.id, publishedAt: now })))
+            .run();
+        return { added: command.versions.length };
+      }
+      case 'removePlatforms': {
+        const app = this.app(environmentId, command.appId, command.preview);
+        if (command.platforms.length === 0) return { removed: 0 };
+        const removed = this.db
+          .delete(managementVersions)
+          .where(and(eq(managementVersions.managementAppId, app.id), inArray(managementVersions.platform, command.platforms)))
+          .run().changes;
+        return { removed };
+      }
+      case 'removeVersion': {
+        const app = this.app(environmentId, command.appId, command.preview);
+        const removed = this.db
+          .delete(managementVersions)
+          .where(
+            and(
+              eq(managementVersions.managementAppId, app.id),
+              eq(managementVersions.platform, command.platform),
+              eq(managementVersions.versionKey, command.versionKey),
+            ),
+          )
+          .run().changes;
+        return { removed };
+      }
+      case 'replaceTargets': {
+        const app = this.app(environmentId, command.appId, command.preview);
+        this.db.delete(managementTargets).where(eq(managementTargets.managementAppId, app.id)).run();
+        const rows = [
+          ...command.userIds.map((userId) => ({ managementAppId: app.id, userId, groupId: null })),
+          ...command.groupIds.map((groupId) => ({ managementAppId: app.id, userId: null, groupId })),
+        ];
+        if (rows.length > 0) this.db.insert(managementTargets).values(rows).run();
+        return { targets: rows.length };
+      }
+      case 'setWorkflowState': {
+        const app = this.app(environmentId, command.appId, command.preview);
+        this.db.update(managementApps).set({ workflowState: command.workflowState, updatedAt: now }).where(eq(managementApps.id, app.id)).run();
+        return { workflowState: command.workflowState };
+      }
+      case 'notify': {
+        const app = this.app(environmentId, command.appId, command.preview);
+        const userIds = [...new Set(command.userIds)];
+        if (userIds.length > 0)
+          this.db
+            .insert(storeNotifications)
+            .values(userIds.map((directoryUserId) => ({ environmentId, directoryUserId, managementAppId: app.id, publishJobId: command.jobId, message: command.message, createdAt: now })))
+            .run();
+        return { notified: userIds.length };
+      }
+      case 'removeManagementApps': {
+        const removed = this.db
+          .delete(managementApps)
+          .where(and(eq(managementApps.environmentId, environmentId), eq(managementApps.appId, command.appId)))
+          .run().changes;
+        return { removed };
+      }
+      case 'publishIdentityServices': {
+        // R37: the latest publish of any app defines the identity service for the whole environment.
+        for (const service of command.services) {
+          const values = { name: service.name, providerType: service.providerType, publishedByAppId: command.appId, publishedAt: now, publishJobId: command.jobId };
+          this.db
+            .insert(publishedIdentityServices)
+            .values({ environmentId, ...values })
+            .onConflictDoUpdate({ target: [publishedIdentityServices.environmentId, sql`lower(${publishedIdentityServices.name})`], set: values })
+            .run();
+        }
+        return { published: command.services.length };
+      }
+      case 'publishAppServices': {
+        const values = { identityServices: JSON.stringify(command.identityServices), publishedAt: now, activatedAt: null, publishJobId: command.jobId };
+        this.db
+          .insert(publishedAppServices)
+          .values({ appId: command.appId, environmentId, ...values })
+          .onConflictDoUpdate({ target: [publishedAppServices.appId, publishedAppServices.environmentId], set: values })
+          .run();
+        return { published: true };
+      }
+      case 'deployWebClient': {
+        // R38: one live web client per app and environment; a new one replaces it.
+        this.requireBlob(command.artifactSha256);
+        const values = { binaryId: command.binaryId, artifactSha256: command.artifactSha256, deployedAt: now, publishJobId: command.jobId };
+        this.db
+          .insert(liveWebClients)
+          .values({ appId: command.appId, environmentId, ...values })
+          .onConflictDoUpdate({ target: [liveWebClients.appId, liveWebClients.environmentId], set: values })
+          .run();
+        return { deployed: true };
+      }
+      case 'activate': {
+        const activated = this.db
+          .update(publishedAppServices)
+          .set({ activatedAt: now })
+          .where(and(eq(publishedAppServices.appId, command.appId), eq(publishedAppServices.environmentId, environmentId)))
+          .run().changes;
+        return { activated: activated > 0 };
+      }
+      case 'unpublishServices':
+        return { removedIdentityServices: this.unpublishServices(environmentId, command.appId) };
+    }
+  }
+
+  /** R39: the app's services and web client go; identity services stay while another app there uses them. */
+  private unpublishServices(environmentId: number, appId: number): string[] {
+    const byApp = and(eq(publishedAppServices.appId, appId), eq(publishedAppServices.environmentId, environmentId));
+    const publication = this.db.select().from(publishedAppServices).where(byApp).get();
+    const names = publication ? (JSON.parse(publication.identityServices) as string[]) : [];
+    this.db.delete(publishedAppServices).where(byApp).run();
+    this.db.delete(liveWebClients).where(and(eq(liveWebClients.appId, appId), eq(liveWebClients.environmentId, environmentId))).run();
+    const stillUsed = new Set(
+      this.db
+        .select()
+        .from(publishedAppServices)
+        .where(eq(publishedAppServices.environmentId, environmentId))
+        .all()
+        .flatMap((other) => (JSON.parse(other.identityServices) as string[]).map((name) => name.toLowerCase())),
+    );
+    const removable = names.filter((name) => !stillUsed.has(name.toLowerCase()));
+    for (const name of removable)
+      this.db
+        .delete(publishedIdentityServices)
+        .where(and(eq(publishedIdentityServices.environmentId, environmentId), sql`lower(${publishedIdentityServices.name}) = lower(${name})`))
+        .run();
+    return removable;
+  }
+}
+
+type CommandResults = { [T in CommandType]: CommandResult<T> };

@@ -1,0 +1,74 @@
+import { and, asc, desc, inArray, sql } from 'drizzle-orm';
+import { liveWebClients, managementApps, managementTargets, managementVersions, publishedAppServices, publishedIdentityServices, storeNotifications } from '../schema.js';
+import type { ManagementApp, ServicesState, StoreNotification } from '../types.js';
+import type { RuntimeDb } from './db.js';
+
+const time = (date: Date): number => date.getTime();
+
+/** The runtime's reads, for many environments at once in a fixed number of statements. */
+export class RuntimeReads {
+  constructor(private readonly db: RuntimeDb) {}
+
+  managementOf(environmentIds: readonly number[]): ManagementApp[][] {
+    const apps = this.db
+      .select()
+      .from(managementApps)
+      .where(inArray(managementApps.environmentId, [...environmentIds]))
+      .orderBy(asc(managementApps.appId), asc(managementApps.preview))
+      .all();
+    const ids = apps.map((app) => app.id);
+    const versions = ids.length === 0 ? [] : this.db
+      .select()
+      .from(managementVersions)
+      .where(inArray(managementVersions.managementAppId, ids))
+      .orderBy(asc(managementVersions.platform), desc(managementVersions.versionKey))
+      .all();
+    const targets = ids.length === 0 ? [] : this.db.select().from(managementTargets).where(inArray(managementTargets.managementAppId, ids)).orderBy(asc(managementTargets.id)).all();
+    const whole = apps.map((app): ManagementApp => ({
+      ...app,
+      updatedAt: time(app.updatedAt),
+      versions: versions
+        .filter((version) => version.managementAppId === app.id)
+        .map(({ managementAppId: _owner, publishedAt, ...version }) => ({ ...version, publishedAt: time(publishedAt) })),
+      targets: targets.filter((target) => target.managementAppId === app.id).map((target) => ({ userId: target.userId, groupId: target.groupId })),
+    }));
+    return environmentIds.map((environmentId) => whole.filter((app) => app.environmentId === environmentId));
+  }
+
+  servicesOf(environmentIds: readonly number[]): ServicesState[] {
+    const ids = [...environmentIds];
+    const identity = this.db
+      .select()
+      .from(publishedIdentityServices)
+      .where(inArray(publishedIdentityServices.environmentId, ids))
+      .orderBy(asc(sql`lower(${publishedIdentityServices.name})`))
+      .all();
+    const appServices = this.db.select().from(publishedAppServices).where(inArray(publishedAppServices.environmentId, ids)).orderBy(asc(publishedAppServices.appId)).all();
+    const webClients = this.db.select().from(liveWebClients).where(inArray(liveWebClients.environmentId, ids)).orderBy(asc(liveWebClients.appId)).all();
+    return ids.map((environmentId) => ({
+      identityServices: identity
+        .filter((row) => row.environmentId === environmentId)
+        .map(({ id: _id, publishedAt, ...row }) => ({ ...row, publishedAt: time(publishedAt) })),
+      appServices: appServices
+        .filter((row) => row.environmentId === environmentId)
+        .map((row) => ({
+          ...row,
+          identityServices: JSON.parse(row.identityServices) as string[],
+          publishedAt: time(row.publishedAt),
+          activatedAt: row.activatedAt ? time(row.activatedAt) : null,
+        })),
+      webClients: webClients.filter((row) => row.environmentId === environmentId).map((row) => ({ ...row, deployedAt: time(row.deployedAt) })),
+    }));
+  }
+
+  /** Newest first. */
+  notificationsOf(environmentIds: readonly number[], directoryUserIds: readonly number[]): StoreNotification[] {
+    return this.db
+      .select()
+      .from(storeNotifications)
+      .where(and(inArray(storeNotifications.environmentId, [...environmentIds]), inArray(storeNotifications.directoryUserId, [...directoryUserIds])))
+      .orderBy(desc(storeNotifications.id))
+      .all()
+      .map((row) => ({ ...row, createdAt: time(row.createdAt) }));
+  }
+}
