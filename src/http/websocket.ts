@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server } from 'node:http';
-import { GraphQLError, Kind, print, type execute, type ExecutionArgs, type OperationDefinitionNode, type subscribe } from 'graphql';
+import { GraphQLError, Kind, print, type execute, type ExecutionArgs, type ExecutionResult, type OperationDefinitionNode, type subscribe } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -7,6 +7,7 @@ import type { Domain } from '../domain/index.js';
 import type { Context } from '../schema/builder.js';
 import { bearerPrincipal } from './auth.js';
 import { connectionAuthorization, withLimitCode, type ServerContext } from './graphql.js';
+import { FanoutSocket, SharedResult } from './shared-frames.js';
 
 /**
  * Subscriptions without a first snapshot: a new subscriber can join an execution already under
@@ -24,6 +25,27 @@ function rootField(args: ExecutionArgs): string | null {
   return selection?.kind === Kind.FIELD ? selection.name.value : null;
 }
 
+/** Each result of a shared execution, wrapped once so that every subscriber sends the same bytes. */
+function sharedResults(
+  results: Awaited<ReturnType<typeof subscribe>>,
+  onSerialise: () => void,
+): AsyncIterable<ExecutionResult> | ExecutionResult {
+  if (!(Symbol.asyncIterator in results)) return results;
+  const upstream = results[Symbol.asyncIterator]();
+  // Not an async generator: its `return()` would wait for the next event before reaching the
+  // upstream, and a quiet subscription would then never let go of its listener (R42). The
+  // SharedResult travels where graphql-ws expects a result, up to onNext below.
+  const shared: AsyncIterableIterator<ExecutionResult> = {
+    next: async () => {
+      const next = await upstream.next();
+      return next.done ? next : { done: false, value: new SharedResult(next.value, onSerialise) as unknown as ExecutionResult };
+    },
+    return: async () => (await upstream.return?.()) ?? { done: true, value: undefined },
+    [Symbol.asyncIterator]: () => shared,
+  };
+  return shared;
+}
+
 interface EnvelopedRoot {
   execute: (args: ExecutionArgs) => ReturnType<typeof execute>;
   subscribe: (args: ExecutionArgs) => ReturnType<typeof subscribe>;
@@ -34,7 +56,7 @@ interface EnvelopedRoot {
  * context factory and error masking apply as they do over HTTP. Answers how to close it.
  */
 export function attachGraphQLWebSocket(http: Server, yoga: YogaServerInstance<ServerContext, Context>, domain: Domain): () => Promise<void> {
-  const webSockets = new WebSocketServer({ server: http, path: yoga.graphqlEndpoint });
+  const webSockets = new WebSocketServer({ server: http, path: yoga.graphqlEndpoint, WebSocket: FanoutSocket });
   const server = useServer<Record<string, unknown>, { socket: WebSocket; request: IncomingMessage }>(
     {
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
@@ -44,8 +66,10 @@ export function attachGraphQLWebSocket(http: Server, yoga: YogaServerInstance<Se
         const field = rootField(args);
         if (!field || !SHARED_SUBSCRIPTIONS.has(field)) return root.subscribe(args);
         const key = [context.principal.accountId, print(args.document), args.operationName ?? '', JSON.stringify(args.variableValues ?? {})].join('\u0000');
-        return context.realtime.share(key, async () => root.subscribe(args), context.dropConnection);
+        return context.realtime.share(key, async () => sharedResults(await root.subscribe(args), () => context.realtime.countSerialisation()), context.dropConnection);
       },
+      // A shared result is its own payload: its bytes are made once for all subscribers.
+      onNext: (_ctx, _id, _payload, _args, result) => (result instanceof SharedResult ? result.asPayload() : undefined),
       onConnect: (ctx) => {
         if (bearerPrincipal(domain, connectionAuthorization(ctx.connectionParams))) return true;
         ctx.extra.socket.close(4401, 'Unauthorized');

@@ -66,6 +66,8 @@ export class Realtime {
   private open = 0;
   /** Subscribers dropped for falling too far behind. */
   private dropped = 0;
+  /** Results of shared executions turned into JSON: one per event, whatever the subscribers. */
+  private serialisations = 0;
   private readonly unsubscribe: () => void;
   /** Executions shared by subscribers of the same operation, variables and account. */
   private readonly shared = new Map<string, SharedExecution>();
@@ -87,6 +89,14 @@ export class Realtime {
 
   get droppedSubscribers(): number {
     return this.dropped;
+  }
+
+  get sharedSerialisations(): number {
+    return this.serialisations;
+  }
+
+  countSerialisation(): void {
+    this.serialisations += 1;
   }
 
   close(): void {
