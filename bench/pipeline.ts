@@ -5,6 +5,7 @@ import yazl from 'yazl';
 import { gql, percentile, printFigures, round, startBenchServer, type BenchServer } from './support.js';
 
 const MIB = 1024 * 1024;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 function archive(entries: Record<string, Buffer>): Promise<Buffer> {
   const zip = new yazl.ZipFile();
@@ -67,8 +68,7 @@ export async function run(): Promise<void> {
       if (answer.publishNativeClient.job?.state !== 'SUCCEEDED') throw new Error(JSON.stringify(answer));
     }
 
-    // Twenty environments publishing the same four binaries at once.
-    const environments = await Promise.all(Array.from({ length: 20 }, (_, i) => environment(`parallel-${i}`)));
+    // Twenty environments publishing the same four binaries at once, in several rounds.
     const latest = await gql(
       bench.url,
       bench.token,
@@ -78,24 +78,31 @@ export async function run(): Promise<void> {
       { id: appId },
     );
     const ids = ['a', 'b', 'c', 'd'].map((key) => latest.node[key].nodes[0].id as string);
-    const delay = monitorEventLoopDelay({ resolution: 5 });
-    delay.enable();
-    const started = performance.now();
-    const answers = await Promise.all(
-      environments.map((environmentId) =>
-        gql(bench.url, bench.token, PUBLISH, { input: { appId, environmentId, option: 'APP_STORE', signAction: 'WRAP_AND_SIGN', workflowState: 'DRAFT', binaryIds: ids, sync: true } }),
-      ),
-    );
-    const states = answers.map((answer) => answer.publishNativeClient.job?.state ?? JSON.stringify(answer.publishNativeClient.userErrors));
-    if (states.some((state) => state !== 'SUCCEEDED')) throw new Error(`parallel publishes: ${states.join(', ')}`);
-    const seconds = (performance.now() - started) / 1000;
-    delay.disable();
-    const loopP99 = round(delay.percentile(99) / 1e6);
-    printFigures('pipeline', [
+    const rounds: { jobsPerSecond: number; p99: number; max: number }[] = [];
+    for (let r = 0; r < ROUNDS; r += 1) {
+      const environments = await Promise.all(Array.from({ length: 20 }, (_, i) => environment(`parallel-${r}-${i}`)));
+      const delay = monitorEventLoopDelay({ resolution: 5 });
+      delay.enable();
+      const started = performance.now();
+      const answers = await Promise.all(
+        environments.map((environmentId) =>
+          gql(bench.url, bench.token, PUBLISH, { input: { appId, environmentId, option: 'APP_STORE', signAction: 'WRAP_AND_SIGN', workflowState: 'DRAFT', binaryIds: ids, sync: true } }),
+        ),
+      );
+      const states = answers.map((answer) => answer.publishNativeClient.job?.state ?? JSON.stringify(answer.publishNativeClient.userErrors));
+      if (states.some((state) => state !== 'SUCCEEDED')) throw new Error(`parallel publishes: ${states.join(', ')}`);
+      const seconds = (performance.now() - started) / 1000;
+      delay.disable();
+      rounds.push({ jobsPerSecond: 20 / seconds, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 });
+    }
+    const summary = (values: number[], digits = 1) => `${round(percentile(values, 50), digits)} (${round(Math.min(...values), digits)}–${round(Math.max(...values), digits)})`;
+    const loopP99 = percentile(rounds.map((r) => r.p99), 50);
+    printFigures(`pipeline (20 environments at once: median (min–max) of ${ROUNDS} rounds)`, [
       { metric: 'sync native publish, 4 × 1 MiB binaries, WRAP_AND_SIGN: median (ms)', shipyard: round(percentile(durations, 50)) },
       { metric: 'same, slowest of 10 (ms)', shipyard: round(Math.max(...durations)) },
-      { metric: '20 environments at once: jobs/s', shipyard: round(20 / seconds, 2) },
-      { metric: 'event-loop delay p99 while they run (ms)', shipyard: loopP99, goal: '≤ 50 ms', met: loopP99 <= 50 },
+      { metric: '20 environments at once: jobs/s', shipyard: summary(rounds.map((r) => r.jobsPerSecond), 2) },
+      { metric: 'event-loop delay p99 while they run (ms)', shipyard: summary(rounds.map((r) => r.p99)), goal: '≤ 50 ms', met: loopP99 <= 50 },
+      { metric: 'event-loop delay max while they run (ms)', shipyard: summary(rounds.map((r) => r.max)) },
     ]);
   } finally {
     await bench.stop();

@@ -197,6 +197,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       const closed = new Promise<void>((resolveStop) => http.close(() => resolveStop()));
       // R4: running jobs stop at their next safe point and are rolled back before the database closes.
       await domain.runner.shutdown();
+      await domain.artifactWorkers.close();
       await closeWebSockets();
       realtime.close();
       http.closeAllConnections();

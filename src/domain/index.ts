@@ -9,6 +9,7 @@ import { DirectoryService } from './directory.js';
 import { EnvironmentService } from './environments.js';
 import { DomainEvents } from './events.js';
 import { ManagementService } from './management.js';
+import { ArtifactWorkers } from './publish/artifacts.js';
 import { JobStore } from './publish/jobs.js';
 import { isVersionRemoval, NativePublishing } from './publish/native.js';
 import { choosePlan, PublishRunner, type RunnerOptions } from './publish/runner.js';
@@ -37,14 +38,16 @@ export function createDomain(db: Db, options: DomainOptions) {
   const binaries = new BinaryService(db, store, options.limits);
   const management = new ManagementService(db);
   binaries.setServedByCheck((binaryId) => management.environmentsServing(binaryId));
+  // One pool per server, closed when it stops (server.ts).
+  const artifactWorkers = new ArtifactWorkers();
   const runner = new PublishRunner(db, jobs, environments, events, options.logger, options.runner);
   const publish = new PublishService(jobs, runner, apps, environments, options.probe);
   const native = new NativePublishing(db, publish, binaries, management, directory, environments, store, (appId) => {
     const [app] = apps.byIdsUnscoped([appId]);
     return { name: app?.name ?? `app-${appId}`, description: app?.description ?? null };
-  });
+  }, artifactWorkers);
   const servicesRuntime = new ServicesRuntime(db);
-  const services = new ServicesPublishing(db, publish, apps, binaries, environments, servicesRuntime, management);
+  const services = new ServicesPublishing(db, publish, apps, binaries, environments, servicesRuntime, management, artifactWorkers);
   runner.register('NATIVE_CLIENT', 'PUBLISH', native.publishPlan());
   const removeVersion = native.removeVersionPlan();
   const unpublishNative = services.unpublishNativePlan();
@@ -55,6 +58,7 @@ export function createDomain(db: Db, options: DomainOptions) {
 
   return {
     events,
+    artifactWorkers,
     accounts: new AccountService(db),
     apps,
     environments,

@@ -12,7 +12,7 @@ import type { Principal } from '../principal.js';
 import { fail, notFound, userError, type Result, type UserError } from '../result.js';
 import { byNullableIds } from '../rows.js';
 import { compareVersions, formatBytes } from '../validation.js';
-import { hashFile, wrapArtifact } from './artifacts.js';
+import type { ArtifactWorkers } from './artifacts.js';
 import { stageKeys, type PublishJob, type StageKey } from './jobs.js';
 import { StageFailure, type JobPlan, type StageContext, type StageDefinition } from './runner.js';
 import type { PublishService } from './service.js';
@@ -91,6 +91,7 @@ export class NativePublishing {
     private readonly environments: EnvironmentService,
     private readonly store: BlobStore,
     private readonly appName: (appId: number) => { name: string; description: string | null },
+    private readonly artifactWorkers: ArtifactWorkers,
   ) {}
 
   /** R21: validates everything up front; only then is there a job. */
@@ -312,7 +313,7 @@ export class NativePublishing {
           if (list.length === 0) return { skipped: 'No binaries to publish; this publish only removes platforms' };
           let bytes = 0;
           for (const artifact of list) {
-            const { sha256 } = await hashFile(this.binaries.pathOf(artifact.binary), context.signal);
+            const { sha256 } = await this.artifactWorkers.hashFile(this.binaries.pathOf(artifact.binary), context.signal);
             if (sha256 !== artifact.binary.sha256)
               throw new StageFailure('BINARY_CORRUPT', `The stored file of ${artifact.binary.platform} ${artifact.binary.version} does not match its SHA-256`);
             bytes += artifact.sizeBytes;
@@ -327,7 +328,7 @@ export class NativePublishing {
           const list = artifacts(context);
           if (list.length === 0) return { skipped: 'No binaries to wrap' };
           for (const artifact of list) {
-            const wrapped = await wrapArtifact(
+            const wrapped = await this.artifactWorkers.wrapArtifact(
               this.store,
               this.binaries.pathOf(artifact.binary),
               {

@@ -6,7 +6,7 @@ import type { Principal } from '../principal.js';
 import { fail, userError, type Result } from '../result.js';
 import { ServicesRuntime, type ServicesSnapshot } from '../services-runtime.js';
 import type { Db } from '../../db/client.js';
-import { hashFile } from './artifacts.js';
+import type { ArtifactWorkers } from './artifacts.js';
 import type { PublishJob, PublishKind, StageKey } from './jobs.js';
 import { principalOf } from './native.js';
 import { StageFailure, type JobPlan, type StageContext, type StageDefinition } from './runner.js';
@@ -43,6 +43,7 @@ export class ServicesPublishing {
     private readonly environments: EnvironmentService,
     private readonly runtime: ServicesRuntime,
     private readonly management: ManagementService,
+    private readonly artifactWorkers: ArtifactWorkers,
   ) {}
 
   async publishServicesAndWeb(
@@ -218,7 +219,7 @@ export class ServicesPublishing {
             return { skipped: `${environment.name} allows manual publish only: deploy the web client by hand` };
           const [web] = this.binaries.byIds(principal, [request.webClientBinaryId]);
           if (!web) throw new StageFailure('NOT_FOUND', 'The web client binary of this publish was deleted');
-          const { sha256 } = await hashFile(this.binaries.pathOf(web), context.signal);
+          const { sha256 } = await this.artifactWorkers.hashFile(this.binaries.pathOf(web), context.signal);
           if (sha256 !== web.sha256) throw new StageFailure('BINARY_CORRUPT', `The stored file of web client ${web.version} does not match its SHA-256`);
           this.db.transaction(() => this.runtime.deployWebClient(job.environmentId, job.appId, job.id, web.id, web.sha256));
           return { message: `Web client ${web.version} (${web.fileName}) is live` };
