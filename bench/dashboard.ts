@@ -60,7 +60,7 @@ export function seed(domain: Domain, principal: Principal, dataDir: string, jobs
 }
 
 /** The same answer as the GraphQL dashboard query, from the same domain calls, as plain JSON. */
-function baselineDashboard(domain: Domain, principal: Principal): unknown {
+export function baselineDashboard(domain: Domain, principal: Principal): unknown {
   const page = domain.apps.list(principal, { first: 50 });
   const rows = domain.appStatuses.forApps(principal, page.nodes.map((app) => app.id));
   const environmentIds = [...new Set(rows.flat().map((row) => row.environment.id))];

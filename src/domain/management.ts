@@ -169,10 +169,16 @@ export class ManagementService {
     return this.signingKey(environmentId).publicKeyPem;
   }
 
-  /** Ed25519 over the artifact's SHA-256 digest; base64 (R29). */
-  signArtifact(environmentId: number, artifactSha256: string): string {
+  /**
+   * Ed25519 over the artifact's SHA-256 digest; base64 (R29). Signed on libuv's thread pool (the
+   * callback form of `sign`): twenty jobs signing at once held the event loop otherwise.
+   */
+  async signArtifact(environmentId: number, artifactSha256: string): Promise<string> {
     const { privateKeyPem } = this.signingKey(environmentId);
-    return sign(null, Buffer.from(artifactSha256, 'hex'), privateKeyPem).toString('base64');
+    const signature = await new Promise<Buffer>((resolve, reject) =>
+      sign(null, Buffer.from(artifactSha256, 'hex'), privateKeyPem, (error, signed) => (error ? reject(error) : resolve(signed))),
+    );
+    return signature.toString('base64');
   }
 
   private signingKey(environmentId: number): typeof environmentSigningKeys.$inferSelect {

@@ -1,5 +1,7 @@
 import { rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import type { BlobStore, StoredTemp } from '../binaries/blob-store.js';
 
@@ -24,9 +26,12 @@ export interface WrapperManifest {
   wrappedAt: string;
 }
 
-/** Worker threads load TypeScript through tsx, as the server itself does (npm start, vitest). */
+/**
+ * Worker threads load TypeScript through tsx, as the server itself does (npm start, vitest).
+ * Only that: the process's own flags (--expose-gc, say) are not all allowed in a worker.
+ */
 const WORKER = new URL('./artifact-worker.ts', import.meta.url).href;
-const TSX = ['--import', 'tsx'];
+const WORKER_EXEC_ARGV = ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
 
 /**
  * The byte work of publishing (hashing and wrapping binaries) on a pool of worker threads, one
@@ -43,7 +48,7 @@ export class ArtifactWorkers {
       minThreads: 0,
       maxThreads: threads,
       idleTimeout: 30_000,
-      execArgv: process.execArgv.some((arg) => arg.includes('tsx')) ? process.execArgv : [...process.execArgv, ...TSX],
+      execArgv: WORKER_EXEC_ARGV,
     });
   }
 

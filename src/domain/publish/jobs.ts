@@ -74,7 +74,23 @@ const jobOrder: KeysetOrder<PublishJob> = {
 
 /** Persistence of publish jobs and their stages; the runner decides what happens when. */
 export class JobStore {
-  constructor(private readonly db: Db) {}
+  /**
+   * The statements every change of a running job reads or writes (R22: each change is persisted,
+   * then announced with the job as it stands), built and prepared once rather than per call.
+   */
+  private readonly jobById;
+  private readonly stagesOfJob;
+  private readonly bumpRevision;
+
+  constructor(private readonly db: Db) {
+    this.jobById = db.select().from(publishJobs).where(eq(publishJobs.id, sql.placeholder('id'))).prepare();
+    this.stagesOfJob = db.select().from(publishStages).where(eq(publishStages.jobId, sql.placeholder('id'))).orderBy(asc(publishStages.position)).prepare();
+    this.bumpRevision = db
+      .update(publishJobs)
+      .set({ revision: sql`${publishJobs.revision} + 1` })
+      .where(eq(publishJobs.id, sql.placeholder('id')))
+      .prepare();
+  }
 
   /**
    * Creates a QUEUED job with every stage PENDING (R21), or answers null when the environment
@@ -119,7 +135,7 @@ export class JobStore {
   }
 
   get(jobId: number): PublishJob | undefined {
-    return this.db.select().from(publishJobs).where(eq(publishJobs.id, jobId)).get();
+    return this.jobById.get({ id: jobId });
   }
 
   byIds(principal: Principal, ids: readonly number[]): (PublishJob | null)[] {
@@ -205,7 +221,7 @@ export class JobStore {
         .set(changes)
         .where(and(eq(publishStages.jobId, jobId), eq(publishStages.position, position)))
         .run();
-      this.db.update(publishJobs).set({ revision: sql`${publishJobs.revision} + 1` }).where(eq(publishJobs.id, jobId)).run();
+      this.bumpRevision.run({ id: jobId });
     });
   }
 
@@ -213,7 +229,7 @@ export class JobStore {
   snapshot(jobId: number): JobSnapshot | null {
     return this.db.transaction(() => {
       const job = this.get(jobId);
-      return job ? { job, stages: this.stagesOf([jobId])[0] ?? [] } : null;
+      return job ? { job, stages: this.stagesOfJob.all({ id: jobId }) } : null;
     });
   }
 

@@ -355,7 +355,7 @@ export class NativePublishing {
         run: async (context) => {
           const list = artifacts(context);
           if (list.length === 0) return { skipped: 'No artifacts to sign' };
-          for (const artifact of list) artifact.signature = this.management.signArtifact(job.environmentId, artifact.sha256);
+          for (const artifact of list) artifact.signature = await this.management.signArtifact(job.environmentId, artifact.sha256);
           return { message: `Signed ${list.length} artifacts with the environment's Ed25519 key` };
         },
       },
