@@ -47,8 +47,7 @@ export class AppStatusService {
     const services = new Set(this.runtime.appServicesOfApps(appIds).map((row) => `${row.appId}:${row.environmentId}`));
     const webClients = new Map(this.runtime.webClientsOfApps(appIds).map((row) => [`${row.appId}:${row.environmentId}`, row.binaryId]));
     const pairs = appIds.flatMap((appId) => accountEnvironments.map((environment) => ({ appId, environmentId: environment.id })));
-    const latestNative = this.jobs.latestOfKind('NATIVE_CLIENT', pairs);
-    const latestServices = this.jobs.latestOfKind('SERVICES_AND_WEB', pairs);
+    const { NATIVE_CLIENT: latestNative, SERVICES_AND_WEB: latestServices } = this.jobs.latestOfKinds(pairs);
     return appIds.map((appId, appIndex) =>
       accountEnvironments.map((environment, environmentIndex) => {
         const key = `${appId}:${environment.id}`;

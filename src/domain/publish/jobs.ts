@@ -81,6 +81,9 @@ export class JobStore {
   private readonly jobById;
   private readonly stagesOfJob;
   private readonly bumpRevision;
+  /** Dashboard reads, one statement text whatever the number of ids (a JSON array parameter). */
+  private readonly stagesOfJobs;
+  private readonly latestJobs;
 
   constructor(private readonly db: Db) {
     this.jobById = db.select().from(publishJobs).where(eq(publishJobs.id, sql.placeholder('id'))).prepare();
@@ -90,6 +93,20 @@ export class JobStore {
       .set({ revision: sql`${publishJobs.revision} + 1` })
       .where(eq(publishJobs.id, sql.placeholder('id')))
       .prepare();
+    this.stagesOfJobs = db
+      .select()
+      .from(publishStages)
+      .where(sql`${publishStages.jobId} in (select value from json_each(${sql.placeholder('ids')}))`)
+      .orderBy(asc(publishStages.jobId), asc(publishStages.position))
+      .prepare();
+    // The newest job of each app, environment and kind: a search of publish_jobs_app_env_kind_idx
+    // per app (EXPLAIN QUERY PLAN), then one primary-key lookup per pair.
+    const newest = db
+      .select({ id: sql<number>`max(${publishJobs.id})` })
+      .from(publishJobs)
+      .where(sql`${publishJobs.appId} in (select value from json_each(${sql.placeholder('appIds')}))`)
+      .groupBy(publishJobs.appId, publishJobs.environmentId, publishJobs.kind);
+    this.latestJobs = db.select().from(publishJobs).where(inArray(publishJobs.id, newest)).prepare();
   }
 
   /**
@@ -149,13 +166,8 @@ export class JobStore {
 
   /** Stages of many jobs in one statement, one list per job id, in order. */
   stagesOf(jobIds: readonly number[]): PublishStage[][] {
-    const rows = this.db
-      .select()
-      .from(publishStages)
-      .where(inArray(publishStages.jobId, [...jobIds]))
-      .orderBy(asc(publishStages.jobId), asc(publishStages.position))
-      .all();
-    return listsByKey(jobIds, rows, (row) => row.jobId);
+    if (jobIds.length === 0) return [];
+    return listsByKey(jobIds, this.stagesOfJobs.all({ ids: JSON.stringify(jobIds) }), (row) => row.jobId);
   }
 
   /** Newest first, narrowed by app, environment and states. */
@@ -184,19 +196,12 @@ export class JobStore {
     return environmentIds.map((id) => byEnvironment.get(id) ?? null);
   }
 
-  /** The newest job of each (app, environment) pair of one kind, in one statement. */
-  latestOfKind(kind: PublishKind, pairs: readonly { appId: number; environmentId: number }[]): (PublishJob | null)[] {
-    if (pairs.length === 0) return [];
-    const appIds = [...new Set(pairs.map((pair) => pair.appId))];
-    const newest = this.db
-      .select({ newestId: sql<number>`max(${publishJobs.id})`.as('newest_id') })
-      .from(publishJobs)
-      .where(and(eq(publishJobs.kind, kind), inArray(publishJobs.appId, appIds)))
-      .groupBy(publishJobs.appId, publishJobs.environmentId)
-      .as('newest');
-    const rows = this.db.select().from(publishJobs).innerJoin(newest, eq(newest.newestId, publishJobs.id)).all().map((row) => row.publish_jobs);
-    const byPair = new Map(rows.map((row) => [`${row.appId}:${row.environmentId}`, row]));
-    return pairs.map((pair) => byPair.get(`${pair.appId}:${pair.environmentId}`) ?? null);
+  /** The newest job of each (app, environment) pair, of each kind, in one statement. */
+  latestOfKinds(pairs: readonly { appId: number; environmentId: number }[]): Record<PublishKind, (PublishJob | null)[]> {
+    const rows = pairs.length === 0 ? [] : this.latestJobs.all({ appIds: JSON.stringify([...new Set(pairs.map((pair) => pair.appId))]) });
+    const byKey = new Map(rows.map((row) => [`${row.kind}:${row.appId}:${row.environmentId}`, row]));
+    const of = (kind: PublishKind) => pairs.map((pair) => byKey.get(`${kind}:${pair.appId}:${pair.environmentId}`) ?? null);
+    return { NATIVE_CLIENT: of('NATIVE_CLIENT'), SERVICES_AND_WEB: of('SERVICES_AND_WEB') };
   }
 
   /** Jobs in these states, oldest first: what a starting server must resume or roll back. */
