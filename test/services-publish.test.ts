@@ -245,7 +245,8 @@ describe('App.environmentStatuses is batched (dashboard)', () => {
       expect(fifty.rows).toBe(50 * 4);
       expect(fifty.statements).toBe(five.statements);
       // Authentication, the page of apps and its count, the account's environments, what each
-      // runtime holds (3), the newest jobs of both kinds, environment statuses (2), the stages.
+      // runtime holds (3), the ids of the newest jobs and their rows, environment statuses (2).
+      // The stages of these finished jobs were read when each sync publish answered, and kept.
       expect(fifty.statements).toBe(11);
     } finally {
       await t.stop();

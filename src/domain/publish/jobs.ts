@@ -1,5 +1,6 @@
 import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { SqliteError } from 'better-sqlite3';
+import { LRUCache } from 'lru-cache';
 import type { Db } from '../../db/client.js';
 import { jobStates, publishJobs, publishStages, type publishActions, type publishKinds } from '../../db/schema.js';
 import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from '../pagination.js';
@@ -83,7 +84,12 @@ export class JobStore {
   private readonly bumpRevision;
   /** Dashboard reads, one statement text whatever the number of ids (a JSON array parameter). */
   private readonly stagesOfJobs;
-  private readonly latestJobs;
+  private readonly newestJobIds;
+  private readonly jobsByIds;
+  /** Final jobs, which never change again, by id; bounded, least recently used out first. */
+  private readonly finalJobs = new LRUCache<number, PublishJob>({ max: 20_000 });
+  /** Stage lists that can no longer change, by job id; bounded, least recently used out first. */
+  private readonly finishedStages = new LRUCache<number, PublishStage[]>({ max: 20_000 });
 
   constructor(private readonly db: Db) {
     this.jobById = db.select().from(publishJobs).where(eq(publishJobs.id, sql.placeholder('id'))).prepare();
@@ -100,13 +106,18 @@ export class JobStore {
       .orderBy(asc(publishStages.jobId), asc(publishStages.position))
       .prepare();
     // The newest job of each app, environment and kind: a search of publish_jobs_app_env_kind_idx
-    // per app (EXPLAIN QUERY PLAN), then one primary-key lookup per pair.
-    const newest = db
+    // per app, covering (EXPLAIN QUERY PLAN).
+    this.newestJobIds = db
       .select({ id: sql<number>`max(${publishJobs.id})` })
       .from(publishJobs)
       .where(sql`${publishJobs.appId} in (select value from json_each(${sql.placeholder('appIds')}))`)
-      .groupBy(publishJobs.appId, publishJobs.environmentId, publishJobs.kind);
-    this.latestJobs = db.select().from(publishJobs).where(inArray(publishJobs.id, newest)).prepare();
+      .groupBy(publishJobs.appId, publishJobs.environmentId, publishJobs.kind)
+      .prepare();
+    this.jobsByIds = db
+      .select()
+      .from(publishJobs)
+      .where(sql`${publishJobs.id} in (select value from json_each(${sql.placeholder('ids')}))`)
+      .prepare();
   }
 
   /**
@@ -164,10 +175,19 @@ export class JobStore {
     return inIdOrder(ids, rows);
   }
 
-  /** Stages of many jobs in one statement, one list per job id, in order. */
+  /**
+   * Stages of many jobs in one statement, one list per job id, in order. Lists whose every stage
+   * has finished never change again (only RUNNING and PENDING stages are ever written), so they
+   * are kept: a dashboard of finished jobs reads no stage rows at all.
+   */
   stagesOf(jobIds: readonly number[]): PublishStage[][] {
-    if (jobIds.length === 0) return [];
-    return listsByKey(jobIds, this.stagesOfJobs.all({ ids: JSON.stringify(jobIds) }), (row) => row.jobId);
+    const missing = jobIds.filter((id) => !this.finishedStages.has(id));
+    const read = missing.length === 0 ? [] : listsByKey(missing, this.stagesOfJobs.all({ ids: JSON.stringify(missing) }), (row) => row.jobId);
+    const fresh = new Map(missing.map((id, i) => [id, read[i] ?? []]));
+    for (const [id, stages] of fresh) {
+      if (stages.length > 0 && stages.every((stage) => FINISHED_STAGE_STATES.has(stage.state))) this.finishedStages.set(id, stages);
+    }
+    return jobIds.map((id) => fresh.get(id) ?? this.finishedStages.get(id) ?? []);
   }
 
   /** Newest first, narrowed by app, environment and states. */
@@ -196,9 +216,16 @@ export class JobStore {
     return environmentIds.map((id) => byEnvironment.get(id) ?? null);
   }
 
-  /** The newest job of each (app, environment) pair, of each kind, in one statement. */
+  /**
+   * The newest job of each (app, environment) pair, of each kind: their ids in one statement, then
+   * the rows not already kept. A final job never changes again, so it is kept once read.
+   */
   latestOfKinds(pairs: readonly { appId: number; environmentId: number }[]): Record<PublishKind, (PublishJob | null)[]> {
-    const rows = pairs.length === 0 ? [] : this.latestJobs.all({ appIds: JSON.stringify([...new Set(pairs.map((pair) => pair.appId))]) });
+    const ids = pairs.length === 0 ? [] : this.newestJobIds.all({ appIds: JSON.stringify([...new Set(pairs.map((pair) => pair.appId))]) }).map((row) => row.id);
+    const missing = ids.filter((id) => !this.finalJobs.has(id));
+    const read = missing.length === 0 ? [] : this.jobsByIds.all({ ids: JSON.stringify(missing) });
+    for (const job of read) if (isFinal(job.state)) this.finalJobs.set(job.id, job);
+    const rows = [...read, ...ids.flatMap((id) => this.finalJobs.get(id) ?? [])];
     const byKey = new Map(rows.map((row) => [`${row.kind}:${row.appId}:${row.environmentId}`, row]));
     const of = (kind: PublishKind) => pairs.map((pair) => byKey.get(`${kind}:${pair.appId}:${pair.environmentId}`) ?? null);
     return { NATIVE_CLIENT: of('NATIVE_CLIENT'), SERVICES_AND_WEB: of('SERVICES_AND_WEB') };
