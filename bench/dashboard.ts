@@ -165,5 +165,5 @@ export async function dashboard(seconds = 10, jit = false): Promise<Figure[]> {
 }
 
 export async function run(): Promise<void> {
-  printFigures('dashboard', await dashboard(5));
+  printFigures('dashboard', await dashboard());
 }
