@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Domain } from '../domain/index.js';
+import type { EnvironmentStatus } from '../domain/environments.js';
 import type { ManagementTarget, ManagementVersion } from '../domain/management.js';
 import type { PublishJob, PublishStage } from '../domain/publish/jobs.js';
 
@@ -10,6 +11,7 @@ import type { PublishJob, PublishStage } from '../domain/publish/jobs.js';
 export function createLoaders(domain: Domain) {
   return {
     stages: new DataLoader<number, PublishStage[]>(async (jobIds) => domain.jobs.stagesOf(jobIds)),
+    environmentStatus: new DataLoader<number, EnvironmentStatus>(async (environmentIds) => domain.environments.statuses(environmentIds)),
     activeJob: new DataLoader<number, PublishJob | null>(async (environmentIds) => domain.jobs.activeByEnvironment(environmentIds)),
     managementVersions: new DataLoader<number, ManagementVersion[]>(async (ids) => domain.management.versionsOf(ids)),
     managementTargets: new DataLoader<number, ManagementTarget[]>(async (ids) => domain.management.targetsOf(ids)),
