@@ -283,6 +283,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       // R4: running jobs stop at their next safe point and are rolled back before the database closes.
       await domain.runner.shutdown();
       await domain.inspector.close();
+      await domain.artifactWorkers.close();
       await closeWebSockets();
       sessions.close();
       realtime.close();

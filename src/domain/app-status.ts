@@ -54,8 +54,7 @@ export class AppStatusService {
       accountEnvironments.flatMap((environment, index) => (held[index]?.webClients ?? []).map((row) => [pairKey(row.appId, environment.id), row.binaryId] as const)),
     );
     const pairs = appIds.flatMap((appId) => accountEnvironments.map((environment) => ({ appId, environmentId: environment.id })));
-    const latestNative = this.jobs.latestOfKind('NATIVE_CLIENT', pairs);
-    const latestServices = this.jobs.latestOfKind('SERVICES_AND_WEB', pairs);
+    const { NATIVE_CLIENT: latestNative, SERVICES_AND_WEB: latestServices } = this.jobs.latestOfKinds(pairs);
     return appIds.map((appId, appIndex) =>
       accountEnvironments.map((environment, environmentIndex) => {
         const key = `${appId}:${environment.id}`;

@@ -10,6 +10,7 @@ import { DirectoryService } from './directory.js';
 import { EnvironmentService } from './environments.js';
 import { DomainEvents } from './events.js';
 import { ManagementReads } from './management.js';
+import { ArtifactWorkers } from './publish/artifacts.js';
 import { JobStore } from './publish/jobs.js';
 import { isVersionRemoval, NativePublishing } from './publish/native.js';
 import { choosePlan, PublishRunner, type RunnerOptions } from './publish/runner.js';
@@ -55,11 +56,13 @@ export function createDomain(db: Db, options: DomainOptions) {
   };
   const runner = new PublishRunner(db, jobs, environments, runtimeOf, events, options.logger, options.runner);
   const publish = new PublishService(jobs, runner, apps, environments);
+  // One pool per server, closed when it stops (server.ts).
+  const artifactWorkers = new ArtifactWorkers();
   const signing = new ArtifactSigning(db);
   const native = new NativePublishing(publish, binaries, management, directory, environments, store, signing, (appId) => {
     const [app] = apps.byIdsUnscoped([appId]);
     return { name: app?.name ?? `app-${appId}`, description: app?.description ?? null };
-  });
+  }, artifactWorkers);
   const services = new ServicesPublishing(publish, apps, binaries, environments, runtimes);
   runner.register('NATIVE_CLIENT', 'PUBLISH', native.publishPlan());
   const removeVersion = native.removeVersionPlan();
@@ -71,6 +74,7 @@ export function createDomain(db: Db, options: DomainOptions) {
 
   return {
     events,
+    artifactWorkers,
     accounts: new AccountService(db),
     apps,
     environments,

@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server } from 'node:http';
-import { GraphQLError, Kind, print, type execute, type ExecutionArgs, type OperationDefinitionNode, type subscribe } from 'graphql';
+import { GraphQLError, Kind, print, type execute, type ExecutionArgs, type ExecutionResult, type OperationDefinitionNode, type subscribe } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -12,6 +12,7 @@ import { CLOSE_TOKEN_REVOKED, TOKEN_LOST, type TokenSessions } from './token-ses
 
 /** WebSocket's close code for a server that met a condition it cannot serve through. */
 const CLOSE_SERVER_FAULT = 1011;
+import { FanoutSocket, SharedResult } from './shared-frames.js';
 
 /**
  * Subscriptions without a first snapshot: a new subscriber can join an execution already under
@@ -27,6 +28,27 @@ function rootField(args: ExecutionArgs): string | null {
   if (!operation || operation.operation !== 'subscription' || operation.selectionSet.selections.length !== 1) return null;
   const [selection] = operation.selectionSet.selections;
   return selection?.kind === Kind.FIELD ? selection.name.value : null;
+}
+
+/** Each result of a shared execution, wrapped once so that every subscriber sends the same bytes. */
+function sharedResults(
+  results: Awaited<ReturnType<typeof subscribe>>,
+  onSerialise: () => void,
+): AsyncIterable<ExecutionResult> | ExecutionResult {
+  if (!(Symbol.asyncIterator in results)) return results;
+  const upstream = results[Symbol.asyncIterator]();
+  // Not an async generator: its `return()` would wait for the next event before reaching the
+  // upstream, and a quiet subscription would then never let go of its listener (R42). The
+  // SharedResult travels where graphql-ws expects a result, up to onNext below.
+  const shared: AsyncIterableIterator<ExecutionResult> = {
+    next: async () => {
+      const next = await upstream.next();
+      return next.done ? next : { done: false, value: new SharedResult(next.value, onSerialise) as unknown as ExecutionResult };
+    },
+    return: async () => (await upstream.return?.()) ?? { done: true, value: undefined },
+    [Symbol.asyncIterator]: () => shared,
+  };
+  return shared;
 }
 
 interface EnvelopedRoot {
@@ -58,7 +80,7 @@ export function attachGraphQLWebSocket(
     }
   };
 
-  const webSockets = new WebSocketServer({ server: http, path: yoga.graphqlEndpoint, ...webSocketServerLimits });
+  const webSockets = new WebSocketServer({ server: http, path: yoga.graphqlEndpoint, ...webSocketServerLimits, WebSocket: FanoutSocket });
   // R69: before graphql-ws attaches, so that it never reads a message refused for its size.
   const limits = new WebSocketLimits();
   limits.watch(webSockets);
@@ -72,8 +94,10 @@ export function attachGraphQLWebSocket(
         const field = rootField(args);
         if (!field || !SHARED_SUBSCRIPTIONS.has(field)) return root.subscribe(args);
         const key = [context.principal.accountId, print(args.document), args.operationName ?? '', JSON.stringify(args.variableValues ?? {})].join('\u0000');
-        return context.realtime.share(key, async () => root.subscribe(args), context.dropConnection);
+        return context.realtime.share(key, async () => sharedResults(await root.subscribe(args), () => context.realtime.countSerialisation()), context.dropConnection);
       },
+      // A shared result is its own payload: its bytes are made once for all subscribers.
+      onNext: (_ctx, _id, _payload, _args, result) => (result instanceof SharedResult ? result.asPayload() : undefined),
       onConnect: (ctx) => {
         if (limits.isRefused(ctx.extra.socket)) return false;
         const principal = principalOf(ctx);

@@ -1,4 +1,4 @@
-import type { Environment } from '../domain/environments.js';
+import type { Environment, EnvironmentStatus } from '../domain/environments.js';
 import { builder } from './builder.js';
 import { toConnection } from './connection.js';
 import { isPresent, localId, parseRowId } from './ids.js';
@@ -20,6 +20,9 @@ const RuntimeVersionsRef = builder.objectRef<Environment>('RuntimeVersions').imp
   }),
 });
 
+/** An environment, and where a list read them ahead, its status (R9) at that reading. */
+export type EnvironmentView = Environment & { statusAt?: EnvironmentStatus };
+
 export const EnvironmentRef = builder.loadableNode('Environment', {
   id: { resolve: (environment: Environment) => environment.id, parse: parseRowId },
   load: async (ids: number[], context) => context.domain.environments.byIds(context.principal, ids).filter(isPresent),
@@ -32,10 +35,10 @@ export const EnvironmentRef = builder.loadableNode('Environment', {
       nullable: true,
       description: 'Runtime server URL; null for the embedded runtime. Unique across environments; immutable.',
     }),
-    status: t.loadable({
+    status: t.field({
       type: EnvironmentStatusEnum,
-      load: async (ids: number[], { domain }) => domain.environments.statuses(ids),
-      resolve: (environment) => environment.id,
+      // Read ahead for a dashboard's rows (AppEnvironmentStatus): no promise per row then.
+      resolve: (environment: EnvironmentView, _args, { loaders }) => environment.statusAt ?? loaders.environmentStatus.load(environment.id),
     }),
     statusCheckedAt: t.expose('statusCheckedAt', { type: 'DateTime', nullable: true }),
     statusReason: t.exposeString('statusReason', {

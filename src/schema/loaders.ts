@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Domain } from '../domain/index.js';
+import type { EnvironmentStatus } from '../domain/environments.js';
 import type { PublishJob, PublishStage } from '../domain/publish/jobs.js';
 
 /**
@@ -9,6 +10,7 @@ import type { PublishJob, PublishStage } from '../domain/publish/jobs.js';
 export function createLoaders(domain: Domain) {
   return {
     stages: new DataLoader<number, PublishStage[]>(async (jobIds) => domain.jobs.stagesOf(jobIds)),
+    environmentStatus: new DataLoader<number, EnvironmentStatus>(async (environmentIds) => domain.environments.statuses(environmentIds)),
     activeJob: new DataLoader<number, PublishJob | null>(async (environmentIds) => domain.jobs.activeByEnvironment(environmentIds)),
   };
 }

@@ -92,7 +92,8 @@ const NativePublishOptionsRef = builder.objectRef<{ request: NativeRequest }>('N
 /** A job, and in a subscription event its stages as they stood at that change. */
 export type PublishJobView = PublishJob & { stagesAt?: PublishStage[] };
 
-const stagesOf = async (job: PublishJobView, loaders: Loaders) => job.stagesAt ?? (await loaders.stages.load(job.id));
+/** Stages read ahead (a subscription event, a dashboard's rows) come without a promise. */
+const stagesOf = (job: PublishJobView, loaders: Loaders): PublishStage[] | Promise<PublishStage[]> => job.stagesAt ?? loaders.stages.load(job.id);
 
 export const PublishJobRef = builder.loadableNode('PublishJob', {
   id: { resolve: (job: PublishJobView) => job.id, parse: parseRowId },

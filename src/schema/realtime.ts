@@ -68,6 +68,8 @@ export class Realtime {
   private dropped = 0;
   /** Subscribers attached to shared executions. */
   private sinks = 0;
+  /** Results of shared executions turned into JSON: one per event, whatever the subscribers. */
+  private serialisations = 0;
   private readonly unsubscribe: () => void;
   /** Executions shared by subscribers of the same operation, variables and account. */
   private readonly shared = new Map<string, SharedExecution>();
@@ -94,6 +96,14 @@ export class Realtime {
 
   get droppedSubscribers(): number {
     return this.dropped;
+  }
+
+  get sharedSerialisations(): number {
+    return this.serialisations;
+  }
+
+  countSerialisation(): void {
+    this.serialisations += 1;
   }
 
   close(): void {

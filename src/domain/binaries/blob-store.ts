@@ -45,7 +45,7 @@ export class BlobStore {
    * More than `maxBytes` rejects with TooLargeError; any failure removes the temporary file.
    */
   async writeTemp(source: Readable | AsyncIterable<Uint8Array>, maxBytes: number, onProgress?: (bytes: number) => void): Promise<StoredTemp> {
-    const path = join(this.tempDir, randomBytes(16).toString('hex'));
+    const path = this.tempPath();
     const hash = createHash('sha256');
     let sizeBytes = 0;
     const meter = new Transform({
@@ -65,6 +65,11 @@ export class BlobStore {
       throw error;
     }
     return { path, sha256: hash.digest('hex'), sizeBytes };
+  }
+
+  /** A new file name in the temporary directory, for content written elsewhere (a worker thread). */
+  tempPath(): string {
+    return join(this.tempDir, randomBytes(16).toString('hex'));
   }
 
   /** Moves a verified temporary file into place; identical content is stored once. */

@@ -1,20 +1,19 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
+import { rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { Piscina } from 'piscina';
 import type { BlobStore, StoredTemp } from '../binaries/blob-store.js';
 
-/** Reads a stored file back and hashes it, in chunks, so the event loop stays free. */
-export async function hashFile(path: string, signal: AbortSignal): Promise<{ sha256: string; sizeBytes: number }> {
-  const hash = createHash('sha256');
-  let sizeBytes = 0;
-  for await (const chunk of createReadStream(path, { signal, highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    sizeBytes += chunk.length;
-  }
-  return { sha256: hash.digest('hex'), sizeBytes };
+export interface HashedFile {
+  sha256: string;
+  sizeBytes: number;
 }
+
+/** What a worker thread of ArtifactWorkers is asked to do (artifact-worker.ts). */
+export type ArtifactTask =
+  | { kind: 'hash'; path: string }
+  | { kind: 'wrap'; originalPath: string; manifestJson: string; originalFileName: string; target: string };
 
 export interface WrapperManifest {
   wrapper: 'shipyard';
@@ -28,18 +27,75 @@ export interface WrapperManifest {
 }
 
 /**
- * WRAP_AND_SIGN (R29): a new artifact holding the wrapper manifest and the original binary
- * untouched, as a tar stream into the blob store. Tar rather than ZIP: ZIP needs a CRC-32 of
- * every byte, computed in JavaScript by the ZIP writers, which held the event loop for hundreds of
- * milliseconds with twenty publishes at once (bench/pipeline.ts).
+ * Worker threads load TypeScript through tsx, as the server itself does (npm start, vitest).
+ * Only that: the process's own flags (--expose-gc, say) are not all allowed in a worker.
  */
-export async function wrapArtifact(store: BlobStore, originalPath: string, manifest: WrapperManifest, signal: AbortSignal): Promise<StoredTemp> {
-  const { size } = await stat(originalPath);
-  const pack = tar.pack();
-  const stored = store.writeTemp(pack as unknown as AsyncIterable<Uint8Array>, Number.MAX_SAFE_INTEGER);
-  pack.entry({ name: 'wrapper.json' }, JSON.stringify(manifest, null, 2));
-  const entry = pack.entry({ name: `app/${manifest.originalFileName}`, size });
-  await pipeline(createReadStream(originalPath, { signal, highWaterMark: 1024 * 1024 }), entry);
-  pack.finalize();
-  return stored;
+const WORKER = new URL('./artifact-worker.ts', import.meta.url).href;
+const WORKER_EXEC_ARGV = ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
+
+/**
+ * The byte work of publishing (hashing and wrapping binaries) on a pool of worker threads, one
+ * pool per server: the event loop only hands out tasks and awaits their answers, and no more
+ * files are read at once than there are threads; further tasks wait in the pool's queue.
+ */
+export class ArtifactWorkers {
+  private readonly pool: Piscina<ArtifactTask, HashedFile>;
+
+  constructor(threads = Math.max(1, Math.min(4, availableParallelism()))) {
+    this.pool = new Piscina({
+      filename: WORKER,
+      // Threads start on the first publish, not with every server, and end when idle.
+      minThreads: 0,
+      maxThreads: threads,
+      idleTimeout: 30_000,
+      execArgv: WORKER_EXEC_ARGV,
+    });
+  }
+
+  /** Reads a stored file back and hashes it. */
+  hashFile(path: string, signal: AbortSignal): Promise<HashedFile> {
+    return this.run({ kind: 'hash', path }, signal);
+  }
+
+  /**
+   * WRAP_AND_SIGN (R29): a new artifact holding the wrapper manifest and the original binary
+   * untouched, as a tar file in the blob store's temporary directory. Tar rather than ZIP: ZIP
+   * needs a CRC-32 of every byte, computed in JavaScript by the ZIP writers.
+   */
+  async wrapArtifact(store: BlobStore, originalPath: string, manifest: WrapperManifest, signal: AbortSignal): Promise<StoredTemp> {
+    const target = store.tempPath();
+    try {
+      const { sha256, sizeBytes } = await this.run(
+        { kind: 'wrap', originalPath, manifestJson: JSON.stringify(manifest, null, 2), originalFileName: manifest.originalFileName, target },
+        signal,
+      );
+      return { path: target, sha256, sizeBytes };
+    } catch (error) {
+      // A canceled task's thread is ended mid-write; its file is left to remove here.
+      await rm(target, { force: true });
+      throw error;
+    }
+  }
+
+  /** A canceled or stopped job's task ends with the job's own reason, as the stage's work would. */
+  private async run(task: ArtifactTask, signal: AbortSignal): Promise<HashedFile> {
+    try {
+      return await this.pool.run(task, { signal });
+    } catch (error) {
+      throw signal.aborted ? signal.reason : error;
+    }
+  }
+
+  /** Tasks the threads have finished, and threads running now: what tests look at. */
+  get completedTasks(): number {
+    return this.pool.completed;
+  }
+
+  get threads(): number {
+    return this.pool.threads.length;
+  }
+
+  close(): Promise<void> {
+    return this.pool.destroy();
+  }
 }

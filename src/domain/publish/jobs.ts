@@ -1,5 +1,6 @@
 import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { SqliteError } from 'better-sqlite3';
+import { LRUCache } from 'lru-cache';
 import type { Db } from '../../db/client.js';
 import { jobStates, publishJobs, publishStages, type publishActions, type publishKinds } from '../../db/schema.js';
 import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from '../pagination.js';
@@ -74,7 +75,50 @@ const jobOrder: KeysetOrder<PublishJob> = {
 
 /** Persistence of publish jobs and their stages; the runner decides what happens when. */
 export class JobStore {
-  constructor(private readonly db: Db) {}
+  /**
+   * The statements every change of a running job reads or writes (R22: each change is persisted,
+   * then announced with the job as it stands), built and prepared once rather than per call.
+   */
+  private readonly jobById;
+  private readonly stagesOfJob;
+  private readonly bumpRevision;
+  /** Dashboard reads, one statement text whatever the number of ids (a JSON array parameter). */
+  private readonly stagesOfJobs;
+  private readonly newestJobIds;
+  private readonly jobsByIds;
+  /** Final jobs, which never change again, by id; bounded, least recently used out first. */
+  private readonly finalJobs = new LRUCache<number, PublishJob>({ max: 20_000 });
+  /** Stage lists that can no longer change, by job id; bounded, least recently used out first. */
+  private readonly finishedStages = new LRUCache<number, PublishStage[]>({ max: 20_000 });
+
+  constructor(private readonly db: Db) {
+    this.jobById = db.select().from(publishJobs).where(eq(publishJobs.id, sql.placeholder('id'))).prepare();
+    this.stagesOfJob = db.select().from(publishStages).where(eq(publishStages.jobId, sql.placeholder('id'))).orderBy(asc(publishStages.position)).prepare();
+    this.bumpRevision = db
+      .update(publishJobs)
+      .set({ revision: sql`${publishJobs.revision} + 1` })
+      .where(eq(publishJobs.id, sql.placeholder('id')))
+      .prepare();
+    this.stagesOfJobs = db
+      .select()
+      .from(publishStages)
+      .where(sql`${publishStages.jobId} in (select value from json_each(${sql.placeholder('ids')}))`)
+      .orderBy(asc(publishStages.jobId), asc(publishStages.position))
+      .prepare();
+    // The newest job of each app, environment and kind: a search of publish_jobs_app_env_kind_idx
+    // per app, covering (EXPLAIN QUERY PLAN).
+    this.newestJobIds = db
+      .select({ id: sql<number>`max(${publishJobs.id})` })
+      .from(publishJobs)
+      .where(sql`${publishJobs.appId} in (select value from json_each(${sql.placeholder('appIds')}))`)
+      .groupBy(publishJobs.appId, publishJobs.environmentId, publishJobs.kind)
+      .prepare();
+    this.jobsByIds = db
+      .select()
+      .from(publishJobs)
+      .where(sql`${publishJobs.id} in (select value from json_each(${sql.placeholder('ids')}))`)
+      .prepare();
+  }
 
   /**
    * Creates a QUEUED job with every stage PENDING (R21), or answers null when the environment
@@ -119,7 +163,7 @@ export class JobStore {
   }
 
   get(jobId: number): PublishJob | undefined {
-    return this.db.select().from(publishJobs).where(eq(publishJobs.id, jobId)).get();
+    return this.jobById.get({ id: jobId });
   }
 
   byIds(principal: Principal, ids: readonly number[]): (PublishJob | null)[] {
@@ -131,15 +175,19 @@ export class JobStore {
     return inIdOrder(ids, rows);
   }
 
-  /** Stages of many jobs in one statement, one list per job id, in order. */
+  /**
+   * Stages of many jobs in one statement, one list per job id, in order. Lists whose every stage
+   * has finished never change again (only RUNNING and PENDING stages are ever written), so they
+   * are kept: a dashboard of finished jobs reads no stage rows at all.
+   */
   stagesOf(jobIds: readonly number[]): PublishStage[][] {
-    const rows = this.db
-      .select()
-      .from(publishStages)
-      .where(inArray(publishStages.jobId, [...jobIds]))
-      .orderBy(asc(publishStages.jobId), asc(publishStages.position))
-      .all();
-    return listsByKey(jobIds, rows, (row) => row.jobId);
+    const missing = jobIds.filter((id) => !this.finishedStages.has(id));
+    const read = missing.length === 0 ? [] : listsByKey(missing, this.stagesOfJobs.all({ ids: JSON.stringify(missing) }), (row) => row.jobId);
+    const fresh = new Map(missing.map((id, i) => [id, read[i] ?? []]));
+    for (const [id, stages] of fresh) {
+      if (stages.length > 0 && stages.every((stage) => FINISHED_STAGE_STATES.has(stage.state))) this.finishedStages.set(id, stages);
+    }
+    return jobIds.map((id) => fresh.get(id) ?? this.finishedStages.get(id) ?? []);
   }
 
   /** Newest first, narrowed by app, environment and states. */
@@ -168,19 +216,19 @@ export class JobStore {
     return environmentIds.map((id) => byEnvironment.get(id) ?? null);
   }
 
-  /** The newest job of each (app, environment) pair of one kind, in one statement. */
-  latestOfKind(kind: PublishKind, pairs: readonly { appId: number; environmentId: number }[]): (PublishJob | null)[] {
-    if (pairs.length === 0) return [];
-    const appIds = [...new Set(pairs.map((pair) => pair.appId))];
-    const newest = this.db
-      .select({ newestId: sql<number>`max(${publishJobs.id})`.as('newest_id') })
-      .from(publishJobs)
-      .where(and(eq(publishJobs.kind, kind), inArray(publishJobs.appId, appIds)))
-      .groupBy(publishJobs.appId, publishJobs.environmentId)
-      .as('newest');
-    const rows = this.db.select().from(publishJobs).innerJoin(newest, eq(newest.newestId, publishJobs.id)).all().map((row) => row.publish_jobs);
-    const byPair = new Map(rows.map((row) => [`${row.appId}:${row.environmentId}`, row]));
-    return pairs.map((pair) => byPair.get(`${pair.appId}:${pair.environmentId}`) ?? null);
+  /**
+   * The newest job of each (app, environment) pair, of each kind: their ids in one statement, then
+   * the rows not already kept. A final job never changes again, so it is kept once read.
+   */
+  latestOfKinds(pairs: readonly { appId: number; environmentId: number }[]): Record<PublishKind, (PublishJob | null)[]> {
+    const ids = pairs.length === 0 ? [] : this.newestJobIds.all({ appIds: JSON.stringify([...new Set(pairs.map((pair) => pair.appId))]) }).map((row) => row.id);
+    const missing = ids.filter((id) => !this.finalJobs.has(id));
+    const read = missing.length === 0 ? [] : this.jobsByIds.all({ ids: JSON.stringify(missing) });
+    for (const job of read) if (isFinal(job.state)) this.finalJobs.set(job.id, job);
+    const rows = [...read, ...ids.flatMap((id) => this.finalJobs.get(id) ?? [])];
+    const byKey = new Map(rows.map((row) => [`${row.kind}:${row.appId}:${row.environmentId}`, row]));
+    const of = (kind: PublishKind) => pairs.map((pair) => byKey.get(`${kind}:${pair.appId}:${pair.environmentId}`) ?? null);
+    return { NATIVE_CLIENT: of('NATIVE_CLIENT'), SERVICES_AND_WEB: of('SERVICES_AND_WEB') };
   }
 
   /** Jobs in these states, oldest first: what a starting server must resume or roll back. */
@@ -210,7 +258,7 @@ export class JobStore {
         .set(changes)
         .where(and(eq(publishStages.jobId, jobId), eq(publishStages.position, position)))
         .run();
-      this.db.update(publishJobs).set({ revision: sql`${publishJobs.revision} + 1` }).where(eq(publishJobs.id, jobId)).run();
+      this.bumpRevision.run({ id: jobId });
     });
   }
 
@@ -218,7 +266,7 @@ export class JobStore {
   snapshot(jobId: number): JobSnapshot | null {
     return this.db.transaction(() => {
       const job = this.get(jobId);
-      return job ? { job, stages: this.stagesOf([jobId])[0] ?? [] } : null;
+      return job ? { job, stages: this.stagesOfJob.all({ id: jobId }) } : null;
     });
   }
 

@@ -11,7 +11,7 @@ import type { Principal } from '../principal.js';
 import { fail, notFound, userError, type Result, type UserError } from '../result.js';
 import { byNullableIds } from '../rows.js';
 import { compareVersions, formatBytes } from '../validation.js';
-import { wrapArtifact } from './artifacts.js';
+import type { ArtifactWorkers } from './artifacts.js';
 import { stageKeys, type PublishJob, type StageKey } from './jobs.js';
 import { StageFailure, type JobPlan, type StageContext, type StageDefinition } from './runner.js';
 import type { PublishService } from './service.js';
@@ -92,6 +92,7 @@ export class NativePublishing {
     private readonly store: BlobStore,
     private readonly signing: ArtifactSigning,
     private readonly appName: (appId: number) => { name: string; description: string | null },
+    private readonly artifactWorkers: ArtifactWorkers,
   ) {}
 
   /** R21: validates everything up front; only then is there a job. */
@@ -339,7 +340,7 @@ export class NativePublishing {
           const list = artifacts(context);
           if (list.length === 0) return { skipped: 'No binaries to wrap' };
           for (const artifact of list) {
-            const wrapped = await wrapArtifact(
+            const wrapped = await this.artifactWorkers.wrapArtifact(
               this.store,
               this.binaries.pathOf(artifact.binary),
               {
@@ -370,7 +371,7 @@ export class NativePublishing {
         run: async (context) => {
           const list = artifacts(context);
           if (list.length === 0) return { skipped: 'No artifacts to sign' };
-          for (const artifact of list) artifact.signature = this.signing.sign(job.environmentId, artifact.sha256);
+          for (const artifact of list) artifact.signature = await this.signing.sign(job.environmentId, artifact.sha256);
           return { message: `Signed ${list.length} artifacts with the environment's Ed25519 key` };
         },
       },

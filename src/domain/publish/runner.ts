@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from '../../db/client.js';
 import type { RestoreScope } from '../../runtime/commands.js';
 import { RuntimeRefusedError, RuntimeUnreachableError } from '../../runtime/errors.js';
@@ -320,6 +320,9 @@ export class PublishRunner {
         job = this.jobs.get(jobId) ?? job;
         this.announce(job);
         position += 1;
+        // Each stage in a turn of the event loop of its own: stages that do no I/O would otherwise
+        // run a whole job, and twenty jobs, without letting anything else in.
+        await nextTurn();
       }
       // The job ends SUCCEEDED before the restore point goes: a crash in between must not roll back a finished publish.
       const succeeded = this.jobs.transition(jobId, ['RUNNING'], { state: 'SUCCEEDED', finishedAt: new Date(), rollback: null });

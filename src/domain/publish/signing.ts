@@ -12,9 +12,16 @@ export class ArtifactSigning {
     return this.keyOf(environmentId).publicKeyPem;
   }
 
-  /** Ed25519 over the artifact's SHA-256 digest; base64. */
-  sign(environmentId: number, artifactSha256: string): string {
-    return sign(null, Buffer.from(artifactSha256, 'hex'), this.keyOf(environmentId).privateKeyPem).toString('base64');
+  /**
+   * Ed25519 over the artifact's SHA-256 digest; base64. Signed on libuv's thread pool (the
+   * callback form of `sign`): twenty jobs signing at once held the event loop otherwise.
+   */
+  async sign(environmentId: number, artifactSha256: string): Promise<string> {
+    const { privateKeyPem } = this.keyOf(environmentId);
+    const signature = await new Promise<Buffer>((resolve, reject) =>
+      sign(null, Buffer.from(artifactSha256, 'hex'), privateKeyPem, (error, signed) => (error ? reject(error) : resolve(signed))),
+    );
+    return signature.toString('base64');
   }
 
   private keyOf(environmentId: number): typeof environmentSigningKeys.$inferSelect {
