@@ -1,10 +1,13 @@
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { accounts, apiTokens, users } from '../db/schema.js';
-import { hasRole, type Principal, type Role } from './principal.js';
+import { DomainEvents } from './events.js';
+import { chooseOrder, keysetPage, tableSource, type KeysetOrder, type OrderBy, type Page, type PageArgs } from './pagination.js';
+import { can, denial } from './policy.js';
+import type { Principal, Role } from './principal.js';
 import { fail, notFound, ok, userError, type Result } from './result.js';
 import { newTokenSecret, sha256Hex } from './tokens.js';
-import { checkEmail, checkName } from './validation.js';
+import { asciiLower, checkEmail, checkName } from './validation.js';
 import { inIdOrder } from './rows.js';
 
 export type Account = typeof accounts.$inferSelect;
@@ -30,8 +33,27 @@ const tokenColumns = {
   lastUsedAt: apiTokens.lastUsedAt,
 };
 
+export type UserOrderField = 'NAME' | 'EMAIL' | 'CREATED_AT';
+
+const userOrders: Record<UserOrderField, Omit<KeysetOrder<User>, 'name' | 'direction'>> = {
+  NAME: { sortKey: sql`lower(${users.name})`, id: users.id, sortValue: (user) => asciiLower(user.name), idValue: (user) => user.id },
+  EMAIL: { sortKey: sql`lower(${users.email})`, id: users.id, sortValue: (user) => asciiLower(user.email), idValue: (user) => user.id },
+  CREATED_AT: { sortKey: users.createdAt, id: users.id, sortValue: (user) => user.createdAt.getTime(), idValue: (user) => user.id },
+};
+
+const defaultUserOrder: KeysetOrder<User> = { ...userOrders.NAME, direction: 'asc' };
+
+export interface UpdateUserInput {
+  userId: number | null;
+  role?: Role | null;
+  deactivated?: boolean | null;
+}
+
 export class AccountService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly events = new DomainEvents(),
+  ) {}
 
   /**
    * Creates an account with its first ADMIN and that admin's token. `secret` lets the operator
@@ -69,7 +91,8 @@ export class AccountService {
       .select({ tokenId: apiTokens.id, lastUsedAt: apiTokens.lastUsedAt, userId: users.id, accountId: users.accountId, role: users.role })
       .from(apiTokens)
       .innerJoin(users, eq(users.id, apiTokens.userId))
-      .where(eq(apiTokens.tokenSha256, sha256Hex(secret)))
+      // A deactivated user's tokens stop at once: this runs on every request.
+      .where(and(eq(apiTokens.tokenSha256, sha256Hex(secret)), isNull(users.deactivatedAt)))
       .get();
     if (!row) return null;
     if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
@@ -80,7 +103,14 @@ export class AccountService {
 
   /** Whether this secret is a live token: used to pre-fill GraphiQL only with a working token. */
   isLiveToken(secret: string): boolean {
-    return this.db.select({ id: apiTokens.id }).from(apiTokens).where(eq(apiTokens.tokenSha256, sha256Hex(secret))).get() !== undefined;
+    return (
+      this.db
+        .select({ id: apiTokens.id })
+        .from(apiTokens)
+        .innerJoin(users, eq(users.id, apiTokens.userId))
+        .where(and(eq(apiTokens.tokenSha256, sha256Hex(secret)), isNull(users.deactivatedAt)))
+        .get() !== undefined
+    );
   }
 
   accountsByIds(principal: Principal, ids: readonly number[]): (Account | null)[] {
@@ -98,7 +128,19 @@ export class AccountService {
     return inIdOrder(ids, rows);
   }
 
+  /** The account's users, deactivated ones included. */
+  listUsers(principal: Principal, args: PageArgs & { orderBy?: OrderBy<UserOrderField> | null }): Page<User> {
+    return keysetPage(
+      tableSource(this.db, users),
+      args.orderBy ? chooseOrder(userOrders, args.orderBy) : defaultUserOrder,
+      eq(users.accountId, principal.accountId),
+      args,
+    );
+  }
+
   createUser(principal: Principal, input: { email: string; name: string; role: Role }): Result<User> {
+    const forbidden = denial(principal, 'manageUsers');
+    if (forbidden) return fail(forbidden);
     const problems = [checkName(input.name, ['input', 'name']), checkEmail(input.email, ['input', 'email'])].filter(
       (p) => p !== null,
     );
@@ -106,6 +148,48 @@ export class AccountService {
     if (this.db.select({ id: users.id }).from(users).where(sql`lower(${users.email}) = lower(${input.email})`).get())
       return fail(userError('NAME_TAKEN', 'A user with that email already exists', ['input', 'email']));
     return ok(this.db.insert(users).values({ ...input, accountId: principal.accountId }).returning().get());
+  }
+
+  /**
+   * Changes a user's role or (de)activates them. A deactivated user's tokens stop at once, and
+   * `userDeactivated` tells open streams to end. The account always keeps one active ADMIN.
+   */
+  updateUser(principal: Principal, input: UpdateUserInput): Result<User> {
+    const forbidden = denial(principal, 'manageUsers');
+    if (forbidden) return fail(forbidden);
+    const [user] = input.userId === null ? [null] : this.usersByIds(principal, [input.userId]);
+    if (!user) return fail(notFound('user', ['input', 'userId']));
+    const role = input.role ?? user.role;
+    const deactivating = input.deactivated === true && user.deactivatedAt === null;
+    const deactivatedAt = input.deactivated == null ? user.deactivatedAt : input.deactivated ? (user.deactivatedAt ?? new Date()) : null;
+    const outcome = this.db.transaction((tx): Result<{ user: User; tokenIds: number[] }> => {
+      const losesAdmin = user.role === 'ADMIN' && user.deactivatedAt === null && (role !== 'ADMIN' || deactivatedAt !== null);
+      if (losesAdmin) {
+        const otherAdmin = tx
+          .select({ id: users.id })
+          .from(users)
+          .where(and(eq(users.accountId, user.accountId), eq(users.role, 'ADMIN'), isNull(users.deactivatedAt), ne(users.id, user.id)))
+          .get();
+        if (!otherAdmin)
+          return fail(
+            userError(
+              'LAST_ADMIN',
+              `${user.email} is the last active ADMIN of the account; make another user ADMIN first`,
+              ['input', input.deactivated ? 'deactivated' : 'role'],
+            ),
+          );
+      }
+      if (role === user.role && deactivatedAt === user.deactivatedAt) return ok({ user, tokenIds: [] });
+      const updated = tx.update(users).set({ role, deactivatedAt }).where(eq(users.id, user.id)).returning().get();
+      const tokenIds = deactivating
+        ? tx.select({ id: apiTokens.id }).from(apiTokens).where(eq(apiTokens.userId, user.id)).all().map((token) => token.id)
+        : [];
+      return ok({ user: updated, tokenIds });
+    });
+    if (!outcome.ok) return outcome;
+    if (deactivating)
+      this.events.publish({ type: 'userDeactivated', accountId: user.accountId, userId: user.id, tokenIds: outcome.value.tokenIds, at: deactivatedAt ?? new Date() });
+    return ok(outcome.value.user);
   }
 
   tokensOf(principal: Principal): ApiToken[] {
@@ -123,8 +207,7 @@ export class AccountService {
       .from(apiTokens)
       .where(and(eq(apiTokens.accountId, principal.accountId), inArray(apiTokens.id, [...ids])))
       .all();
-    // Another user's token is visible to ADMINs only.
-    const visible = rows.filter((row) => row.userId === principal.userId || hasRole(principal, 'ADMIN'));
+    const visible = rows.filter((row) => can(principal, 'readTokens', { userId: row.userId }));
     return inIdOrder(ids, visible);
   }
 
@@ -142,9 +225,9 @@ export class AccountService {
     if (userId !== principal.userId) {
       const [owner] = this.usersByIds(principal, [userId]);
       if (!owner) return fail(notFound('user', ['input', 'userId']));
-      if (!hasRole(principal, 'ADMIN'))
-        return fail(userError('FORBIDDEN', 'Only an ADMIN can create tokens for other users', ['input', 'userId']));
     }
+    const forbidden = denial(principal, 'manageTokens', { userId });
+    if (forbidden) return fail({ ...forbidden, field: ['input', 'userId'] });
     const token = newTokenSecret();
     const apiToken = this.db
       .insert(apiTokens)
@@ -164,8 +247,8 @@ export class AccountService {
             .where(and(eq(apiTokens.accountId, principal.accountId), eq(apiTokens.id, tokenId)))
             .get();
     if (!token) return fail(notFound('API token', ['input', 'id']));
-    if (token.userId !== principal.userId && !hasRole(principal, 'ADMIN'))
-      return fail(userError('FORBIDDEN', "Only an ADMIN can revoke other users' tokens", ['input', 'id']));
+    const forbidden = denial(principal, 'manageTokens', { userId: token.userId });
+    if (forbidden) return fail({ ...forbidden, field: ['input', 'id'] });
     this.db.delete(apiTokens).where(eq(apiTokens.id, token.id)).run();
     return ok(token.id);
   }

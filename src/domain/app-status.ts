@@ -4,7 +4,7 @@ import { environments } from '../db/schema.js';
 import type { Environment } from './environments.js';
 import type { ManagementService } from './management.js';
 import type { Principal } from './principal.js';
-import type { JobStore, PublishJob } from './publish/jobs.js';
+import { isFinal, type JobStore, type PublishJob } from './publish/jobs.js';
 import type { ServicesRuntime } from './services-runtime.js';
 
 export type PublishStatus = 'PUBLISHED' | 'NOT_PUBLISHED';
@@ -64,5 +64,21 @@ export class AppStatusService {
         };
       }),
     );
+  }
+
+  /** Names of the environments where the app is published (native or services) or a job of it is under way. */
+  publishedIn(principal: Principal, appId: number): string[] {
+    const [rows = []] = this.forApps(principal, [appId]);
+    const underWay = (job: PublishJob | null) => job !== null && !isFinal(job.state);
+    return rows
+      .filter(
+        (row) =>
+          row.nativeClient === 'PUBLISHED' ||
+          row.servicesAndWeb === 'PUBLISHED' ||
+          row.webClientBinaryId !== null ||
+          underWay(row.latestNativeJob) ||
+          underWay(row.latestServicesJob),
+      )
+      .map((row) => row.environment.name);
   }
 }

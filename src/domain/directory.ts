@@ -1,6 +1,7 @@
 import { and, asc, eq, inArray, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { directoryGroupMembers, directoryGroups, directoryUsers, environments } from '../db/schema.js';
+import { denial } from './policy.js';
 import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from './pagination.js';
 import type { Principal } from './principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from './result.js';
@@ -140,6 +141,8 @@ export class DirectoryService {
   }
 
   createUser(principal: Principal, input: CreateDirectoryUserInput): Result<DirectoryUser> {
+    const forbidden = denial(principal, 'manageDirectory');
+    if (forbidden) return fail(forbidden);
     const environmentId = this.environmentOf(principal, input.environmentId);
     if (environmentId === null) return fail(notFound('environment', ['input', 'environmentId']));
     const problems = [
@@ -183,6 +186,8 @@ export class DirectoryService {
   }
 
   createGroup(principal: Principal, input: CreateDirectoryGroupInput): Result<DirectoryGroup> {
+    const forbidden = denial(principal, 'manageDirectory');
+    if (forbidden) return fail(forbidden);
     const environmentId = this.environmentOf(principal, input.environmentId);
     if (environmentId === null) return fail(notFound('environment', ['input', 'environmentId']));
     const problems = [checkName(input.name, ['input', 'name'], 'Group name')].filter((p) => p !== null);

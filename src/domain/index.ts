@@ -31,7 +31,7 @@ export function createDomain(db: Db, options: DomainOptions) {
   const events = new DomainEvents();
   const jobs = new JobStore(db);
   const store = new BlobStore(options.dataDir);
-  const apps = new AppService(db);
+  const apps = new AppService(db, store);
   const environments = new EnvironmentService(db, options.probe, events, jobs);
   const directory = new DirectoryService(db);
   const binaries = new BinaryService(db, store, options.limits);
@@ -53,9 +53,12 @@ export function createDomain(db: Db, options: DomainOptions) {
   runner.register('SERVICES_AND_WEB', 'PUBLISH', services.publishPlan());
   runner.register('SERVICES_AND_WEB', 'UNPUBLISH', services.unpublishServicesPlan());
 
+  const appStatuses = new AppStatusService(db, jobs, management, servicesRuntime);
+  apps.setPublishedCheck((principal, appId) => appStatuses.publishedIn(principal, appId));
+
   return {
     events,
-    accounts: new AccountService(db),
+    accounts: new AccountService(db, events),
     apps,
     environments,
     directory,
@@ -67,7 +70,7 @@ export function createDomain(db: Db, options: DomainOptions) {
     native,
     services,
     servicesRuntime,
-    appStatuses: new AppStatusService(db, jobs, management, servicesRuntime),
+    appStatuses,
   };
 }
 

@@ -3,7 +3,7 @@ import { CONSOLE_VERSION } from '../domain/environments.js';
 import { roles } from '../domain/principal.js';
 import { builder } from './builder.js';
 import { isPresent, localId, parseRowId } from './ids.js';
-import { DeletePayloadRef, forbidden, toPayload, UserErrorRef, type Payload } from './payloads.js';
+import { DeletePayloadRef, toPayload, UserErrorRef, type Payload } from './payloads.js';
 
 export const RoleEnum = builder.enumType('Role', {
   values: {
@@ -112,8 +112,6 @@ const UserPayload = builder.objectRef<Payload<'user', User>>('UserPayload').impl
 builder.mutationFields((t) => ({
   createApiToken: t.field({
     type: CreateApiTokenPayload,
-    authScopes: { role: 'VIEWER' },
-    unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: CreateApiTokenInput, required: true }) },
     resolve: (_root, { input }, { domain, principal }) => {
       const result = domain.accounts.createApiToken(principal, {
@@ -125,8 +123,6 @@ builder.mutationFields((t) => ({
   }),
   revokeApiToken: t.field({
     type: DeletePayloadRef,
-    authScopes: { role: 'VIEWER' },
-    unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: RevokeApiTokenInput, required: true }) },
     resolve: (_root, { input }, { domain, principal }) => {
       const result = domain.accounts.revokeApiToken(principal, localId(input.id, 'ApiToken'));
@@ -136,8 +132,6 @@ builder.mutationFields((t) => ({
   createUser: t.field({
     type: UserPayload,
     description: 'Add a user to the account with a role; give them access with createApiToken(userId).',
-    authScopes: { role: 'ADMIN' },
-    unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: CreateUserInput, required: true }) },
     resolve: (_root, { input }, { domain, principal }) => toPayload('user', domain.accounts.createUser(principal, input)),
   }),

@@ -2,7 +2,7 @@ import type { App, IdentityService } from '../domain/apps.js';
 import { builder } from './builder.js';
 import { toConnection } from './connection.js';
 import { isPresent, localId, parseRowId } from './ids.js';
-import { forbidden, toPayload, UserErrorRef, type Payload } from './payloads.js';
+import { toPayload, UserErrorRef, type Payload } from './payloads.js';
 
 const IdentityServiceRef = builder.objectRef<IdentityService>('IdentityService').implement({
   fields: (t) => ({
@@ -69,15 +69,11 @@ const AppPayload = builder.objectRef<Payload<'app', App>>('AppPayload').implemen
 builder.mutationFields((t) => ({
   createApp: t.field({
     type: AppPayload,
-    authScopes: { role: 'ADMIN' },
-    unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: CreateAppInput, required: true }) },
     resolve: (_root, { input }, { domain, principal }) => toPayload('app', domain.apps.create(principal, input)),
   }),
   updateApp: t.field({
     type: AppPayload,
-    authScopes: { role: 'ADMIN' },
-    unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: UpdateAppInput, required: true }) },
     resolve: (_root, { input }, { domain, principal }) =>
       toPayload('app', domain.apps.update(principal, { ...input, id: localId(input.id, 'App') })),

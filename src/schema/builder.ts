@@ -1,11 +1,10 @@
 import SchemaBuilder from '@pothos/core';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import RelayPlugin, { decodeGlobalID } from '@pothos/plugin-relay';
-import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { isObjectType, type GraphQLSchema } from 'graphql';
 import { DateTimeISOResolver, SafeIntResolver } from 'graphql-scalars';
 import type { Domain } from '../domain/index.js';
-import { hasRole, type Principal, type Role } from '../domain/principal.js';
+import type { Principal } from '../domain/principal.js';
 import type { Loaders } from './loaders.js';
 import type { Realtime } from './realtime.js';
 
@@ -23,7 +22,6 @@ export interface Context {
 
 export const builder = new SchemaBuilder<{
   Context: Context;
-  AuthScopes: { role: Role };
   Scalars: {
     DateTime: { Input: Date; Output: Date };
     SafeInt: { Input: number; Output: number };
@@ -34,13 +32,8 @@ export const builder = new SchemaBuilder<{
   DefaultEdgesNullability: false;
   DefaultNodeNullability: false;
 }>({
-  plugins: [ScopeAuthPlugin, RelayPlugin, DataloaderPlugin],
+  plugins: [RelayPlugin, DataloaderPlugin],
   defaultFieldNullability: false,
-  scopeAuth: {
-    // Roles are ordered, so one scope covers R7: `role: 'MEMBER'` admits MEMBER and ADMIN.
-    authScopes: (context) => ({ role: (needed: Role) => hasRole(context.principal, needed) }),
-    authorizeOnSubscribe: true,
-  },
   relay: {
     // A malformed id, or one of a type that is not a node, reads as an id that does not exist:
     // null from `node`, never an error (R6, R43).

@@ -6,7 +6,7 @@ import { AppRef } from './app.js';
 import { builder } from './builder.js';
 import { toConnection } from './connection.js';
 import { isPresent, localId, parseRowId } from './ids.js';
-import { DeletePayloadRef, forbidden, toPayload, UserErrorRef, type Payload } from './payloads.js';
+import { DeletePayloadRef, toPayload, UserErrorRef, type Payload } from './payloads.js';
 
 export const ClientPlatformEnum = builder.enumType('ClientPlatform', { values: clientPlatforms });
 
@@ -129,8 +129,6 @@ builder.mutationFields((t) => ({
   uploadClientBinary: t.field({
     type: ClientBinaryPayload,
     description: 'Multipart upload, for files up to the configured multipart limit.',
-    authScopes: { role: 'MEMBER' },
-    unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: UploadClientBinaryInput, required: true }) },
     resolve: async (_root, { input }, { domain, principal }) =>
       toPayload('binary', await domain.binaries.uploadFile(principal, { ...input, appId: localId(input.appId, 'App') })),
@@ -138,8 +136,6 @@ builder.mutationFields((t) => ({
   createBinaryUpload: t.field({
     type: BinaryUploadPayload,
     description: 'Start a streamed upload of any size up to the configured maximum.',
-    authScopes: { role: 'MEMBER' },
-    unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: CreateBinaryUploadInput, required: true }) },
     resolve: (_root, { input }, { domain, principal, origin }) => {
       const result = domain.binaries.createUpload(principal, { ...input, appId: localId(input.appId, 'App') });
@@ -150,24 +146,18 @@ builder.mutationFields((t) => ({
   addClientBinary: t.field({
     type: ClientBinaryPayload,
     description: 'Turn a completed streamed upload into a client binary.',
-    authScopes: { role: 'MEMBER' },
-    unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: AddClientBinaryInput, required: true }) },
     resolve: async (_root, { input }, { domain, principal }) =>
       toPayload('binary', await domain.binaries.addFromUpload(principal, { ...input, uploadId: localId(input.uploadId, 'BinaryUpload') })),
   }),
   updateClientBinary: t.field({
     type: ClientBinaryPayload,
-    authScopes: { role: 'MEMBER' },
-    unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: UpdateClientBinaryInput, required: true }) },
     resolve: (_root, { input }, { domain, principal }) =>
       toPayload('binary', domain.binaries.update(principal, { ...input, id: localId(input.id, 'ClientBinary') })),
   }),
   deleteClientBinary: t.field({
     type: DeletePayloadRef,
-    authScopes: { role: 'MEMBER' },
-    unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: DeleteClientBinaryInput, required: true }) },
     resolve: (_root, { input }, { domain, principal }) => {
       const result = domain.binaries.delete(principal, localId(input.id, 'ClientBinary'));

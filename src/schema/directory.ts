@@ -3,7 +3,7 @@ import { builder } from './builder.js';
 import { toConnection } from './connection.js';
 import { EnvironmentRef } from './environment.js';
 import { isPresent, localId, localIds, parseRowId } from './ids.js';
-import { forbidden, toPayload, UserErrorRef, type Payload } from './payloads.js';
+import { toPayload, UserErrorRef, type Payload } from './payloads.js';
 
 export const DirectorySourceEnum = builder.enumType('DirectorySource', {
   values: {
@@ -117,8 +117,6 @@ const DirectoryGroupPayload = builder.objectRef<Payload<'group', DirectoryGroup>
 builder.mutationFields((t) => ({
   createDirectoryUser: t.field({
     type: DirectoryUserPayload,
-    authScopes: { role: 'ADMIN' },
-    unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: CreateDirectoryUserInput, required: true }) },
     resolve: (_root, { input }, { domain, principal }) =>
       toPayload(
@@ -132,8 +130,6 @@ builder.mutationFields((t) => ({
   }),
   createDirectoryGroup: t.field({
     type: DirectoryGroupPayload,
-    authScopes: { role: 'ADMIN' },
-    unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: CreateDirectoryGroupInput, required: true }) },
     resolve: (_root, { input }, { domain, principal }) =>
       toPayload(

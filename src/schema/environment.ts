@@ -2,7 +2,7 @@ import type { Environment } from '../domain/environments.js';
 import { builder } from './builder.js';
 import { toConnection } from './connection.js';
 import { isPresent, localId, parseRowId } from './ids.js';
-import { DeletePayloadRef, forbidden, toPayload, UserErrorRef, type Payload } from './payloads.js';
+import { DeletePayloadRef, toPayload, UserErrorRef, type Payload } from './payloads.js';
 
 export const EnvironmentStatusEnum = builder.enumType('EnvironmentStatus', {
   values: {
@@ -104,24 +104,18 @@ const EnvironmentPayload = builder.objectRef<Payload<'environment', Environment>
 builder.mutationFields((t) => ({
   createEnvironment: t.field({
     type: EnvironmentPayload,
-    authScopes: { role: 'ADMIN' },
-    unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: CreateEnvironmentInput, required: true }) },
     resolve: (_root, { input }, { domain, principal }) =>
       toPayload('environment', domain.environments.create(principal, input)),
   }),
   updateEnvironment: t.field({
     type: EnvironmentPayload,
-    authScopes: { role: 'ADMIN' },
-    unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: UpdateEnvironmentInput, required: true }) },
     resolve: (_root, { input }, { domain, principal }) =>
       toPayload('environment', domain.environments.update(principal, { ...input, id: localId(input.id, 'Environment') })),
   }),
   deleteEnvironment: t.field({
     type: DeletePayloadRef,
-    authScopes: { role: 'ADMIN' },
-    unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: DeleteEnvironmentInput, required: true }) },
     resolve: (_root, { input }, { domain, principal }) => {
       const result = domain.environments.delete(principal, localId(input.id, 'Environment'));
@@ -131,8 +125,6 @@ builder.mutationFields((t) => ({
   checkEnvironment: t.field({
     type: EnvironmentPayload,
     description: "Probe the environment's runtime now (TEST CONNECTION) and return its fresh status.",
-    authScopes: { role: 'MEMBER' },
-    unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: CheckEnvironmentInput, required: true }) },
     resolve: async (_root, { input }, { domain, principal }) =>
       toPayload('environment', await domain.environments.check(principal, localId(input.id, 'Environment'))),

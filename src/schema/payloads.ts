@@ -1,7 +1,12 @@
-import { userErrorCodes, type Result, type UserError } from '../domain/result.js';
+import { userErrorCodes, type Result, type UserError, type UserErrorCode } from '../domain/result.js';
 import { builder } from './builder.js';
 
-export const UserErrorCodeEnum = builder.enumType('UserErrorCode', { values: userErrorCodes });
+export const UserErrorCodeEnum = builder.enumType('UserErrorCode', {
+  description: 'Why a mutation refused the request; each value says when it occurs.',
+  values: Object.fromEntries(Object.entries(userErrorCodes).map(([code, description]) => [code, { description }])) as {
+    [code in UserErrorCode]: { description: string };
+  },
+});
 
 export const UserErrorRef = builder.objectRef<UserError>('UserError').implement({
   description: 'A problem with the request that the caller can fix; the mutation changed nothing.',
@@ -21,11 +26,6 @@ export type Payload<K extends string, T> = { [key in K]?: T | null } & { userErr
 export function toPayload<K extends string, T>(key: K, result: Result<T>): Payload<K, T> {
   return (result.ok ? { [key]: result.value, userErrors: [] } : { [key]: null, userErrors: result.userErrors }) as Payload<K, T>;
 }
-
-/** What a mutation answers when the caller's role does not allow it (R7). */
-export const forbidden = (): { userErrors: UserError[] } => ({
-  userErrors: [{ code: 'FORBIDDEN', message: 'Your role does not allow this' }],
-});
 
 export const DeletePayloadRef = builder.objectRef<{ deletedId?: string | null; userErrors: UserError[] }>('DeletePayload').implement({
   fields: (t) => ({

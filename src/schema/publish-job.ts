@@ -12,7 +12,7 @@ import { toConnection } from './connection.js';
 import { DirectoryGroupRef, DirectoryPrincipalUnion, DirectoryUserRef } from './directory.js';
 import { EnvironmentRef } from './environment.js';
 import { isPresent, localId, parseRowId } from './ids.js';
-import { forbidden, toPayload, UserErrorRef, type Payload } from './payloads.js';
+import { toPayload, UserErrorRef, type Payload } from './payloads.js';
 
 
 export const PublishKindEnum = builder.enumType('PublishKind', { values: publishKinds });
@@ -216,12 +216,6 @@ const CancelPublishJobInput = builder.inputType('CancelPublishJobInput', {
 builder.mutationFields((t) => ({
   publishNativeClient: t.field({
     type: PublishPayloadRef,
-    // R7, R28: MEMBERs publish previews; the App Store is for ADMINs.
-    authScopes: (_root, { input }) => ({ role: input.option === 'APP_STORE' ? 'ADMIN' : 'MEMBER' }),
-    unauthorizedResolver: (_root, { input }) =>
-      input.option === 'APP_STORE'
-        ? { userErrors: [{ code: 'FORBIDDEN' as const, message: 'Publishing to the App Store needs the ADMIN role', field: ['input', 'option'] }] }
-        : forbidden(),
     args: { input: t.arg({ type: PublishNativeClientInput, required: true }) },
     resolve: async (_root, { input }, { domain, principal }) =>
       toPayload(
@@ -243,21 +237,12 @@ builder.mutationFields((t) => ({
   removeManagementVersion: t.field({
     type: PublishPayloadRef,
     description: "Remove one version from an environment's Management runtime (the way to pull a bad release).",
-    // A preview's versions are a MEMBER's to pull; production versions are an ADMIN's (R7).
-    authScopes: (_root, { input }, { domain, principal }) => {
-      const id = localId(input.managementAppId, 'ManagementApp');
-      const [managementApp] = id === null ? [null] : domain.management.byIds(principal, [id]);
-      return { role: managementApp && !managementApp.preview ? 'ADMIN' : 'MEMBER' };
-    },
-    unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: RemoveManagementVersionInput, required: true }) },
     resolve: async (_root, { input }, { domain, principal }) =>
       toPayload('job', await domain.native.removeVersion(principal, { ...input, managementAppId: localId(input.managementAppId, 'ManagementApp') })),
   }),
   cancelPublishJob: t.field({
     type: PublishPayloadRef,
-    authScopes: { role: 'MEMBER' },
-    unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: CancelPublishJobInput, required: true }) },
     resolve: (_root, { input }, { domain, principal }) => toPayload('job', domain.publish.cancel(principal, localId(input.jobId, 'PublishJob'))),
   }),

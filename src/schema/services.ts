@@ -6,7 +6,7 @@ import { builder } from './builder.js';
 import { ClientBinaryRef } from './client-binary.js';
 import { EnvironmentRef } from './environment.js';
 import { localId } from './ids.js';
-import { forbidden, toPayload } from './payloads.js';
+import { toPayload } from './payloads.js';
 import { PublishJobRef, PublishKindEnum, PublishPayloadRef } from './publish-job.js';
 
 const PublishStatusEnum = builder.enumType('PublishStatus', { values: ['PUBLISHED', 'NOT_PUBLISHED'] as const });
@@ -101,8 +101,6 @@ const UnpublishAppInput = builder.inputType('UnpublishAppInput', {
 builder.mutationFields((t) => ({
   publishServicesAndWeb: t.field({
     type: PublishPayloadRef,
-    authScopes: { role: 'MEMBER' },
-    unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: PublishServicesAndWebInput, required: true }) },
     resolve: async (_root, { input }, { domain, principal }) =>
       toPayload(
@@ -118,9 +116,6 @@ builder.mutationFields((t) => ({
   }),
   unpublishApp: t.field({
     type: PublishPayloadRef,
-    // R7: MEMBERs unpublish services and web; Management apps (production among them) are an ADMIN's.
-    authScopes: (_root, { input }) => ({ role: input.kind === 'NATIVE_CLIENT' ? 'ADMIN' : 'MEMBER' }),
-    unauthorizedResolver: forbidden,
     args: { input: t.arg({ type: UnpublishAppInput, required: true }) },
     resolve: async (_root, { input }, { domain, principal }) =>
       toPayload(

@@ -4,6 +4,7 @@ import { and, eq, inArray, notExists, sql, type SQL } from 'drizzle-orm';
 import { SqliteError } from 'better-sqlite3';
 import { countRows, type Db } from '../../db/client.js';
 import { apps, binaryUploads, blobs, clientBinaries, liveWebClients, managementVersions } from '../../db/schema.js';
+import { denial } from '../policy.js';
 import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from '../pagination.js';
 import type { Principal } from '../principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from '../result.js';
@@ -136,6 +137,8 @@ export class BinaryService {
     principal: Principal,
     input: NewBinary & { file: { name: string; stream(): ReadableStream<Uint8Array> } },
   ): Promise<Result<ClientBinary>> {
+    const forbidden = denial(principal, 'manageBinaries');
+    if (forbidden) return fail(forbidden);
     const early = this.checkNewBinary(principal, input, input.file.name, ['input', 'file']);
     if (!early.ok) return early;
     let temp: StoredTemp;
@@ -153,6 +156,8 @@ export class BinaryService {
     principal: Principal,
     input: { appId: number | null; platform: ClientPlatform; fileName: string; sizeBytes: number },
   ): Result<{ upload: BinaryUpload; token: string }> {
+    const forbidden = denial(principal, 'manageBinaries');
+    if (forbidden) return fail(forbidden);
     const app = this.appOf(principal, input.appId);
     if (!app) return fail(notFound('app', ['input', 'appId']));
     const problems = [
@@ -225,6 +230,8 @@ export class BinaryService {
     principal: Principal,
     input: { uploadId: number | null; version?: string | null; description?: string | null },
   ): Promise<Result<ClientBinary>> {
+    const forbidden = denial(principal, 'manageBinaries');
+    if (forbidden) return fail(forbidden);
     const [upload] = input.uploadId === null ? [null] : this.uploadsByIds(principal, [input.uploadId]);
     if (!upload) return fail(notFound('upload', ['input', 'uploadId']));
     if (upload.usedAt) return fail(userError('INVALID_INPUT', 'This upload has already been added as a binary', ['input', 'uploadId']));
@@ -241,6 +248,8 @@ export class BinaryService {
   }
 
   update(principal: Principal, input: { id: number | null; description?: string | null }): Result<ClientBinary> {
+    const forbidden = denial(principal, 'manageBinaries');
+    if (forbidden) return fail(forbidden);
     const [binary] = input.id === null ? [null] : this.byIds(principal, [input.id]);
     if (!binary) return fail(notFound('client binary', ['input', 'id']));
     const problem = checkDescription(input.description, ['input', 'description']);
@@ -251,6 +260,8 @@ export class BinaryService {
 
   /** R20: refused while a Management runtime serves the binary. */
   delete(principal: Principal, id: number | null): Result<number> {
+    const forbidden = denial(principal, 'manageBinaries');
+    if (forbidden) return fail(forbidden);
     const [binary] = id === null ? [null] : this.byIds(principal, [id]);
     if (!binary) return fail(notFound('client binary', ['input', 'id']));
     const servedIn = this.servedBy(binary.id);

@@ -1,6 +1,7 @@
 import type { App, AppService } from '../apps.js';
 import { CONSOLE_VERSION, type Environment, type EnvironmentService } from '../environments.js';
-import { hasRole, type Principal } from '../principal.js';
+import { denial } from '../policy.js';
+import type { Principal } from '../principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from '../result.js';
 import type { RuntimeProbe } from '../runtime-probe.js';
 import { isFinal, type JobFilter, type JobStore, type NewJob, type PublishJob } from './jobs.js';
@@ -78,8 +79,8 @@ export class PublishService {
   cancel(principal: Principal, jobId: number | null): Result<PublishJob> {
     const [job] = jobId === null ? [null] : this.jobs.byIds(principal, [jobId]);
     if (!job) return fail(notFound('publish job', ['input', 'jobId']));
-    if (job.requestedBy !== principal.userId && !hasRole(principal, 'ADMIN'))
-      return fail(userError('FORBIDDEN', "Only an ADMIN can cancel other users' jobs", ['input', 'jobId']));
+    const forbidden = denial(principal, 'cancelJob', job);
+    if (forbidden) return fail(forbidden);
     if (isFinal(job.state)) return fail(userError('JOB_NOT_CANCELABLE', `The job is already ${job.state}`, ['input', 'jobId']));
     const canceled = this.runner.cancel(job.id);
     if (!canceled) {

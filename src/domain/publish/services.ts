@@ -3,6 +3,7 @@ import type { BinaryService } from '../binaries/service.js';
 import type { EnvironmentService } from '../environments.js';
 import type { ManagementAppSnapshot, ManagementService } from '../management.js';
 import type { Principal } from '../principal.js';
+import { denial } from '../policy.js';
 import { fail, userError, type Result } from '../result.js';
 import { ServicesRuntime, type ServicesSnapshot } from '../services-runtime.js';
 import type { Db } from '../../db/client.js';
@@ -49,6 +50,8 @@ export class ServicesPublishing {
     principal: Principal,
     input: { appId: number | null; environmentId: number | null; webClientBinaryId?: number | null; webClientBinaryGiven: boolean; sync?: boolean | null },
   ): Promise<Result<PublishJob>> {
+    const forbidden = denial(principal, 'publishServicesAndWeb');
+    if (forbidden) return fail(forbidden);
     const target = this.publish.target(principal, input.appId, input.environmentId);
     if (!target.ok) return target;
     const { app, environment, warnings } = target.value;
@@ -86,6 +89,8 @@ export class ServicesPublishing {
     principal: Principal,
     input: { appId: number | null; environmentId: number | null; kind: PublishKind; sync?: boolean | null },
   ): Promise<Result<PublishJob>> {
+    const forbidden = denial(principal, 'unpublish', { kind: input.kind });
+    if (forbidden) return fail(forbidden);
     const target = this.publish.target(principal, input.appId, input.environmentId);
     if (!target.ok) return target;
     const { app, environment, warnings } = target.value;
