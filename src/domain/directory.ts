@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, inArray, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { directoryGroupMembers, directoryGroups, directoryUsers, environments } from '../db/schema.js';
 import { denial } from './policy.js';
@@ -34,6 +34,21 @@ export interface CreateDirectoryGroupInput {
   environmentId: number | null;
   name: string;
   source: DirectorySource;
+  memberIds?: (number | null)[] | null;
+}
+
+export interface UpdateDirectoryUserInput {
+  id: number | null;
+  displayName?: string | null;
+  email?: string | null;
+  /** Replaces the user's groups when given. */
+  groupIds?: (number | null)[] | null;
+}
+
+export interface UpdateDirectoryGroupInput {
+  id: number | null;
+  name?: string | null;
+  /** Replaces the group's members when given. */
   memberIds?: (number | null)[] | null;
 }
 
@@ -217,6 +232,92 @@ export class DirectoryService {
       return created;
     });
     return ok(group);
+  }
+
+  /** Absent fields keep their values; username and source are the directory's and stay. */
+  updateUser(principal: Principal, input: UpdateDirectoryUserInput): Result<DirectoryUser> {
+    const forbidden = denial(principal, 'manageDirectory');
+    if (forbidden) return fail(forbidden);
+    const [user] = input.id === null ? [null] : this.usersByIds(principal, [input.id]);
+    if (!user) return fail(notFound('directory user', ['input', 'id']));
+    const problems = [
+      input.displayName == null ? null : checkName(input.displayName, ['input', 'displayName'], 'Display name'),
+      input.email == null ? null : checkEmail(input.email, ['input', 'email']),
+    ].filter((p) => p !== null);
+    const groupIds =
+      input.groupIds == null
+        ? null
+        : this.resolveInEnvironment((ids) => this.groupsByIds(principal, ids), user.environmentId, input.groupIds, ['input', 'groupIds'], 'group', problems);
+    if (problems.length > 0) return fail(...problems);
+    const updated = this.db.transaction((tx) => {
+      const row = tx
+        .update(directoryUsers)
+        .set({
+          displayName: input.displayName ?? user.displayName,
+          // An email given as null clears it; an absent one keeps it.
+          email: input.email === undefined ? user.email : input.email,
+        })
+        .where(eq(directoryUsers.id, user.id))
+        .returning()
+        .get();
+      if (groupIds) {
+        tx.delete(directoryGroupMembers).where(eq(directoryGroupMembers.userId, user.id)).run();
+        if (groupIds.length > 0) tx.insert(directoryGroupMembers).values(groupIds.map((groupId) => ({ groupId, userId: user.id }))).run();
+      }
+      return row;
+    });
+    return ok(updated);
+  }
+
+  /** Absent fields keep their values; the name stays unique in the environment. */
+  updateGroup(principal: Principal, input: UpdateDirectoryGroupInput): Result<DirectoryGroup> {
+    const forbidden = denial(principal, 'manageDirectory');
+    if (forbidden) return fail(forbidden);
+    const [group] = input.id === null ? [null] : this.groupsByIds(principal, [input.id]);
+    if (!group) return fail(notFound('directory group', ['input', 'id']));
+    const problems = [input.name == null ? null : checkName(input.name, ['input', 'name'], 'Group name')].filter((p) => p !== null);
+    const memberIds =
+      input.memberIds == null
+        ? null
+        : this.resolveInEnvironment((ids) => this.usersByIds(principal, ids), group.environmentId, input.memberIds, ['input', 'memberIds'], 'directory user', problems);
+    if (problems.length > 0) return fail(...problems);
+    if (input.name != null) {
+      const taken = this.db
+        .select({ id: directoryGroups.id })
+        .from(directoryGroups)
+        .where(and(eq(directoryGroups.environmentId, group.environmentId), sql`lower(${directoryGroups.name}) = lower(${input.name})`, ne(directoryGroups.id, group.id)))
+        .get();
+      if (taken) return fail(userError('NAME_TAKEN', `A group named ${input.name} already exists there`, ['input', 'name']));
+    }
+    const updated = this.db.transaction((tx) => {
+      const row = tx.update(directoryGroups).set({ name: input.name ?? group.name }).where(eq(directoryGroups.id, group.id)).returning().get();
+      if (memberIds) {
+        tx.delete(directoryGroupMembers).where(eq(directoryGroupMembers.groupId, group.id)).run();
+        if (memberIds.length > 0) tx.insert(directoryGroupMembers).values(memberIds.map((userId) => ({ groupId: group.id, userId }))).run();
+      }
+      return row;
+    });
+    return ok(updated);
+  }
+
+  /** Removes the user with their memberships, Management targets and Enterprise Store notifications. */
+  deleteUser(principal: Principal, id: number | null): Result<number> {
+    const forbidden = denial(principal, 'manageDirectory');
+    if (forbidden) return fail(forbidden);
+    const [user] = id === null ? [null] : this.usersByIds(principal, [id]);
+    if (!user) return fail(notFound('directory user', ['input', 'id']));
+    this.db.delete(directoryUsers).where(eq(directoryUsers.id, user.id)).run();
+    return ok(user.id);
+  }
+
+  /** Removes the group and its Management targets; its members stay in the directory. */
+  deleteGroup(principal: Principal, id: number | null): Result<number> {
+    const forbidden = denial(principal, 'manageDirectory');
+    if (forbidden) return fail(forbidden);
+    const [group] = id === null ? [null] : this.groupsByIds(principal, [id]);
+    if (!group) return fail(notFound('directory group', ['input', 'id']));
+    this.db.delete(directoryGroups).where(eq(directoryGroups.id, group.id)).run();
+    return ok(group.id);
   }
 
   private environmentOf(principal: Principal, environmentId: number | null): number | null {

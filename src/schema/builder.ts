@@ -35,6 +35,19 @@ export const builder = new SchemaBuilder<{
   plugins: [RelayPlugin, DataloaderPlugin],
   defaultFieldNullability: false,
   relay: {
+    nodeTypeOptions: { description: 'An object with an opaque global id, which `node` and `nodes` fetch.' },
+    idFieldOptions: { description: 'Opaque global id; clients never decode it.' },
+    pageInfoTypeOptions: { description: 'Where a page stands in its list (Relay cursor connections).' },
+    hasNextPageFieldOptions: { description: 'Whether more items follow this page (after endCursor).' },
+    hasPreviousPageFieldOptions: { description: 'Whether items come before this page (before startCursor).' },
+    startCursorFieldOptions: { description: "The first item's cursor; null for an empty page." },
+    endCursorFieldOptions: { description: "The last item's cursor; null for an empty page." },
+    cursorFieldOptions: { description: 'Opaque position of this item, for `after` or `before`; tied to the order it was read in.' },
+    pageInfoFieldOptions: { description: 'Paging information.' },
+    firstArgOptions: { description: 'Up to this many items from the start (or after `after`); at most 100, default 20.' },
+    lastArgOptions: { description: 'Up to this many items from the end (or before `before`); at most 100.' },
+    afterArgOptions: { description: 'Cursor of the item to read after.' },
+    beforeArgOptions: { description: 'Cursor of the item to read before.' },
     // A malformed id, or one of a type that is not a node, reads as an id that does not exist:
     // null from `node`, never an error (R6, R43).
     decodeGlobalID: (globalID) => {
@@ -45,10 +58,14 @@ export const builder = new SchemaBuilder<{
       }
     },
     nodeQueryOptions: {
+      description: 'The object with this global id, or null when none of your account has it.',
+      args: { id: { description: 'A global id.' } },
       nullable: true,
       resolve: (_root, { id }, _context, info, resolveNode) => (isNodeType(info.schema, id.typename) ? resolveNode(id) : null),
     },
     nodesQueryOptions: {
+      description: 'The objects with these global ids, in order; null for each id that names none of your account.',
+      args: { ids: { description: 'Global ids (at most 100).' } },
       nullable: { list: false, items: true },
       resolve: (_root, args, _context, info, resolveNodes) => {
         // Pothos's resolveNodes reads `args.ids` (it ignores its own argument) and answers null
@@ -60,9 +77,9 @@ export const builder = new SchemaBuilder<{
         return resolveNodes(args.ids);
       },
     },
-    edgesFieldOptions: { nullable: false },
-    nodeFieldOptions: { nullable: false },
-    nodesOnConnection: {},
+    edgesFieldOptions: { nullable: false, description: 'The items of this page with their cursors.' },
+    nodeFieldOptions: { nullable: false, description: 'The item.' },
+    nodesOnConnection: { description: 'The items of this page, without cursors.' },
   },
 });
 
@@ -84,7 +101,9 @@ builder.scalarType('File', {
   },
 });
 
-builder.queryType({});
-builder.mutationType({});
+builder.queryType({ description: 'Reads: everything of the caller\'s account, for any role.' });
+builder.mutationType({ description: 'Changes; each answers a payload whose userErrors say why it changed nothing.' });
 
-builder.globalConnectionField('totalCount', (t) => t.int({ resolve: (connection) => connection.totalCount }));
+builder.globalConnectionField('totalCount', (t) =>
+  t.int({ description: 'How many items the whole list holds, across every page (filters applied).', resolve: (connection) => connection.totalCount }),
+);

@@ -1,6 +1,7 @@
 import type { ManagementApp, ManagementVersion, StoreNotification } from '../domain/management.js';
 import { managementAppName } from '../domain/publish/native.js';
 import { AppRef } from './app.js';
+import { can } from '../domain/policy.js';
 import { builder } from './builder.js';
 import { ClientBinaryRef, ClientPlatformEnum } from './client-binary.js';
 import { DirectoryGroupRef, DirectoryPrincipalUnion, DirectoryUserRef } from './directory.js';
@@ -9,27 +10,29 @@ import { isPresent, localId, parseRowId } from './ids.js';
 import { PublishJobRef, SignActionEnum, WorkflowStateEnum } from './publish-job.js';
 
 const ManagementAppVersionRef = builder.objectRef<ManagementVersion>('ManagementAppVersion').implement({
+  description: 'A version a Management app holds and serves.',
   fields: (t) => ({
-    platform: t.expose('platform', { type: ClientPlatformEnum }),
-    version: t.exposeString('version'),
-    binary: t.field({ type: ClientBinaryRef, nullable: true, resolve: (version) => version.binaryId }),
+    platform: t.expose('platform', { type: ClientPlatformEnum, description: 'What it runs on.' }),
+    version: t.exposeString('version', { description: 'Its version.' }),
+    binary: t.field({ type: ClientBinaryRef, nullable: true, description: 'The uploaded binary it came from; null once that binary is deleted.', resolve: (version) => version.binaryId }),
     artifactSha256: t.exposeString('artifactSha256', {
       description: 'SHA-256 digest of the artifact as delivered (after wrapping, where wrapped).',
     }),
     signature: t.exposeString('signature', { description: "Base64 signature of artifactSha256 by the environment's signing key." }),
-    wrapped: t.exposeBoolean('wrapped'),
-    publishedAt: t.expose('publishedAt', { type: 'DateTime' }),
-    publishJob: t.field({ type: PublishJobRef, nullable: true, resolve: (version) => version.publishJobId }),
+    wrapped: t.exposeBoolean('wrapped', { description: 'Whether it was wrapped before signing (WRAP_AND_SIGN).' }),
+    publishedAt: t.expose('publishedAt', { type: 'DateTime', description: 'When it was published.' }),
+    publishJob: t.field({ type: PublishJobRef, nullable: true, description: 'The job that published it; null if that job is gone.', resolve: (version) => version.publishJobId }),
   }),
 });
 
 export const ManagementAppRef = builder.loadableNode('ManagementApp', {
+  description: "An app registered in an environment's Volt MX Management runtime: production, or its preview.",
   id: { resolve: (managementApp: ManagementApp) => managementApp.id, parse: parseRowId },
   load: async (ids: number[], context) => context.domain.management.byIds(context.principal, ids).filter(isPresent),
   sort: (managementApp) => managementApp.id,
   fields: (t) => ({
-    environment: t.field({ type: EnvironmentRef, resolve: (managementApp) => managementApp.environmentId }),
-    app: t.field({ type: AppRef, resolve: (managementApp) => managementApp.appId }),
+    environment: t.field({ type: EnvironmentRef, description: 'The environment whose Management runtime holds it.', resolve: (managementApp) => managementApp.environmentId }),
+    app: t.field({ type: AppRef, description: 'The app it publishes.', resolve: (managementApp) => managementApp.appId }),
     name: t.string({
       description: "The app's name, with the suffix _preview for a preview.",
       resolve: async (managementApp, _args, context) => {
@@ -37,19 +40,20 @@ export const ManagementAppRef = builder.loadableNode('ManagementApp', {
         return managementAppName(app.name, managementApp.preview);
       },
     }),
-    preview: t.exposeBoolean('preview'),
-    workflowState: t.expose('workflowState', { type: WorkflowStateEnum }),
-    signAction: t.expose('signAction', { type: SignActionEnum }),
-    description: t.exposeString('description', { nullable: true }),
+    preview: t.exposeBoolean('preview', { description: 'Whether it is the preview (<AppName>_preview) rather than the production app.' }),
+    workflowState: t.expose('workflowState', { type: WorkflowStateEnum, description: 'DRAFT or ACTIVE (in the Enterprise Store).' }),
+    signAction: t.expose('signAction', { type: SignActionEnum, description: 'How its latest versions were prepared.' }),
+    description: t.exposeString('description', { nullable: true, description: "The app's description as of the last publish." }),
     versions: t.field({
       type: [ManagementAppVersionRef],
       description: 'By platform, newest version first.',
-      args: { platform: t.arg({ type: ClientPlatformEnum }) },
+      args: { platform: t.arg({ type: ClientPlatformEnum, description: 'Only versions of this platform.' }) },
       resolve: async (managementApp, { platform }, { loaders }) =>
         (await loaders.managementVersions.load(managementApp.id)).filter((version) => !platform || version.platform === platform),
     }),
     targets: t.field({
       type: [DirectoryPrincipalUnion],
+      description: 'The directory users and groups it is published to.',
       resolve: async (managementApp, _args, context) => {
         const targets = await context.loaders.managementTargets.load(managementApp.id);
         const users = DirectoryUserRef.getDataloader(context);
@@ -60,18 +64,23 @@ export const ManagementAppRef = builder.loadableNode('ManagementApp', {
         return loaded.filter(isPresent);
       },
     }),
-    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When a publish last changed it.' }),
+    viewerCanRemoveVersions: t.boolean({
+      description: "Whether the caller's role allows removeManagementVersion on it: a preview's as MEMBER, production's as ADMIN.",
+      resolve: (managementApp, _args, { principal }) => can(principal, 'removeManagementVersion', managementApp),
+    }),
   }),
 });
 
 const StoreNotificationRef = builder.loadableNode('StoreNotification', {
+  description: 'A message to a directory user about a native app published to them.',
   id: { resolve: (notification: StoreNotification) => notification.id, parse: parseRowId },
   load: async (ids: number[], context) => context.domain.management.notificationsByIds(context.principal, ids).filter(isPresent),
   sort: (notification) => notification.id,
   fields: (t) => ({
-    managementApp: t.field({ type: ManagementAppRef, resolve: (notification) => notification.managementAppId }),
-    message: t.exposeString('message'),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    managementApp: t.field({ type: ManagementAppRef, description: 'The app it is about.', resolve: (notification) => notification.managementAppId }),
+    message: t.exposeString('message', { description: 'The message, as the user reads it.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was sent.' }),
   }),
 });
 
@@ -94,7 +103,7 @@ builder.objectFields(EnvironmentRef, (t) => ({
   enterpriseStore: t.field({
     type: [ManagementAppRef],
     description: 'What a directory user sees in the Enterprise Store: ACTIVE apps targeted at them directly or through a group.',
-    args: { userId: t.arg.id({ required: true }) },
+    args: { userId: t.arg.id({ required: true, description: 'A DirectoryUser of this environment.' }) },
     resolve: async (environment, { userId }, context) => {
       const id = localId(String(userId), 'DirectoryUser');
       const user = id === null ? null : await DirectoryUserRef.getDataloader(context).load(id);

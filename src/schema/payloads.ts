@@ -11,8 +11,8 @@ export const UserErrorCodeEnum = builder.enumType('UserErrorCode', {
 export const UserErrorRef = builder.objectRef<UserError>('UserError').implement({
   description: 'A problem with the request that the caller can fix; the mutation changed nothing.',
   fields: (t) => ({
-    code: t.expose('code', { type: UserErrorCodeEnum }),
-    message: t.exposeString('message'),
+    code: t.expose('code', { type: UserErrorCodeEnum, description: 'What kind of problem, for programs.' }),
+    message: t.exposeString('message', { description: 'What is wrong and how to fix it, for people.' }),
     field: t.exposeStringList('field', {
       nullable: true,
       description: 'Path to the input field at fault, e.g. ["input", "version"].',
@@ -28,8 +28,9 @@ export function toPayload<K extends string, T>(key: K, result: Result<T>): Paylo
 }
 
 export const DeletePayloadRef = builder.objectRef<{ deletedId?: string | null; userErrors: UserError[] }>('DeletePayload').implement({
+  description: 'What a delete or revoke mutation answers.',
   fields: (t) => ({
-    deletedId: t.exposeID('deletedId', { nullable: true }),
-    userErrors: t.field({ type: [UserErrorRef], resolve: (payload) => payload.userErrors }),
+    deletedId: t.exposeID('deletedId', { nullable: true, description: 'The global id of what was deleted; null when refused.' }),
+    userErrors: t.field({ type: [UserErrorRef], description: 'Why the request was refused; empty on success.', resolve: (payload) => payload.userErrors }),
   }),
 });

@@ -5,7 +5,7 @@ import { SqliteError } from 'better-sqlite3';
 import { countRows, type Db } from '../../db/client.js';
 import { apps, binaryUploads, blobs, clientBinaries, liveWebClients, managementVersions } from '../../db/schema.js';
 import { denial } from '../policy.js';
-import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from '../pagination.js';
+import { chooseOrder, keysetPage, tableSource, type KeysetOrder, type OrderBy, type Page, type PageArgs } from '../pagination.js';
 import type { Principal } from '../principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from '../result.js';
 import { sha256Hex } from '../tokens.js';
@@ -50,13 +50,21 @@ export type UploadReceipt =
  */
 export type ServedByCheck = (binaryId: number) => string[];
 
-const binaryOrder: KeysetOrder<ClientBinary> = {
-  sortKey: clientBinaries.listKey,
-  id: clientBinaries.id,
-  direction: 'asc',
-  sortValue: (binary) => binary.listKey,
-  idValue: (binary) => binary.id,
+export type ClientBinaryOrderField = 'PLATFORM_VERSION' | 'UPLOADED_AT' | 'UPDATED_AT';
+
+const binaryOrders: Record<ClientBinaryOrderField, Omit<KeysetOrder<ClientBinary>, 'name' | 'direction'>> = {
+  // Ascending is by platform, newest version first (the list key complements the version).
+  PLATFORM_VERSION: { sortKey: clientBinaries.listKey, id: clientBinaries.id, sortValue: (binary) => binary.listKey, idValue: (binary) => binary.id },
+  UPLOADED_AT: { sortKey: clientBinaries.uploadedAt, id: clientBinaries.id, sortValue: (binary) => binary.uploadedAt.getTime(), idValue: (binary) => binary.id },
+  UPDATED_AT: {
+    sortKey: sql`coalesce(${clientBinaries.updatedAt}, ${clientBinaries.uploadedAt})`,
+    id: clientBinaries.id,
+    sortValue: (binary) => (binary.updatedAt ?? binary.uploadedAt).getTime(),
+    idValue: (binary) => binary.id,
+  },
 };
+
+const defaultBinaryOrder: KeysetOrder<ClientBinary> = { ...binaryOrders.PLATFORM_VERSION, direction: 'asc' };
 
 // eslint-disable-next-line no-control-regex
 const unsafeFileName = /[\u0000-\u001f\u007f/\\]|^\.\.?$/;
@@ -117,12 +125,12 @@ export class BinaryService {
   }
 
   /** An app's binaries: by platform, newest version first (R16). */
-  list(appId: number, args: PageArgs & { platform?: ClientPlatform | null }): Page<ClientBinary> {
+  list(appId: number, args: PageArgs & { platform?: ClientPlatform | null; orderBy?: OrderBy<ClientBinaryOrderField> | null }): Page<ClientBinary> {
     const conditions: (SQL | undefined)[] = [eq(clientBinaries.appId, appId)];
     if (args.platform) conditions.push(eq(clientBinaries.platform, args.platform));
     return keysetPage(
       tableSource(this.db, clientBinaries),
-      binaryOrder,
+      args.orderBy ? chooseOrder(binaryOrders, args.orderBy) : defaultBinaryOrder,
       and(...conditions),
       args,
     );
