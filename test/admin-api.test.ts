@@ -83,8 +83,13 @@ describe('users of the account (admin API)', () => {
     const { id, client } = await person('MEMBER');
     const create = `mutation ($name: String!) { createApp(input: { name: $name }) { app { id } userErrors { code } } }`;
     expect(codes((await client.request(create, { name: 'BeforePromotion' })).createApp)).toEqual(['FORBIDDEN']);
+    const before = (await t.admin.request(`query ($id: ID!) { node(id: $id) { ... on User { createdAt updatedAt } } }`, { id })).node;
+    expect(before.updatedAt).toBe(before.createdAt);
+    // Let the clock pass the creation millisecond, so the change shows in updatedAt.
+    while (Date.now() <= Date.parse(before.createdAt) + 1) await new Promise((resolve) => setTimeout(resolve, 1));
     const promoted = noUserErrors((await t.admin.request(UPDATE_USER, { input: { userId: id, role: 'ADMIN' } })).updateUser);
     expect(promoted.user).toMatchObject({ id, role: 'ADMIN', deactivated: false });
+    expect(Date.parse(promoted.user.updatedAt)).toBeGreaterThan(Date.parse(before.createdAt));
     expect((await client.request(WHO)).viewer.user.role).toBe('ADMIN');
     expect(codes((await client.request(create, { name: 'AfterPromotion' })).createApp)).toEqual([]);
 
