@@ -252,6 +252,30 @@ describe('directory update and delete', () => {
   });
 });
 
+describe('directory deletion and ACTIVE apps (R32)', () => {
+  it("refuses to delete the only target of an ACTIVE app, naming it, and deletes once it has another", async () => {
+    const w = await publishWorld(t.admin);
+    const ios = await binary(t.admin, w.appId, 'IOS_PHONE', '1.0');
+    const publish = (targets: Record<string, string[]>, binaryIds: string[] = []) =>
+      t.admin.request(PUBLISH_NATIVE, {
+        input: { appId: w.appId, environmentId: w.environmentId, option: 'APP_STORE', workflowState: 'ACTIVE', binaryIds, removePlatforms: binaryIds.length ? [] : ['WINDOWS'], targets, sync: true },
+      });
+    expect((await publish({ userIds: [w.users.ann] }, [ios])).publishNativeClient.job.state).toBe('SUCCEEDED');
+    const del = (kind: string, id: string) =>
+      t.admin.request(`mutation ($id: ID!) { delete${kind}(input: { id: $id }) { deletedId userErrors { code message } } }`, { id });
+
+    const refused = (await del('DirectoryUser', w.users.ann)).deleteDirectoryUser;
+    expect(codes(refused)).toEqual(['TARGETS_REQUIRED']);
+    expect(refused.userErrors[0].message).toContain(w.appName);
+    // Positive control: a user no app targets goes at once.
+    expect(codes((await del('DirectoryUser', w.users.cal)).deleteDirectoryUser)).toEqual([]);
+
+    expect((await publish({ userIds: [w.users.ann], groupIds: [w.groups.Team] })).publishNativeClient.job.state).toBe('SUCCEEDED');
+    expect(codes((await del('DirectoryUser', w.users.ann)).deleteDirectoryUser)).toEqual([]);
+    expect(codes((await del('DirectoryGroup', w.groups.Team)).deleteDirectoryGroup)).toEqual(['TARGETS_REQUIRED']);
+  });
+});
+
 describe('orderBy and since on the main connections', () => {
   it('orders apps by each field both ways and pages in that order', async () => {
     const made: string[] = [];

@@ -52,6 +52,12 @@ export interface UpdateDirectoryGroupInput {
   memberIds?: (number | null)[] | null;
 }
 
+/**
+ * Names of the ACTIVE Management apps that target this user or group and no one else; the
+ * Management runtime plugs in here, and a deletion that would strand them is refused.
+ */
+export type StrandedCheck = (principal: { userId: number } | { groupId: number }) => string[];
+
 const MAX_MEMBERS_PER_REQUEST = 1000;
 
 
@@ -76,7 +82,14 @@ const prefix = (value: string): string => `${likeEscape(value.slice(0, MAX_NAME_
 const substring = (value: string): string => `%${likeEscape(value.slice(0, MAX_NAME_LENGTH))}%`;
 
 export class DirectoryService {
+  private stranded: StrandedCheck = () => [];
+
   constructor(private readonly db: Db) {}
+
+  /** The Management runtime tells which ACTIVE apps a deletion would leave without targets. */
+  setStrandedCheck(check: StrandedCheck): void {
+    this.stranded = check;
+  }
 
   usersByIds(principal: Principal, ids: readonly number[]): (DirectoryUser | null)[] {
     const rows = this.db
@@ -306,6 +319,8 @@ export class DirectoryService {
     if (forbidden) return fail(forbidden);
     const [user] = id === null ? [null] : this.usersByIds(principal, [id]);
     if (!user) return fail(notFound('directory user', ['input', 'id']));
+    const problem = this.strandedProblem({ userId: user.id }, user.username);
+    if (problem) return fail(problem);
     this.db.delete(directoryUsers).where(eq(directoryUsers.id, user.id)).run();
     return ok(user.id);
   }
@@ -316,8 +331,22 @@ export class DirectoryService {
     if (forbidden) return fail(forbidden);
     const [group] = id === null ? [null] : this.groupsByIds(principal, [id]);
     if (!group) return fail(notFound('directory group', ['input', 'id']));
+    const problem = this.strandedProblem({ groupId: group.id }, group.name);
+    if (problem) return fail(problem);
     this.db.delete(directoryGroups).where(eq(directoryGroups.id, group.id)).run();
     return ok(group.id);
+  }
+
+  /** An ACTIVE app needs a target (R32): refuse to delete its only one. */
+  private strandedProblem(principal: { userId: number } | { groupId: number }, name: string): UserError | null {
+    const apps = this.stranded(principal);
+    return apps.length === 0
+      ? null
+      : userError(
+          'TARGETS_REQUIRED',
+          `${name} is the only target of the ACTIVE app${apps.length > 1 ? 's' : ''} ${apps.join(', ')}; publish ${apps.length > 1 ? 'them' : 'it'} with other targets or as DRAFT first`,
+          ['input', 'id'],
+        );
   }
 
   private environmentOf(principal: Principal, environmentId: number | null): number | null {

@@ -10,7 +10,7 @@ import { EnvironmentService } from './environments.js';
 import { DomainEvents } from './events.js';
 import { ManagementService } from './management.js';
 import { JobStore } from './publish/jobs.js';
-import { isVersionRemoval, NativePublishing } from './publish/native.js';
+import { isVersionRemoval, managementAppName, NativePublishing } from './publish/native.js';
 import { choosePlan, PublishRunner, type RunnerOptions } from './publish/runner.js';
 import { PublishService } from './publish/service.js';
 import { ServicesPublishing } from './publish/services.js';
@@ -37,6 +37,12 @@ export function createDomain(db: Db, options: DomainOptions) {
   const binaries = new BinaryService(db, store, options.limits);
   const management = new ManagementService(db);
   binaries.setServedByCheck((binaryId) => management.environmentsServing(binaryId));
+  directory.setStrandedCheck((principal) =>
+    management.activeAppsOnlyTargeting(principal).map((managementApp) => {
+      const [app] = apps.byIdsUnscoped([managementApp.appId]);
+      return managementAppName(app?.name ?? `app-${managementApp.appId}`, managementApp.preview);
+    }),
+  );
   const runner = new PublishRunner(db, jobs, environments, events, options.logger, options.runner);
   const publish = new PublishService(jobs, runner, apps, environments, options.probe);
   const native = new NativePublishing(db, publish, binaries, management, directory, environments, store, (appId) => {

@@ -67,6 +67,27 @@ export class ManagementService {
     return listsByKey(environmentIds, rows, (row) => row.environmentId);
   }
 
+  /**
+   * ACTIVE Management apps that target this directory user or group and nothing else: removing it
+   * from the directory would leave them in the Enterprise Store for no one.
+   */
+  activeAppsOnlyTargeting(principal: { userId: number } | { groupId: number }): ManagementApp[] {
+    const isIt = 'userId' in principal ? eq(managementTargets.userId, principal.userId) : eq(managementTargets.groupId, principal.groupId);
+    const targeting = this.db
+      .selectDistinct({ id: managementTargets.managementAppId })
+      .from(managementTargets)
+      .innerJoin(managementApps, eq(managementApps.id, managementTargets.managementAppId))
+      .where(and(isIt, eq(managementApps.workflowState, 'ACTIVE')))
+      .all()
+      .map((row) => row.id);
+    if (targeting.length === 0) return [];
+    const targets = this.targetsOf(targeting);
+    const only = targeting.filter((_id, index) =>
+      (targets[index] ?? []).every((target) => ('userId' in principal ? target.userId === principal.userId : target.groupId === principal.groupId)),
+    );
+    return only.length === 0 ? [] : this.db.select().from(managementApps).where(inArray(managementApps.id, only)).all();
+  }
+
   /** Versions of many Management apps: by platform, newest first. */
   versionsOf(managementAppIds: readonly number[]): ManagementVersion[][] {
     const rows = this.db

@@ -19,7 +19,7 @@ export const userErrorCodes = {
   ENVIRONMENT_NOT_MANAGED: 'Native publishing to an environment without a Volt MX Management runtime.',
   VERSION_MISMATCH: "The environment's runtime component versions differ from the console version, so it cannot be published to.",
   DOWNGRADE_NOT_ALLOWED: 'A native publish names a version not higher than the one the Management app already holds for that platform.',
-  TARGETS_REQUIRED: 'A native publish as ACTIVE with no directory user or group to target.',
+  TARGETS_REQUIRED: 'A native publish as ACTIVE with no directory user or group to target, or deleting the only target of an ACTIVE app.',
   TARGET_NOT_ALLOWED: 'A target that can never receive apps: a CLOUD directory user or group.',
   NOTHING_TO_PUBLISH: 'A native publish names neither binaries to publish nor platforms to remove.',
   JOB_NOT_CANCELABLE: 'The job has already finished (or is finishing), so it cannot be canceled.',

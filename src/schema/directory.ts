@@ -247,13 +247,13 @@ builder.mutationFields((t) => ({
   }),
   deleteDirectoryUser: t.field({
     type: DeletePayloadRef,
-    description: 'Delete a directory user with their memberships, Management targets and notifications (ADMIN).',
+    description: 'Delete a directory user with their memberships, Management targets and notifications (ADMIN); refused (TARGETS_REQUIRED) while they are the only target of an ACTIVE app.',
     args: { input: t.arg({ type: DeleteDirectoryUserInput, required: true, description: 'The user to delete.' }) },
     resolve: (_root, { input }, { domain, principal }) => deleted(input.id, domain.directory.deleteUser(principal, localId(input.id, 'DirectoryUser'))),
   }),
   deleteDirectoryGroup: t.field({
     type: DeletePayloadRef,
-    description: 'Delete a directory group and its Management targets; its members stay (ADMIN).',
+    description: 'Delete a directory group and its Management targets; its members stay (ADMIN). Refused (TARGETS_REQUIRED) while it is the only target of an ACTIVE app.',
     args: { input: t.arg({ type: DeleteDirectoryGroupInput, required: true, description: 'The group to delete.' }) },
     resolve: (_root, { input }, { domain, principal }) => deleted(input.id, domain.directory.deleteGroup(principal, localId(input.id, 'DirectoryGroup'))),
   }),
