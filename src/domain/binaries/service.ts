@@ -40,7 +40,7 @@ export interface NewBinary {
 /** What the PUT of a streamed upload answers, in HTTP terms. */
 export type UploadReceipt =
   | { status: 201; sha256: string; sizeBytes: number }
-  | { status: 400 | 404 | 409 | 410 | 413; message: string }
+  | { status: 400 | 403 | 404 | 409 | 410 | 413; message: string }
   /** The client went away mid-stream: nothing to answer, nothing kept. */
   | { status: 'aborted' };
 
@@ -202,6 +202,9 @@ export class BinaryService {
   async receiveUpload(principal: Principal, token: string, body: Readable, contentLength: number | null): Promise<UploadReceipt> {
     const upload = this.db.select().from(binaryUploads).where(eq(binaryUploads.tokenSha256, sha256Hex(token))).get();
     if (!upload || upload.accountId !== principal.accountId) return { status: 404, message: 'No upload at this URL' };
+    // The URL is a secret, but one a VIEWER got hold of still uploads nothing.
+    const forbidden = denial(principal, 'manageBinaries');
+    if (forbidden) return { status: 403, message: forbidden.message };
     if (upload.completedAt) return { status: 409, message: 'This upload URL has been used' };
     if (this.receiving.has(upload.id)) return { status: 409, message: 'This upload is already being received' };
     if (upload.expiresAt.getTime() <= Date.now()) return { status: 410, message: 'This upload URL has expired' };
