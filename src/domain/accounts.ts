@@ -159,11 +159,14 @@ export class AccountService {
     if (forbidden) return fail(forbidden);
     const [user] = input.userId === null ? [null] : this.usersByIds(principal, [input.userId]);
     if (!user) return fail(notFound('user', ['input', 'userId']));
-    const role = input.role ?? user.role;
-    const deactivating = input.deactivated === true && user.deactivatedAt === null;
-    const deactivatedAt = input.deactivated == null ? user.deactivatedAt : input.deactivated ? (user.deactivatedAt ?? new Date()) : null;
-    const outcome = this.db.transaction((tx): Result<{ user: User; tokenIds: number[] }> => {
-      const losesAdmin = user.role === 'ADMIN' && user.deactivatedAt === null && (role !== 'ADMIN' || deactivatedAt !== null);
+    // Immediate: the write lock is taken before the ADMINs are counted, so two admins demoting each
+    // other at once cannot both succeed.
+    const outcome = this.db.transaction((tx): Result<{ user: User; tokenIds: number[] | null }> => {
+      const current = tx.select().from(users).where(eq(users.id, user.id)).get() ?? user;
+      const role = input.role ?? current.role;
+      const deactivating = input.deactivated === true && current.deactivatedAt === null;
+      const deactivatedAt = input.deactivated == null ? current.deactivatedAt : input.deactivated ? (current.deactivatedAt ?? new Date()) : null;
+      const losesAdmin = current.role === 'ADMIN' && current.deactivatedAt === null && (role !== 'ADMIN' || deactivatedAt !== null);
       if (losesAdmin) {
         const otherAdmin = tx
           .select({ id: users.id })
@@ -179,17 +182,18 @@ export class AccountService {
             ),
           );
       }
-      if (role === user.role && deactivatedAt === user.deactivatedAt) return ok({ user, tokenIds: [] });
+      if (role === current.role && deactivatedAt === current.deactivatedAt) return ok({ user: current, tokenIds: null });
       const updated = tx.update(users).set({ role, deactivatedAt }).where(eq(users.id, user.id)).returning().get();
       const tokenIds = deactivating
         ? tx.select({ id: apiTokens.id }).from(apiTokens).where(eq(apiTokens.userId, user.id)).all().map((token) => token.id)
-        : [];
+        : null;
       return ok({ user: updated, tokenIds });
-    });
+    }, { behavior: 'immediate' });
     if (!outcome.ok) return outcome;
-    if (deactivating)
-      this.events.publish({ type: 'userDeactivated', accountId: user.accountId, userId: user.id, tokenIds: outcome.value.tokenIds, at: deactivatedAt ?? new Date() });
-    return ok(outcome.value.user);
+    const { user: updated, tokenIds } = outcome.value;
+    if (tokenIds && updated.deactivatedAt)
+      this.events.publish({ type: 'userDeactivated', accountId: updated.accountId, userId: updated.id, tokenIds, at: updated.deactivatedAt });
+    return ok(updated);
   }
 
   tokensOf(principal: Principal): ApiToken[] {
