@@ -188,18 +188,23 @@ export class AppService {
     if (forbidden) return fail(forbidden);
     const [app] = id === null ? [null] : this.byIds(principal, [id]);
     if (!app) return fail(notFound('app', ['input', 'id']));
-    // No await from here on: nothing can start publishing the app between the check and the delete.
-    const publishedIn = this.publishedIn(principal, app.id);
-    if (publishedIn.length > 0)
-      return fail(userError('APP_PUBLISHED', `${app.name} is still published in ${publishedIn.join(', ')}; unpublish it there first`, ['input', 'id']));
-    const unreferenced = this.db.transaction((tx) => {
-      const held = [
-        ...tx.selectDistinct({ sha256: clientBinaries.sha256 }).from(clientBinaries).where(eq(clientBinaries.appId, app.id)).all(),
-        ...tx.selectDistinct({ sha256: binaryUploads.sha256 }).from(binaryUploads).where(eq(binaryUploads.appId, app.id)).all(),
-      ].flatMap((row) => (row.sha256 === null ? [] : [row.sha256]));
-      tx.delete(apps).where(eq(apps.id, app.id)).run();
-      return [...new Set(held)].filter((sha256) => releaseBlob(tx, sha256));
-    });
+    // One immediate transaction on the one connection: no publish can start between the check and the delete.
+    const outcome = this.db.transaction(
+      (tx) => {
+        const publishedIn = this.publishedIn(principal, app.id);
+        if (publishedIn.length > 0) return { publishedIn, unreferenced: [] };
+        const held = [
+          ...tx.selectDistinct({ sha256: clientBinaries.sha256 }).from(clientBinaries).where(eq(clientBinaries.appId, app.id)).all(),
+          ...tx.selectDistinct({ sha256: binaryUploads.sha256 }).from(binaryUploads).where(eq(binaryUploads.appId, app.id)).all(),
+        ].flatMap((row) => (row.sha256 === null ? [] : [row.sha256]));
+        tx.delete(apps).where(eq(apps.id, app.id)).run();
+        return { publishedIn, unreferenced: [...new Set(held)].filter((sha256) => releaseBlob(tx, sha256)) };
+      },
+      { behavior: 'immediate' },
+    );
+    if (outcome.publishedIn.length > 0)
+      return fail(userError('APP_PUBLISHED', `${app.name} is still published in ${outcome.publishedIn.join(', ')}; unpublish it there first`, ['input', 'id']));
+    const { unreferenced } = outcome;
     for (const sha256 of unreferenced) this.store.remove(sha256);
     return ok(app.id);
   }
