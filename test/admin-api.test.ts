@@ -296,6 +296,21 @@ describe('orderBy and since on the main connections', () => {
         after = page.pageInfo.endCursor;
       }
     };
+    const back = `query ($orderBy: AppOrder, $last: Int, $before: String) { apps(search: "Ord", orderBy: $orderBy, last: $last, before: $before) {
+      nodes { name } pageInfo { hasPreviousPage startCursor } } }`;
+    const readBack = async (field: string, direction: string) => {
+      const names: string[] = [];
+      let before: string | null = null;
+      for (;;) {
+        const page: { nodes: { name: string }[]; pageInfo: { hasPreviousPage: boolean; startCursor: string } } = (await t.admin.request(back, { orderBy: { field, direction }, last: 3, before })).apps;
+        names.unshift(...page.nodes.map((app) => app.name));
+        if (!page.pageInfo.hasPreviousPage) return names;
+        before = page.pageInfo.startCursor;
+      }
+    };
+    for (const field of ['NAME', 'CREATED_AT', 'UPDATED_AT']) {
+      for (const direction of ['ASC', 'DESC']) expect(await readBack(field, direction), `${field} ${direction}`).toEqual(await read(field, direction));
+    }
     expect(await read('NAME', 'ASC')).toEqual(['Orda', 'Ordb', 'Ordc', 'Ordd']);
     expect(await read('NAME', 'DESC')).toEqual(['Ordd', 'Ordc', 'Ordb', 'Orda']);
     expect(await read('CREATED_AT', 'ASC')).toEqual(['Ordb', 'Orda', 'Ordd', 'Ordc']);
