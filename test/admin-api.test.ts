@@ -215,6 +215,36 @@ describe('deleteApp', () => {
   });
 });
 
+describe('deleteApp and shared identity services (R37)', () => {
+  it("refuses while identity services the app last published still serve another app, and never takes them from it", async () => {
+    const make = async (name: string) =>
+      (await t.admin.request(`mutation ($name: String!) { createApp(input: { name: $name, identityServices: [{ name: "SharedLogin", providerType: "UserStore" }] }) { app { id } } }`, { name }))
+        .createApp.app.id as string;
+    const [first, second] = [await make('IdpFirst'), await make('IdpSecond')];
+    const env = (await t.admin.request('mutation { createEnvironment(input: { name: "idp-env" }) { environment { id } } }')).createEnvironment.environment.id;
+    const run = async (mutation: string, input: Record<string, unknown>) => {
+      const data = await t.admin.request(`mutation ($input: ${mutation === 'unpublishApp' ? 'UnpublishAppInput' : 'PublishServicesAndWebInput'}!) { ${mutation}(input: $input) { job { state } userErrors { code } } }`, { input: { ...input, sync: true } });
+      expect(data[mutation].job.state).toBe('SUCCEEDED');
+    };
+    await run('publishServicesAndWeb', { appId: second, environmentId: env });
+    await run('publishServicesAndWeb', { appId: first, environmentId: env });
+    await run('unpublishApp', { appId: first, environmentId: env, kind: 'SERVICES_AND_WEB' });
+    const services = async () =>
+      (await t.admin.request(`query ($id: ID!) { node(id: $id) { ... on Environment { identityServices { name publishedBy { id } usedBy { id } } } } }`, { id: env })).node.identityServices;
+    expect(await services()).toEqual([{ name: 'SharedLogin', publishedBy: { id: first }, usedBy: [{ id: second }] }]);
+
+    const refused = (await t.admin.request(`mutation ($id: ID!) { deleteApp(input: { id: $id }) { userErrors { code message } } }`, { id: first })).deleteApp;
+    expect(codes(refused)).toEqual(['APP_PUBLISHED']);
+    expect(refused.userErrors[0].message).toContain('idp-env');
+    expect(await services()).toHaveLength(1);
+
+    // Once the other app's publish has written them, the first app can go and they stay.
+    await run('publishServicesAndWeb', { appId: second, environmentId: env });
+    expect(codes((await t.admin.request(`mutation ($id: ID!) { deleteApp(input: { id: $id }) { userErrors { code } } }`, { id: first })).deleteApp)).toEqual([]);
+    expect(await services()).toEqual([{ name: 'SharedLogin', publishedBy: { id: second }, usedBy: [{ id: second }] }]);
+  });
+});
+
 describe('directory update and delete', () => {
   const USER_FIELDS = 'id displayName email updatedAt groups { name }';
 

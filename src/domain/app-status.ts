@@ -66,10 +66,14 @@ export class AppStatusService {
     );
   }
 
-  /** Names of the environments where the app is published (native or services) or a job of it is under way. */
+  /**
+   * Names of the environments where the app is published (native or services), a job of it is
+   * under way, or identity services its publish wrote still serve other apps.
+   */
   publishedIn(principal: Principal, appId: number): string[] {
     const [rows = []] = this.forApps(principal, [appId]);
     const underWay = (job: PublishJob | null) => job !== null && !isFinal(job.state);
+    const identityServices = this.runtime.environmentsWithIdentityServicesBy(appId);
     return rows
       .filter(
         (row) =>
@@ -77,8 +81,9 @@ export class AppStatusService {
           row.servicesAndWeb === 'PUBLISHED' ||
           row.webClientBinaryId !== null ||
           underWay(row.latestNativeJob) ||
-          underWay(row.latestServicesJob),
+          underWay(row.latestServicesJob) ||
+          identityServices.has(row.environment.id),
       )
-      .map((row) => row.environment.name);
+      .map((row) => (identityServices.has(row.environment.id) && row.servicesAndWeb !== 'PUBLISHED' ? `${row.environment.name} (identity services other apps use)` : row.environment.name));
   }
 }

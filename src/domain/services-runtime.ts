@@ -39,6 +39,19 @@ export class ServicesRuntime {
     return listsByKey(environmentIds, rows, (row) => row.environmentId);
   }
 
+  /**
+   * Environments holding identity services that this app's publish last wrote: other apps there
+   * still use them after the app itself was unpublished (R37).
+   */
+  environmentsWithIdentityServicesBy(appId: number): Set<number> {
+    const rows = this.db
+      .selectDistinct({ environmentId: publishedIdentityServices.environmentId })
+      .from(publishedIdentityServices)
+      .where(eq(publishedIdentityServices.publishedByAppId, appId))
+      .all();
+    return new Set(rows.map((row) => row.environmentId));
+  }
+
   /** R37: each environment's identity services with the apps there that use them, by app id. */
   identityServicesWithUsers(environmentIds: readonly number[]): { service: PublishedIdentityService; usedBy: number[] }[][] {
     const publications = this.appServicesOf(environmentIds);
