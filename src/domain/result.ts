@@ -24,7 +24,7 @@ export const userErrorCodes = {
   NOTHING_TO_PUBLISH: 'A native publish names neither binaries to publish nor platforms to remove.',
   JOB_NOT_CANCELABLE: 'The job has already finished (or is finishing), so it cannot be canceled.',
   LAST_ADMIN: 'updateUser would leave the account without an active ADMIN (demoting or deactivating the last one).',
-  APP_PUBLISHED: 'deleteApp on an app still published somewhere (native or services and web); the message names the environments.',
+  APP_PUBLISHED: 'deleteApp on an app still published somewhere (native, services and web, or identity services other apps there use) or with a publish under way; the message names the environments.',
 } as const;
 
 export type UserErrorCode = keyof typeof userErrorCodes;

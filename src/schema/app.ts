@@ -132,7 +132,7 @@ builder.mutationFields((t) => ({
   deleteApp: t.field({
     type: DeletePayloadRef,
     description:
-      'Delete an app with its binaries and publish history (ADMIN). Refused with APP_PUBLISHED, naming the environments, while it is published anywhere (native or services and web) or a publish of it runs.',
+      'Delete an app with its binaries and publish history (ADMIN). Refused with APP_PUBLISHED, naming the environments, while it is published anywhere (native, services and web, or identity services other apps use) or a publish of it runs.',
     args: { input: t.arg({ type: DeleteAppInput, required: true, description: 'The app to delete.' }) },
     resolve: (_root, { input }, { domain, principal }) => {
       const result = domain.apps.delete(principal, localId(input.id, 'App'));
