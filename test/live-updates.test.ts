@@ -133,7 +133,10 @@ describe('environment status (R41)', () => {
       await t.admin.request(`mutation ($id: ID!) { checkEnvironment(input: { id: $id }) { userErrors { code } } }`, { id: w.environmentId });
       type StatusEvent = { environmentStatusChanged: { status: string; previousStatus: string; environment: { id: string } } };
       const events = collect<StatusEvent>(client, STATUS_CHANGED, { ids: [w.environmentId] }, (list) => list.length >= 3);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // The job starts only once the subscription listens (a bounded poll; a fixed sleep lost the
+      // BUSY event on a loaded machine).
+      for (let i = 0; i < 500 && t.server.realtime.openStreams < 1; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(t.server.realtime.openStreams).toBe(1);
       const job = await startNative(t, w);
       await waitForJob(t.admin, job.id);
       runtime.healthy = false;

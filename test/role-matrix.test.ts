@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../src/domain/principal.js';
 import { startServer, type Client, type TestServer, databaseSnapshot } from './kit.js';
-import { baselineInput, buildWorld, mutationFields, sendMutation, setPath, type World } from './schema-walk.js';
+import { isObjectType } from 'graphql';
+import { baselineInput, buildWorld, mutationFields, schema, sendMutation, setPath, type World } from './schema-walk.js';
 
 /**
  * R7 for every mutation: the least role that may call it with the world's objects (which
@@ -32,6 +33,43 @@ const leastRole: Record<string, Role> = {
   createApiToken: 'ADMIN',
   revokeApiToken: 'ADMIN',
   createUser: 'ADMIN',
+  updateUser: 'ADMIN',
+  deleteApp: 'ADMIN',
+  updateDirectoryUser: 'ADMIN',
+  updateDirectoryGroup: 'ADMIN',
+  deleteDirectoryUser: 'ADMIN',
+  deleteDirectoryGroup: 'ADMIN',
+};
+
+/**
+ * What each `viewerCan…` field promises, as the matrix calls it grants: the field is true exactly
+ * for the roles the matrix lets make every one of those calls. A field missing here fails the test.
+ */
+const viewerCanGrants: Record<string, string[]> = {
+  'Account.viewerCanManageUsers': ['createUser', 'updateUser'],
+  'Account.viewerCanManageApps': ['createApp', 'updateApp', 'deleteApp'],
+  'Account.viewerCanManageEnvironments': ['createEnvironment', 'updateEnvironment', 'deleteEnvironment'],
+  'User.viewerCanUpdate': ['updateUser'],
+  'ApiToken.viewerCanRevoke': ['revokeApiToken'],
+  'App.viewerCanUpdate': ['updateApp'],
+  'App.viewerCanDelete': ['deleteApp'],
+  'App.viewerCanManageBinaries': ['uploadClientBinary', 'createBinaryUpload', 'addClientBinary', 'updateClientBinary', 'deleteClientBinary'],
+  'Environment.viewerCanUpdate': ['updateEnvironment'],
+  'Environment.viewerCanDelete': ['deleteEnvironment'],
+  'Environment.viewerCanCheck': ['checkEnvironment'],
+  'Environment.viewerCanManageDirectory': ['createDirectoryUser', 'createDirectoryGroup', 'updateDirectoryUser', 'updateDirectoryGroup', 'deleteDirectoryUser', 'deleteDirectoryGroup'],
+  'Environment.viewerCanPublishPreview': ['publishNativeClient'],
+  'Environment.viewerCanPublishToAppStore': ['publishNativeClient option=APP_STORE'],
+  'Environment.viewerCanPublishServicesAndWeb': ['publishServicesAndWeb', 'unpublishApp kind=SERVICES_AND_WEB'],
+  'Environment.viewerCanUnpublishNative': ['unpublishApp'],
+  'ClientBinary.viewerCanUpdate': ['updateClientBinary'],
+  'ClientBinary.viewerCanDelete': ['deleteClientBinary'],
+  'ManagementApp.viewerCanRemoveVersions': ['removeManagementVersion'],
+  'PublishJob.viewerCanCancel': ['cancelPublishJob'],
+  'DirectoryUser.viewerCanUpdate': ['updateDirectoryUser'],
+  'DirectoryUser.viewerCanDelete': ['deleteDirectoryUser'],
+  'DirectoryGroup.viewerCanUpdate': ['updateDirectoryGroup'],
+  'DirectoryGroup.viewerCanDelete': ['deleteDirectoryGroup'],
 };
 
 const variants: Record<string, [string[], unknown][]> = {
@@ -41,7 +79,16 @@ const variants: Record<string, [string[], unknown][]> = {
 
 const rank: Record<Role, number> = { VIEWER: 0, MEMBER: 1, ADMIN: 2 };
 /** Run last: these change what the calls after them need. */
-const destructive = ['revokeApiToken', 'deleteEnvironment', 'deleteClientBinary', 'unpublishApp', 'removeManagementVersion'];
+const destructive = [
+  'revokeApiToken',
+  'deleteEnvironment',
+  'deleteClientBinary',
+  'unpublishApp',
+  'removeManagementVersion',
+  'deleteApp',
+  'deleteDirectoryUser',
+  'deleteDirectoryGroup',
+];
 
 
 let t: TestServer;
@@ -68,6 +115,25 @@ const calls = () =>
 describe('every mutation × role (R7)', () => {
   it('has an expected role for every mutation in the schema', () => {
     expect(calls().map((call) => call.name).sort()).toEqual(Object.keys(leastRole).sort());
+  });
+
+  it("answers every viewerCan… field as the matrix grants that role, on the world's objects", async () => {
+    const inSchema = Object.values(schema.getTypeMap()).flatMap((type) =>
+      isObjectType(type) ? Object.keys(type.getFields()).filter((name) => name.startsWith('viewerCan')).map((name) => `${type.name}.${name}`) : [],
+    );
+    expect(inSchema.sort()).toEqual(Object.keys(viewerCanGrants).sort());
+    let checked = 0;
+    for (const role of ['VIEWER', 'MEMBER', 'ADMIN'] as const) {
+      for (const [path, grants] of Object.entries(viewerCanGrants)) {
+        const [type, field] = path.split('.') as [string, string];
+        const data = await clients[role].request(`query ($id: ID!) { node(id: $id) { ... on ${type} { ${field} } } }`, { id: world[type] });
+        const expected = grants.every((call) => rank[role] >= rank[leastRole[call] ?? 'ADMIN']);
+        // Another user's token is hidden from non-ADMINs: what you cannot see, you cannot act on.
+        expect(data.node === null ? false : data.node[field], `${path} as ${role}`).toBe(expected);
+        checked += 1;
+      }
+    }
+    expect(checked).toBe(3 * Object.keys(viewerCanGrants).length);
   });
 
   it('answers FORBIDDEN to every role below the least one, changing nothing', async () => {

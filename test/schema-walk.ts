@@ -82,7 +82,7 @@ export function idTypeOf(mutation: string, parentType: string, field: string): s
     webClientBinary: 'ClientBinary',
     group: 'DirectoryGroup',
     member: 'DirectoryUser',
-    user: parentType === 'CreateApiTokenInput' ? 'User' : 'DirectoryUser',
+    user: parentType === 'CreateApiTokenInput' || parentType === 'UpdateUserInput' ? 'User' : 'DirectoryUser',
   };
   const type = byName[base];
   if (!type) throw new Error(`teach test/schema-walk.ts which type ${mutation}.${parentType}.${field} names`);

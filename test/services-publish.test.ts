@@ -192,7 +192,9 @@ describe.each(RUNTIME_KINDS)('on the %s runtime', (kind) => {
 
     it('rolls back a canceled publish and one interrupted by a shutdown, and the environment is AVAILABLE after', async () => {
       const dataDir = (await import('node:fs')).mkdtempSync(`${(await import('node:os')).tmpdir()}/shipyard-svc-`);
-      const t = await startServer({ dataDir, publishStageDelayMs: 60 });
+      // Stages long enough that the shutdown lands inside ACTIVATE even on a loaded machine (at 60 ms
+      // the job sometimes finished first).
+      const t = await startServer({ dataDir, publishStageDelayMs: 300 });
       const w = await world(t.admin);
       noUserErrors((await t.admin.request(PUBLISH, { input: { appId: w.b, environmentId: w.env, sync: true } })).publishServicesAndWeb);
       const before = await state(t.admin, w);

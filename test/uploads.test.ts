@@ -63,6 +63,18 @@ describe('streamed uploads (R18)', () => {
     expect((await put(upload.uploadUrl, content)).status).toBe(409);
   });
 
+  it("refuses the PUT of a VIEWER holding someone's upload URL with 403, storing nothing", async () => {
+    const content = await ipa({ CFBundleShortVersionString: '4.3' });
+    const upload = await createUpload('Viewer.ipa', content.length);
+    const viewer = await t.as('VIEWER');
+    const refused = await put(upload.uploadUrl, content, viewer.token);
+    expect(refused.status).toBe(403);
+    expect((await t.admin.request(UPLOAD_STATE, { id: upload.id })).node).toMatchObject({ receivedBytes: 0, completed: false });
+    // Positive control: a MEMBER's PUT to the same URL is taken.
+    const member = await t.as('MEMBER');
+    expect((await put(upload.uploadUrl, content, member.token)).status).toBe(201);
+  });
+
   it('validates the uploaded file like a multipart one', async () => {
     const content = await apk();
     const upload = await createUpload('wrong.ipa', content.length);

@@ -14,6 +14,12 @@ const createdAt = () =>
     .notNull()
     .$defaultFn(() => new Date());
 
+/**
+ * When the row last changed; null until its first change (rows older than the column keep null,
+ * so it is nullable and readers fall back to the creation time). Drizzle stamps it on every update.
+ */
+const updatedAt = () => integer('updated_at', { mode: 'timestamp_ms' }).$onUpdate(() => new Date());
+
 export const accounts = sqliteTable('accounts', {
   id: integer('id').primaryKey({ autoIncrement: true }),
   name: text('name').notNull(),
@@ -30,7 +36,10 @@ export const users = sqliteTable(
     email: text('email').notNull(),
     name: text('name').notNull(),
     role: text('role', { enum: ['ADMIN', 'MEMBER', 'VIEWER'] }).notNull(),
+    /** Set while the user is deactivated: their tokens authenticate nothing. */
+    deactivatedAt: integer('deactivated_at', { mode: 'timestamp_ms' }),
     createdAt: createdAt(),
+    updatedAt: updatedAt(),
   },
   (t) => [
     // Per account: whether an address is in use elsewhere is no business of another account (R6).
@@ -71,6 +80,7 @@ export const apps = sqliteTable(
     name: text('name').notNull(),
     description: text('description'),
     createdAt: createdAt(),
+    updatedAt: updatedAt(),
   },
   (t) => [uniqueIndex('apps_account_name_unique').on(t.accountId, sql`lower(${t.name})`)],
 );
@@ -114,6 +124,7 @@ export const environments = sqliteTable(
     runtimeToken: text('runtime_token'),
     statusCheckedAt: integer('status_checked_at', { mode: 'timestamp_ms' }),
     createdAt: createdAt(),
+    updatedAt: updatedAt(),
   },
   (t) => [
     uniqueIndex('environments_account_name_unique').on(t.accountId, sql`lower(${t.name})`),
@@ -139,6 +150,7 @@ export const directoryUsers = sqliteTable(
     email: text('email'),
     source: text('source', { enum: directorySource }).notNull(),
     createdAt: createdAt(),
+    updatedAt: updatedAt(),
   },
   (t) => [
     uniqueIndex('directory_users_env_username_unique').on(t.environmentId, sql`lower(${t.username})`),
@@ -160,6 +172,7 @@ export const directoryGroups = sqliteTable(
     name: text('name').notNull(),
     source: text('source', { enum: directorySource }).notNull(),
     createdAt: createdAt(),
+    updatedAt: updatedAt(),
   },
   (t) => [
     uniqueIndex('directory_groups_env_name_unique').on(t.environmentId, sql`lower(${t.name})`),
@@ -216,6 +229,7 @@ export const clientBinaries = sqliteTable(
       .notNull()
       .references(() => users.id),
     uploadedAt: createdAt(),
+    updatedAt: updatedAt(),
   },
   (t) => [
     uniqueIndex('client_binaries_app_platform_version_unique').on(t.appId, t.platform, t.versionKey),
@@ -298,6 +312,8 @@ export const publishJobs = sqliteTable(
     /** Counts every change of the job or its stages, so that subscribers see each once, in order (R41). */
     revision: integer('revision').notNull().default(0),
     createdAt: createdAt(),
+    /** Stamped by every change of the job or its stages (each bumps the revision). */
+    updatedAt: updatedAt(),
     startedAt: integer('started_at', { mode: 'timestamp_ms' }),
     finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),
   },

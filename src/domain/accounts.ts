@@ -1,10 +1,13 @@
-import { and, asc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, ne, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { accounts, apiTokens, users } from '../db/schema.js';
-import { hasRole, type Principal, type Role } from './principal.js';
+import { DomainEvents } from './events.js';
+import { chooseOrder, keysetPage, tableSource, type KeysetOrder, type OrderBy, type Page, type PageArgs } from './pagination.js';
+import { can, denial } from './policy.js';
+import type { Principal, Role } from './principal.js';
 import { fail, notFound, ok, userError, type Result } from './result.js';
 import { newTokenSecret, sha256Hex } from './tokens.js';
-import { checkEmail, checkName } from './validation.js';
+import { asciiLower, checkEmail, checkName } from './validation.js';
 import { inIdOrder } from './rows.js';
 
 export type Account = typeof accounts.$inferSelect;
@@ -31,13 +34,32 @@ const tokenColumns = {
   expiresAt: apiTokens.expiresAt,
 };
 
+export type UserOrderField = 'NAME' | 'EMAIL' | 'CREATED_AT';
+
+const userOrders: Record<UserOrderField, Omit<KeysetOrder<User>, 'name' | 'direction'>> = {
+  NAME: { sortKey: sql`lower(${users.name})`, id: users.id, sortValue: (user) => asciiLower(user.name), idValue: (user) => user.id },
+  EMAIL: { sortKey: sql`lower(${users.email})`, id: users.id, sortValue: (user) => asciiLower(user.email), idValue: (user) => user.id },
+  CREATED_AT: { sortKey: users.createdAt, id: users.id, sortValue: (user) => user.createdAt.getTime(), idValue: (user) => user.id },
+};
+
+const defaultUserOrder: KeysetOrder<User> = { ...userOrders.NAME, direction: 'asc' };
+
+export interface UpdateUserInput {
+  userId: number | null;
+  role?: Role | null;
+  deactivated?: boolean | null;
+}
+
 /** Told the id of each token revoked, so that its open streams can be ended (R70). */
 export type RevocationListener = (tokenId: number) => void;
 
 export class AccountService {
   private readonly revocationListeners = new Set<RevocationListener>();
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly events = new DomainEvents(),
+  ) {}
 
   /** Calls `listener` with each token revoked from now on; answers how to stop. */
   onTokenRevoked(listener: RevocationListener): () => void {
@@ -89,7 +111,8 @@ export class AccountService {
       })
       .from(apiTokens)
       .innerJoin(users, eq(users.id, apiTokens.userId))
-      .where(eq(apiTokens.tokenSha256, sha256Hex(secret)))
+      // A deactivated user's tokens stop at once: this runs on every request.
+      .where(and(eq(apiTokens.tokenSha256, sha256Hex(secret)), isNull(users.deactivatedAt)))
       .get();
     if (!row || (row.expiresAt && row.expiresAt.getTime() <= now.getTime())) return null;
     if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
@@ -108,12 +131,13 @@ export class AccountService {
       this.db
         .select({ id: apiTokens.id })
         .from(apiTokens)
-        .where(and(eq(apiTokens.tokenSha256, sha256Hex(secret)), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now))))
+        .innerJoin(users, eq(users.id, apiTokens.userId))
+        .where(and(eq(apiTokens.tokenSha256, sha256Hex(secret)), isNull(users.deactivatedAt), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now))))
         .get() !== undefined
     );
   }
 
-  /** Which of these token ids still exist and have not expired (R70). */
+  /** Which of these token ids still exist, have not expired and belong to an active user (R70). */
   liveTokenIds(ids: readonly number[], now = new Date()): Set<number> {
     const live = new Set<number>();
     // In slices, to stay far below SQLite's limit on bound parameters.
@@ -121,7 +145,8 @@ export class AccountService {
       const rows = this.db
         .select({ id: apiTokens.id })
         .from(apiTokens)
-        .where(and(inArray(apiTokens.id, ids.slice(start, start + 500)), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now))))
+        .innerJoin(users, eq(users.id, apiTokens.userId))
+        .where(and(inArray(apiTokens.id, ids.slice(start, start + 500)), isNull(users.deactivatedAt), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now))))
         .all();
       for (const row of rows) live.add(row.id);
     }
@@ -143,7 +168,19 @@ export class AccountService {
     return inIdOrder(ids, rows);
   }
 
+  /** The account's users, deactivated ones included. */
+  listUsers(principal: Principal, args: PageArgs & { orderBy?: OrderBy<UserOrderField> | null }): Page<User> {
+    return keysetPage(
+      tableSource(this.db, users),
+      args.orderBy ? chooseOrder(userOrders, args.orderBy) : defaultUserOrder,
+      eq(users.accountId, principal.accountId),
+      args,
+    );
+  }
+
   createUser(principal: Principal, input: { email: string; name: string; role: Role }): Result<User> {
+    const forbidden = denial(principal, 'manageUsers');
+    if (forbidden) return fail(forbidden);
     const problems = [checkName(input.name, ['input', 'name']), checkEmail(input.email, ['input', 'email'])].filter(
       (p) => p !== null,
     );
@@ -156,6 +193,55 @@ export class AccountService {
       .get();
     if (taken) return fail(userError('NAME_TAKEN', 'A user with that email already exists in this account', ['input', 'email']));
     return ok(this.db.insert(users).values({ ...input, accountId: principal.accountId }).returning().get());
+  }
+
+  /**
+   * Changes a user's role or (de)activates them. A deactivated user's tokens stop at once, and
+   * `userDeactivated` tells open streams to end. The account always keeps one active ADMIN.
+   */
+  updateUser(principal: Principal, input: UpdateUserInput): Result<User> {
+    const forbidden = denial(principal, 'manageUsers');
+    if (forbidden) return fail(forbidden);
+    const [user] = input.userId === null ? [null] : this.usersByIds(principal, [input.userId]);
+    if (!user) return fail(notFound('user', ['input', 'userId']));
+    // Immediate: the write lock is taken before the ADMINs are counted, so two admins demoting each
+    // other at once cannot both succeed.
+    const outcome = this.db.transaction((tx): Result<{ user: User; tokenIds: number[] | null }> => {
+      const current = tx.select().from(users).where(eq(users.id, user.id)).get() ?? user;
+      const role = input.role ?? current.role;
+      const deactivating = input.deactivated === true && current.deactivatedAt === null;
+      const deactivatedAt = input.deactivated == null ? current.deactivatedAt : input.deactivated ? (current.deactivatedAt ?? new Date()) : null;
+      const losesAdmin = current.role === 'ADMIN' && current.deactivatedAt === null && (role !== 'ADMIN' || deactivatedAt !== null);
+      if (losesAdmin) {
+        const otherAdmin = tx
+          .select({ id: users.id })
+          .from(users)
+          .where(and(eq(users.accountId, user.accountId), eq(users.role, 'ADMIN'), isNull(users.deactivatedAt), ne(users.id, user.id)))
+          .get();
+        if (!otherAdmin)
+          return fail(
+            userError(
+              'LAST_ADMIN',
+              `${user.email} is the last active ADMIN of the account; make another user ADMIN first`,
+              ['input', input.deactivated ? 'deactivated' : 'role'],
+            ),
+          );
+      }
+      if (role === current.role && deactivatedAt === current.deactivatedAt) return ok({ user: current, tokenIds: null });
+      const updated = tx.update(users).set({ role, deactivatedAt }).where(eq(users.id, user.id)).returning().get();
+      const tokenIds = deactivating
+        ? tx.select({ id: apiTokens.id }).from(apiTokens).where(eq(apiTokens.userId, user.id)).all().map((token) => token.id)
+        : null;
+      return ok({ user: updated, tokenIds });
+    }, { behavior: 'immediate' });
+    if (!outcome.ok) return outcome;
+    const { user: updated, tokenIds } = outcome.value;
+    if (tokenIds && updated.deactivatedAt) {
+      this.events.publish({ type: 'userDeactivated', accountId: updated.accountId, userId: updated.id, tokenIds, at: updated.deactivatedAt });
+      // Their open streams end as a revoked token's do (R70).
+      for (const tokenId of tokenIds) for (const listener of this.revocationListeners) listener(tokenId);
+    }
+    return ok(updated);
   }
 
   tokensOf(principal: Principal): ApiToken[] {
@@ -173,8 +259,7 @@ export class AccountService {
       .from(apiTokens)
       .where(and(eq(apiTokens.accountId, principal.accountId), inArray(apiTokens.id, [...ids])))
       .all();
-    // Another user's token is visible to ADMINs only.
-    const visible = rows.filter((row) => row.userId === principal.userId || hasRole(principal, 'ADMIN'));
+    const visible = rows.filter((row) => can(principal, 'readTokens', { userId: row.userId }));
     return inIdOrder(ids, visible);
   }
 
@@ -195,9 +280,9 @@ export class AccountService {
     if (userId !== principal.userId) {
       const [owner] = this.usersByIds(principal, [userId]);
       if (!owner) return fail(notFound('user', ['input', 'userId']));
-      if (!hasRole(principal, 'ADMIN'))
-        return fail(userError('FORBIDDEN', 'Only an ADMIN can create tokens for other users', ['input', 'userId']));
     }
+    const forbidden = denial(principal, 'manageTokens', { userId });
+    if (forbidden) return fail({ ...forbidden, field: ['input', 'userId'] });
     const token = newTokenSecret();
     const apiToken = this.db
       .insert(apiTokens)
@@ -217,8 +302,8 @@ export class AccountService {
             .where(and(eq(apiTokens.accountId, principal.accountId), eq(apiTokens.id, tokenId)))
             .get();
     if (!token) return fail(notFound('API token', ['input', 'id']));
-    if (token.userId !== principal.userId && !hasRole(principal, 'ADMIN'))
-      return fail(userError('FORBIDDEN', "Only an ADMIN can revoke other users' tokens", ['input', 'id']));
+    const forbidden = denial(principal, 'manageTokens', { userId: token.userId });
+    if (forbidden) return fail({ ...forbidden, field: ['input', 'id'] });
     this.db.delete(apiTokens).where(eq(apiTokens.id, token.id)).run();
     for (const listener of this.revocationListeners) listener(token.id);
     return ok(token.id);

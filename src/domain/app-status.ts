@@ -3,7 +3,7 @@ import type { Db } from '../db/client.js';
 import { environments } from '../db/schema.js';
 import type { Environment } from './environments.js';
 import type { Principal } from './principal.js';
-import type { JobStore, PublishJob } from './publish/jobs.js';
+import { isFinal, type JobStore, type PublishJob } from './publish/jobs.js';
 import type { Runtimes } from './runtimes.js';
 
 export type PublishStatus = 'PUBLISHED' | 'NOT_PUBLISHED';
@@ -70,5 +70,29 @@ export class AppStatusService {
         };
       }),
     );
+  }
+
+  /**
+   * Names of the environments where the app is published (native or services), a job of it is
+   * under way, or identity services its publish wrote still serve other apps.
+   */
+  async publishedIn(principal: Principal, appId: number): Promise<string[]> {
+    const [rows = []] = await this.forApps(principal, [appId]);
+    const underWay = (job: PublishJob | null) => job !== null && !isFinal(job.state);
+    const held = await this.runtimes.servicesOf(rows.map((row) => row.environment));
+    const identityServices = new Set(
+      rows.flatMap((row, index) => ((held[index]?.identityServices ?? []).some((service) => service.publishedByAppId === appId) ? [row.environment.id] : [])),
+    );
+    return rows
+      .filter(
+        (row) =>
+          row.nativeClient === 'PUBLISHED' ||
+          row.servicesAndWeb === 'PUBLISHED' ||
+          row.webClientBinaryId !== null ||
+          underWay(row.latestNativeJob) ||
+          underWay(row.latestServicesJob) ||
+          identityServices.has(row.environment.id),
+      )
+      .map((row) => (identityServices.has(row.environment.id) && row.servicesAndWeb !== 'PUBLISHED' ? `${row.environment.name} (identity services other apps use)` : row.environment.name));
   }
 }

@@ -1,7 +1,10 @@
 import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { appIdentityServices, apps } from '../db/schema.js';
-import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from './pagination.js';
+import { appIdentityServices, apps, binaryUploads, clientBinaries, publishJobs } from '../db/schema.js';
+import { releaseBlob } from './binaries/blob-refs.js';
+import type { BlobStore } from './binaries/blob-store.js';
+import { chooseOrder, keysetPage, tableSource, type KeysetOrder, type OrderBy, type Page, type PageArgs } from './pagination.js';
+import { denial } from './policy.js';
 import type { Principal } from './principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from './result.js';
 import { asciiLower, checkDescription, checkName, likeEscape, MAX_NAME_LENGTH } from './validation.js';
@@ -31,13 +34,23 @@ export interface UpdateAppInput {
 const appNamePattern = /^[A-Za-z][A-Za-z0-9]*$/;
 const MAX_IDENTITY_SERVICES = 50;
 
-const appOrder: KeysetOrder<App> = {
-  sortKey: sql`lower(${apps.name})`,
-  id: apps.id,
-  direction: 'asc',
-  sortValue: (app) => asciiLower(app.name),
-  idValue: (app) => app.id,
+export type AppOrderField = 'NAME' | 'CREATED_AT' | 'UPDATED_AT';
+
+const appOrders: Record<AppOrderField, Omit<KeysetOrder<App>, 'name' | 'direction'>> = {
+  NAME: { sortKey: sql`lower(${apps.name})`, id: apps.id, sortValue: (app) => asciiLower(app.name), idValue: (app) => app.id },
+  CREATED_AT: { sortKey: apps.createdAt, id: apps.id, sortValue: (app) => app.createdAt.getTime(), idValue: (app) => app.id },
+  UPDATED_AT: {
+    sortKey: sql`coalesce(${apps.updatedAt}, ${apps.createdAt})`,
+    id: apps.id,
+    sortValue: (app) => (app.updatedAt ?? app.createdAt).getTime(),
+    idValue: (app) => app.id,
+  },
 };
+
+const defaultAppOrder: KeysetOrder<App> = { ...appOrders.NAME, direction: 'asc' };
+
+/** Names of the environments where an app is published, or a publish of it is under way. */
+export type PublishedCheck = (principal: Principal, appId: number) => Promise<string[]>;
 
 function checkIdentityServices(services: IdentityServiceInput[], field: string[]): UserError[] {
   if (services.length > MAX_IDENTITY_SERVICES)
@@ -58,7 +71,17 @@ function checkIdentityServices(services: IdentityServiceInput[], field: string[]
 }
 
 export class AppService {
-  constructor(private readonly db: Db) {}
+  private publishedIn: PublishedCheck = async () => [];
+
+  constructor(
+    private readonly db: Db,
+    private readonly store: BlobStore,
+  ) {}
+
+  /** The runtimes tell where an app is published, which blocks its deletion. */
+  setPublishedCheck(check: PublishedCheck): void {
+    this.publishedIn = check;
+  }
 
   byIds(principal: Principal, ids: readonly number[]): (App | null)[] {
     const rows = this.db
@@ -75,14 +98,14 @@ export class AppService {
     return inIdOrder(ids, rows);
   }
 
-  list(principal: Principal, args: PageArgs & { search?: string | null }): Page<App> {
+  list(principal: Principal, args: PageArgs & { search?: string | null; orderBy?: OrderBy<AppOrderField> | null }): Page<App> {
     const conditions: (SQL | undefined)[] = [eq(apps.accountId, principal.accountId)];
     if (args.search) {
       conditions.push(sql`${apps.name} like ${`%${likeEscape(args.search.slice(0, MAX_NAME_LENGTH))}%`} escape '\\'`);
     }
     return keysetPage(
       tableSource(this.db, apps),
-      appOrder,
+      args.orderBy ? chooseOrder(appOrders, args.orderBy) : defaultAppOrder,
       and(...conditions),
       args,
     );
@@ -99,6 +122,8 @@ export class AppService {
   }
 
   create(principal: Principal, input: CreateAppInput): Result<App> {
+    const forbidden = denial(principal, 'manageApps');
+    if (forbidden) return fail(forbidden);
     const problems = [
       checkName(input.name, ['input', 'name']),
       checkDescription(input.description, ['input', 'description']),
@@ -127,6 +152,8 @@ export class AppService {
 
   /** Absent fields keep their values; identity services given replace the app's list. */
   update(principal: Principal, input: UpdateAppInput): Result<App> {
+    const forbidden = denial(principal, 'manageApps');
+    if (forbidden) return fail(forbidden);
     const [app] = input.id === null ? [null] : this.byIds(principal, [input.id]);
     if (!app) return fail(notFound('app', ['input', 'id']));
     const problems = [
@@ -135,10 +162,14 @@ export class AppService {
     ].filter((p) => p !== null);
     if (problems.length > 0) return fail(...problems);
     const updated = this.db.transaction((tx) => {
-      const row =
-        input.description === undefined
-          ? app
-          : tx.update(apps).set({ description: input.description }).where(eq(apps.id, app.id)).returning().get();
+      if (input.description === undefined && input.identityServices == null) return app;
+      // Identity services live in their own table; the app row is stamped either way.
+      const row = tx
+        .update(apps)
+        .set(input.description === undefined ? { updatedAt: new Date() } : { description: input.description })
+        .where(eq(apps.id, app.id))
+        .returning()
+        .get();
       if (input.identityServices != null) {
         tx.delete(appIdentityServices).where(eq(appIdentityServices.appId, app.id)).run();
         this.writeIdentityServices(tx, app.id, input.identityServices);
@@ -146,6 +177,44 @@ export class AppService {
       return row;
     });
     return ok(updated);
+  }
+
+  /**
+   * Deletes an app with its binaries, uploads and job history. Refused while it is published
+   * anywhere or a publish of it is under way: unpublish it first.
+   */
+  async delete(principal: Principal, id: number | null): Promise<Result<number>> {
+    const forbidden = denial(principal, 'manageApps');
+    if (forbidden) return fail(forbidden);
+    const [app] = id === null ? [null] : this.byIds(principal, [id]);
+    if (!app) return fail(notFound('app', ['input', 'id']));
+    const stillPublished = (where: string[]) =>
+      fail(userError('APP_PUBLISHED', `${app.name} is still published in ${where.join(', ')}; unpublish it there first`, ['input', 'id']));
+    // The runtimes are asked first; only a publish job can change what they hold, and the
+    // transaction below refuses while one of this app is active, so nothing changes in between.
+    const publishedIn = await this.publishedIn(principal, app.id);
+    if (publishedIn.length > 0) return stillPublished(publishedIn);
+    const outcome = this.db.transaction(
+      (tx) => {
+        const active = tx
+          .select({ id: publishJobs.id })
+          .from(publishJobs)
+          .where(and(eq(publishJobs.appId, app.id), inArray(publishJobs.state, ['QUEUED', 'RUNNING', 'CANCELING'])))
+          .limit(1)
+          .get();
+        if (active) return { underWay: true, unreferenced: [] };
+        const held = [
+          ...tx.selectDistinct({ sha256: clientBinaries.sha256 }).from(clientBinaries).where(eq(clientBinaries.appId, app.id)).all(),
+          ...tx.selectDistinct({ sha256: binaryUploads.sha256 }).from(binaryUploads).where(eq(binaryUploads.appId, app.id)).all(),
+        ].flatMap((row) => (row.sha256 === null ? [] : [row.sha256]));
+        tx.delete(apps).where(eq(apps.id, app.id)).run();
+        return { underWay: false, unreferenced: [...new Set(held)].filter((sha256) => releaseBlob(tx, sha256)) };
+      },
+      { behavior: 'immediate' },
+    );
+    if (outcome.underWay) return stillPublished(['an environment where a publish of it is under way']);
+    for (const sha256 of outcome.unreferenced) this.store.remove(sha256);
+    return ok(app.id);
   }
 
   private writeIdentityServices(tx: Pick<Db, 'insert'>, appId: number, services: IdentityServiceInput[]): void {

@@ -1,6 +1,7 @@
-import { and, asc, eq, inArray, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, inArray, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { directoryGroupMembers, directoryGroups, directoryUsers, environments } from '../db/schema.js';
+import { denial } from './policy.js';
 import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from './pagination.js';
 import type { Principal } from './principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from './result.js';
@@ -36,6 +37,27 @@ export interface CreateDirectoryGroupInput {
   memberIds?: (number | null)[] | null;
 }
 
+export interface UpdateDirectoryUserInput {
+  id: number | null;
+  displayName?: string | null;
+  email?: string | null;
+  /** Replaces the user's groups when given. */
+  groupIds?: (number | null)[] | null;
+}
+
+export interface UpdateDirectoryGroupInput {
+  id: number | null;
+  name?: string | null;
+  /** Replaces the group's members when given. */
+  memberIds?: (number | null)[] | null;
+}
+
+/**
+ * Names of the ACTIVE Management apps that target this user or group and no one else; the
+ * Management runtime plugs in here, and a deletion that would strand them is refused.
+ */
+export type StrandedCheck = (principal: Principal, environmentId: number, target: { userId: number } | { groupId: number }) => Promise<string[]>;
+
 const MAX_MEMBERS_PER_REQUEST = 1000;
 
 
@@ -60,7 +82,14 @@ const prefix = (value: string): string => `${likeEscape(value.slice(0, MAX_NAME_
 const substring = (value: string): string => `%${likeEscape(value.slice(0, MAX_NAME_LENGTH))}%`;
 
 export class DirectoryService {
+  private stranded: StrandedCheck = async () => [];
+
   constructor(private readonly db: Db) {}
+
+  /** The Management runtime tells which ACTIVE apps a deletion would leave without targets. */
+  setStrandedCheck(check: StrandedCheck): void {
+    this.stranded = check;
+  }
 
   usersByIds(principal: Principal, ids: readonly number[]): (DirectoryUser | null)[] {
     const rows = this.db
@@ -145,6 +174,8 @@ export class DirectoryService {
   }
 
   createUser(principal: Principal, input: CreateDirectoryUserInput): Result<DirectoryUser> {
+    const forbidden = denial(principal, 'manageDirectory');
+    if (forbidden) return fail(forbidden);
     const environmentId = this.environmentOf(principal, input.environmentId);
     if (environmentId === null) return fail(notFound('environment', ['input', 'environmentId']));
     const problems = [
@@ -188,6 +219,8 @@ export class DirectoryService {
   }
 
   createGroup(principal: Principal, input: CreateDirectoryGroupInput): Result<DirectoryGroup> {
+    const forbidden = denial(principal, 'manageDirectory');
+    if (forbidden) return fail(forbidden);
     const environmentId = this.environmentOf(principal, input.environmentId);
     if (environmentId === null) return fail(notFound('environment', ['input', 'environmentId']));
     const problems = [checkName(input.name, ['input', 'name'], 'Group name')].filter((p) => p !== null);
@@ -217,6 +250,108 @@ export class DirectoryService {
       return created;
     });
     return ok(group);
+  }
+
+  /** Absent fields keep their values; username and source are the directory's and stay. */
+  updateUser(principal: Principal, input: UpdateDirectoryUserInput): Result<DirectoryUser> {
+    const forbidden = denial(principal, 'manageDirectory');
+    if (forbidden) return fail(forbidden);
+    const [user] = input.id === null ? [null] : this.usersByIds(principal, [input.id]);
+    if (!user) return fail(notFound('directory user', ['input', 'id']));
+    const problems = [
+      input.displayName == null ? null : checkName(input.displayName, ['input', 'displayName'], 'Display name'),
+      input.email == null ? null : checkEmail(input.email, ['input', 'email']),
+    ].filter((p) => p !== null);
+    const groupIds =
+      input.groupIds == null
+        ? null
+        : this.resolveInEnvironment((ids) => this.groupsByIds(principal, ids), user.environmentId, input.groupIds, ['input', 'groupIds'], 'group', problems);
+    if (problems.length > 0) return fail(...problems);
+    const updated = this.db.transaction((tx) => {
+      const row = tx
+        .update(directoryUsers)
+        .set({
+          displayName: input.displayName ?? user.displayName,
+          // An email given as null clears it; an absent one keeps it.
+          email: input.email === undefined ? user.email : input.email,
+        })
+        .where(eq(directoryUsers.id, user.id))
+        .returning()
+        .get();
+      if (groupIds) {
+        tx.delete(directoryGroupMembers).where(eq(directoryGroupMembers.userId, user.id)).run();
+        if (groupIds.length > 0) tx.insert(directoryGroupMembers).values(groupIds.map((groupId) => ({ groupId, userId: user.id }))).run();
+      }
+      return row;
+    });
+    return ok(updated);
+  }
+
+  /** Absent fields keep their values; the name stays unique in the environment. */
+  updateGroup(principal: Principal, input: UpdateDirectoryGroupInput): Result<DirectoryGroup> {
+    const forbidden = denial(principal, 'manageDirectory');
+    if (forbidden) return fail(forbidden);
+    const [group] = input.id === null ? [null] : this.groupsByIds(principal, [input.id]);
+    if (!group) return fail(notFound('directory group', ['input', 'id']));
+    const problems = [input.name == null ? null : checkName(input.name, ['input', 'name'], 'Group name')].filter((p) => p !== null);
+    const memberIds =
+      input.memberIds == null
+        ? null
+        : this.resolveInEnvironment((ids) => this.usersByIds(principal, ids), group.environmentId, input.memberIds, ['input', 'memberIds'], 'directory user', problems);
+    if (problems.length > 0) return fail(...problems);
+    if (input.name != null) {
+      const taken = this.db
+        .select({ id: directoryGroups.id })
+        .from(directoryGroups)
+        .where(and(eq(directoryGroups.environmentId, group.environmentId), sql`lower(${directoryGroups.name}) = lower(${input.name})`, ne(directoryGroups.id, group.id)))
+        .get();
+      if (taken) return fail(userError('NAME_TAKEN', `A group named ${input.name} already exists there`, ['input', 'name']));
+    }
+    const updated = this.db.transaction((tx) => {
+      const row = tx.update(directoryGroups).set({ name: input.name ?? group.name }).where(eq(directoryGroups.id, group.id)).returning().get();
+      if (memberIds) {
+        tx.delete(directoryGroupMembers).where(eq(directoryGroupMembers.groupId, group.id)).run();
+        if (memberIds.length > 0) tx.insert(directoryGroupMembers).values(memberIds.map((userId) => ({ groupId: group.id, userId }))).run();
+      }
+      return row;
+    });
+    return ok(updated);
+  }
+
+  /** Removes the user with their memberships, Management targets and Enterprise Store notifications. */
+  async deleteUser(principal: Principal, id: number | null): Promise<Result<number>> {
+    const forbidden = denial(principal, 'manageDirectory');
+    if (forbidden) return fail(forbidden);
+    const [user] = id === null ? [null] : this.usersByIds(principal, [id]);
+    if (!user) return fail(notFound('directory user', ['input', 'id']));
+    const problem = await this.strandedProblem(principal, user.environmentId, { userId: user.id }, user.username);
+    if (problem) return fail(problem);
+    this.db.delete(directoryUsers).where(eq(directoryUsers.id, user.id)).run();
+    return ok(user.id);
+  }
+
+  /** Removes the group and its Management targets; its members stay in the directory. */
+  async deleteGroup(principal: Principal, id: number | null): Promise<Result<number>> {
+    const forbidden = denial(principal, 'manageDirectory');
+    if (forbidden) return fail(forbidden);
+    const [group] = id === null ? [null] : this.groupsByIds(principal, [id]);
+    if (!group) return fail(notFound('directory group', ['input', 'id']));
+    const problem = await this.strandedProblem(principal, group.environmentId, { groupId: group.id }, group.name);
+    if (problem) return fail(problem);
+    this.db.delete(directoryGroups).where(eq(directoryGroups.id, group.id)).run();
+    return ok(group.id);
+  }
+
+  /** An ACTIVE app needs a target (R32): refuse to delete its only one. */
+  private async strandedProblem(principal: Principal, environmentId: number, target: { userId: number } | { groupId: number }, name: string): Promise<UserError | null> {
+    const apps = await this.stranded(principal, environmentId, target);
+    return apps.length === 0
+      ? null
+      : userError(
+          'TARGETS_REQUIRED',
+          `${name} is the only target of the ACTIVE app${apps.length > 1 ? 's' : ''} ${apps.join(', ')}; publish ${apps.length > 1 ? 'them' : 'it'} with other targets or as DRAFT first`,
+          ['input', 'id'],
+        );
   }
 
   private environmentOf(principal: Principal, environmentId: number | null): number | null {

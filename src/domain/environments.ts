@@ -1,6 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { environments } from '../db/schema.js';
+import { denial } from './policy.js';
 import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from './pagination.js';
 import type { Principal } from './principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from './result.js';
@@ -181,6 +182,8 @@ export class EnvironmentService {
   }
 
   create(principal: Principal, input: CreateEnvironmentInput): Result<Environment> {
+    const forbidden = denial(principal, 'manageEnvironments');
+    if (forbidden) return fail(forbidden);
     const problems: UserError[] = [];
     if (!environmentNamePattern.test(input.name))
       problems.push(
@@ -234,6 +237,8 @@ export class EnvironmentService {
 
   /** Name and URL are immutable (R8); absent fields keep their values. */
   update(principal: Principal, input: UpdateEnvironmentInput): Result<Environment> {
+    const forbidden = denial(principal, 'manageEnvironments');
+    if (forbidden) return fail(forbidden);
     const [environment] = input.id === null ? [null] : this.byIds(principal, [input.id]);
     if (!environment) return fail(notFound('environment', ['input', 'id']));
     const problems = [
@@ -256,6 +261,8 @@ export class EnvironmentService {
 
   /** Removes the environment and, by cascade, its directory and Management data (R13). */
   delete(principal: Principal, id: number | null): Result<number> {
+    const forbidden = denial(principal, 'manageEnvironments');
+    if (forbidden) return fail(forbidden);
     const [environment] = id === null ? [null] : this.byIds(principal, [id]);
     if (!environment) return fail(notFound('environment', ['input', 'id']));
     // Checked and deleted in one synchronous transaction, so no job can start in between.
@@ -272,6 +279,8 @@ export class EnvironmentService {
 
   /** TEST CONNECTION: probes now and returns the environment with its fresh status. */
   async check(principal: Principal, id: number | null): Promise<Result<Environment>> {
+    const forbidden = denial(principal, 'checkEnvironment');
+    if (forbidden) return fail(forbidden);
     const [environment] = id === null ? [null] : this.byIds(principal, [id]);
     if (!environment) return fail(notFound('environment', ['input', 'id']));
     return ok(await this.probeOne(environment));

@@ -16,7 +16,19 @@ export interface EnvironmentStatusChanged {
   at: Date;
 }
 
-export type DomainEvent = PublishJobUpdated | EnvironmentStatusChanged;
+/**
+ * A user was deactivated: every token listed stopped authenticating at that moment. Whatever holds
+ * a connection open on one of them (a subscription stream) ends it on this event.
+ */
+export interface UserDeactivated {
+  type: 'userDeactivated';
+  accountId: number;
+  userId: number;
+  tokenIds: number[];
+  at: Date;
+}
+
+export type DomainEvent = PublishJobUpdated | EnvironmentStatusChanged | UserDeactivated;
 export type Listener = (event: DomainEvent) => void;
 
 /**

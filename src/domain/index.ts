@@ -12,7 +12,7 @@ import { DomainEvents } from './events.js';
 import { ManagementReads } from './management.js';
 import { ArtifactWorkers } from './publish/artifacts.js';
 import { JobStore } from './publish/jobs.js';
-import { isVersionRemoval, NativePublishing } from './publish/native.js';
+import { isVersionRemoval, managementAppName, NativePublishing } from './publish/native.js';
 import { choosePlan, PublishRunner, type RunnerOptions } from './publish/runner.js';
 import { PublishService } from './publish/service.js';
 import { ServicesPublishing } from './publish/services.js';
@@ -43,13 +43,19 @@ export function createDomain(db: Db, options: DomainOptions) {
   const store = new BlobStore(options.dataDir);
   // The embedded runtime keeps its tables in this database and its files apart from Shipyard's.
   const runtimes = new Runtimes(new RuntimeHost(db as RuntimeDb, join(options.dataDir, 'runtime')), options.remoteRuntime, options.logger);
-  const apps = new AppService(db);
+  const apps = new AppService(db, store);
   const environments = new EnvironmentService(db, runtimes, events, jobs, options.runtimeUrlAllow ?? []);
   const directory = new DirectoryService(db);
   const inspector = new ArchiveInspector(options.inspectorLimits);
   const binaries = new BinaryService(db, store, options.limits, inspector);
   const management = new ManagementReads(runtimes, environments, directory);
   binaries.setServedByCheck((principal, binaryId) => management.environmentsServing(principal, binaryId));
+  directory.setStrandedCheck(async (principal, environmentId, target) =>
+    (await management.activeAppsOnlyTargeting(principal, environmentId, target)).map((managementApp) => {
+      const [app] = apps.byIdsUnscoped([managementApp.appId]);
+      return managementAppName(app?.name ?? `app-${managementApp.appId}`, managementApp.preview);
+    }),
+  );
   const runtimeOf = (environmentId: number) => {
     const environment = environments.byIdUnscoped(environmentId);
     return environment ? runtimes.of(environment) : null;
@@ -72,10 +78,13 @@ export function createDomain(db: Db, options: DomainOptions) {
   runner.register('SERVICES_AND_WEB', 'PUBLISH', services.publishPlan());
   runner.register('SERVICES_AND_WEB', 'UNPUBLISH', services.unpublishServicesPlan());
 
+  const appStatuses = new AppStatusService(db, jobs, runtimes);
+  apps.setPublishedCheck((principal, appId) => appStatuses.publishedIn(principal, appId));
+
   return {
     events,
     artifactWorkers,
-    accounts: new AccountService(db),
+    accounts: new AccountService(db, events),
     apps,
     environments,
     directory,
@@ -89,7 +98,7 @@ export function createDomain(db: Db, options: DomainOptions) {
     services,
     runtimes,
     signing,
-    appStatuses: new AppStatusService(db, jobs, runtimes),
+    appStatuses,
   };
 }
 

@@ -42,6 +42,16 @@ export class ManagementReads {
     return apps.find((app) => app.appId === appId && app.preview === preview);
   }
 
+  /**
+   * ACTIVE Management apps of the environment that target this directory user or group and
+   * nothing else: removing it from the directory would leave them in the Enterprise Store for no one.
+   */
+  async activeAppsOnlyTargeting(principal: Principal, environmentId: number, target: { userId: number } | { groupId: number }): Promise<ManagementApp[]> {
+    const [apps = []] = await this.appsOfEnvironments(principal, [environmentId]);
+    const isIt = (candidate: ManagementApp['targets'][number]) => ('userId' in target ? candidate.userId === target.userId : candidate.groupId === target.groupId);
+    return apps.filter((app) => app.workflowState === 'ACTIVE' && app.targets.length > 0 && app.targets.every(isIt));
+  }
+
   /** R33: ACTIVE apps of the environment that target the user directly or through a group. */
   async enterpriseStore(principal: Principal, environmentId: number, directoryUserId: number): Promise<ManagementApp[]> {
     const [apps = []] = await this.appsOfEnvironments(principal, [environmentId]);

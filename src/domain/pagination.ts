@@ -32,6 +32,11 @@ export interface KeysetOrder<Row> {
   /** The sort expression's value for a row, exactly as SQL computes it. */
   sortValue(row: Row): SortValue;
   idValue(row: Row): number;
+  /**
+   * Names the order inside its cursors when a list can be read in several orders, so that a
+   * cursor of one order is refused by another instead of paging from the wrong place.
+   */
+  name?: string;
 }
 
 export interface KeysetSource<Row> {
@@ -48,24 +53,25 @@ export function tableSource<Table extends SQLiteTable>(db: Db, table: Table): Ke
   };
 }
 
-const encodeCursor = (value: SortValue, id: number): string =>
-  Buffer.from(JSON.stringify([value, id])).toString('base64url');
+const encodeCursor = (value: SortValue, id: number, name: string | undefined): string =>
+  Buffer.from(JSON.stringify(name === undefined ? [value, id] : [value, id, name])).toString('base64url');
 
-function decodeCursor(cursor: string, argument: string): [SortValue, number] {
+function decodeCursor(cursor: string, argument: string, name: string | undefined): [SortValue, number] {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (
       Array.isArray(parsed) &&
-      parsed.length === 2 &&
+      parsed.length === (name === undefined ? 2 : 3) &&
       (typeof parsed[0] === 'string' || typeof parsed[0] === 'number') &&
-      Number.isSafeInteger(parsed[1])
+      Number.isSafeInteger(parsed[1]) &&
+      parsed[2] === name
     ) {
       return [parsed[0], parsed[1] as number];
     }
   } catch {
     // falls through to the error below
   }
-  throw new InputError(`\`${argument}\` is not a cursor of this list`);
+  throw new InputError(`\`${argument}\` is not a cursor of this list in this order`);
 }
 
 function pageSize(args: PageArgs): { size: number; backward: boolean } {
@@ -94,7 +100,7 @@ export function keysetPage<Row>(
   const { size, backward } = pageSize(args);
   const ascending = order.direction === 'asc';
   const bound = (cursor: string, argument: string, beyond: boolean): SQL => {
-    const [value, id] = decodeCursor(cursor, argument);
+    const [value, id] = decodeCursor(cursor, argument, order.name);
     // Row values compare lexicographically, which is exactly (sortKey, id) order.
     return (beyond === ascending)
       ? sql`(${order.sortKey}, ${order.id}) > (${value}, ${id})`
@@ -115,9 +121,25 @@ export function keysetPage<Row>(
 
   return {
     nodes,
-    cursors: nodes.map((row) => encodeCursor(order.sortValue(row), order.idValue(row))),
+    cursors: nodes.map((row) => encodeCursor(order.sortValue(row), order.idValue(row), order.name)),
     hasNextPage: backward ? args.before != null : more,
     hasPreviousPage: backward ? more : args.after != null,
     totalCount: source.count(where),
   };
+}
+
+export type OrderDirection = 'ASC' | 'DESC';
+
+/** A list's order as a client asks for it: one of the list's sort fields, and a direction. */
+export interface OrderBy<Field extends string> {
+  field: Field;
+  direction: OrderDirection;
+}
+
+/** One named order of a list per sort field, turned by the client's direction. */
+export function chooseOrder<Row, Field extends string>(
+  orders: Record<Field, Omit<KeysetOrder<Row>, 'name' | 'direction'>>,
+  orderBy: OrderBy<Field>,
+): KeysetOrder<Row> {
+  return { ...orders[orderBy.field], name: `${orderBy.field}:${orderBy.direction}`, direction: orderBy.direction === 'ASC' ? 'asc' : 'desc' };
 }

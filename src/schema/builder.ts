@@ -1,12 +1,11 @@
 import SchemaBuilder from '@pothos/core';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import RelayPlugin, { decodeGlobalID } from '@pothos/plugin-relay';
-import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLError, isObjectType, type GraphQLSchema } from 'graphql';
 import { DateTimeISOResolver, SafeIntResolver } from 'graphql-scalars';
 import type { Domain } from '../domain/index.js';
 import { InputError } from '../domain/result.js';
-import { hasRole, type Principal, type Role } from '../domain/principal.js';
+import type { Principal } from '../domain/principal.js';
 import type { Loaders } from './loaders.js';
 import type { Realtime } from './realtime.js';
 
@@ -27,7 +26,6 @@ export const MAX_NODE_IDS = 100;
 
 export const builder = new SchemaBuilder<{
   Context: Context;
-  AuthScopes: { role: Role };
   Scalars: {
     DateTime: { Input: Date; Output: Date };
     SafeInt: { Input: number; Output: number };
@@ -38,14 +36,22 @@ export const builder = new SchemaBuilder<{
   DefaultEdgesNullability: false;
   DefaultNodeNullability: false;
 }>({
-  plugins: [ScopeAuthPlugin, RelayPlugin, DataloaderPlugin],
+  plugins: [RelayPlugin, DataloaderPlugin],
   defaultFieldNullability: false,
-  scopeAuth: {
-    // Roles are ordered, so one scope covers R7: `role: 'MEMBER'` admits MEMBER and ADMIN.
-    authScopes: (context) => ({ role: (needed: Role) => hasRole(context.principal, needed) }),
-    authorizeOnSubscribe: true,
-  },
   relay: {
+    nodeTypeOptions: { description: 'An object with an opaque global id, which `node` and `nodes` fetch.' },
+    idFieldOptions: { description: 'Opaque global id; clients never decode it.' },
+    pageInfoTypeOptions: { description: 'Where a page stands in its list (Relay cursor connections).' },
+    hasNextPageFieldOptions: { description: 'Whether more items follow this page (after endCursor).' },
+    hasPreviousPageFieldOptions: { description: 'Whether items come before this page (before startCursor).' },
+    startCursorFieldOptions: { description: "The first item's cursor; null for an empty page." },
+    endCursorFieldOptions: { description: "The last item's cursor; null for an empty page." },
+    cursorFieldOptions: { description: 'Opaque position of this item, for `after` or `before`; tied to the order it was read in.' },
+    pageInfoFieldOptions: { description: 'Paging information.' },
+    firstArgOptions: { description: 'Up to this many items from the start (or after `after`); at most 100, default 20.' },
+    lastArgOptions: { description: 'Up to this many items from the end (or before `before`); at most 100.' },
+    afterArgOptions: { description: 'Cursor of the item to read after.' },
+    beforeArgOptions: { description: 'Cursor of the item to read before.' },
     // A malformed id, or one of a type that is not a node, reads as an id that does not exist:
     // null from `node`, never an error (R6, R43).
     decodeGlobalID: (globalID) => {
@@ -56,12 +62,15 @@ export const builder = new SchemaBuilder<{
       }
     },
     nodeQueryOptions: {
+      description: 'The object with this global id, or null when none of your account has it.',
+      args: { id: { description: 'A global id.' } },
       nullable: true,
       resolve: (_root, { id }, _context, info, resolveNode) => (isNodeType(info.schema, id.typename) ? resolveNode(id) : null),
     },
     nodesQueryOptions: {
+      description: `The objects with these global ids, in order; null for each id that names none of your account. At most ${MAX_NODE_IDS} ids.`,
+      args: { ids: { description: `Global ids (at most ${MAX_NODE_IDS}).` } },
       nullable: { list: false, items: true },
-      description: `The objects with these ids, in order; null for an id that names nothing you can see. At most ${MAX_NODE_IDS} ids.`,
       resolve: (_root, args, _context, info, resolveNodes) => {
         // R69: refused whole, before any id is looked up.
         if (args.ids.length > MAX_NODE_IDS) throw new InputError(`\`nodes\` takes at most ${MAX_NODE_IDS} ids; ${args.ids.length} were given`);
@@ -74,9 +83,9 @@ export const builder = new SchemaBuilder<{
         return resolveNodes(args.ids);
       },
     },
-    edgesFieldOptions: { nullable: false },
-    nodeFieldOptions: { nullable: false },
-    nodesOnConnection: {},
+    edgesFieldOptions: { nullable: false, description: 'The items of this page with their cursors.' },
+    nodeFieldOptions: { nullable: false, description: 'The item.' },
+    nodesOnConnection: { description: 'The items of this page, without cursors.' },
   },
 });
 
@@ -119,7 +128,9 @@ builder.scalarType('File', {
   },
 });
 
-builder.queryType({});
-builder.mutationType({});
+builder.queryType({ description: 'Reads: everything of the caller\'s account, for any role.' });
+builder.mutationType({ description: 'Changes; each answers a payload whose userErrors say why it changed nothing.' });
 
-builder.globalConnectionField('totalCount', (t) => t.int({ resolve: (connection) => connection.totalCount }));
+builder.globalConnectionField('totalCount', (t) =>
+  t.int({ description: 'How many items the whole list holds, across every page (filters applied).', resolve: (connection) => connection.totalCount }),
+);

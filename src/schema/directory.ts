@@ -1,15 +1,18 @@
 import { directorySources, type DirectoryGroup, type DirectoryUser } from '../domain/directory.js';
+import type { UserError } from '../domain/result.js';
+import { can } from '../domain/policy.js';
 import { builder } from './builder.js';
 import { toConnection } from './connection.js';
 import { EnvironmentRef } from './environment.js';
 import { isPresent, localId, localIds, parseRowId } from './ids.js';
-import { forbidden, toPayload, UserErrorRef, type Payload } from './payloads.js';
+import { DeletePayloadRef, toPayload, UserErrorRef, type Payload } from './payloads.js';
 
 export const DirectorySourceEnum = builder.enumType('DirectorySource', {
+  description: 'Where a directory user or group comes from.',
   values: {
-    LOCAL: {},
-    ACTIVE_DIRECTORY: {},
-    SAP: {},
+    LOCAL: { description: "Kept in the environment's own directory." },
+    ACTIVE_DIRECTORY: { description: 'Synchronised from Active Directory.' },
+    SAP: { description: 'Synchronised from SAP.' },
     CLOUD: { description: 'Cloud users exist in the directory but can never be targeted.' },
   } satisfies Record<(typeof directorySources)[number], unknown>,
 });
@@ -27,14 +30,30 @@ export const DirectoryGroupRef = builder.loadableNodeRef('DirectoryGroup', {
 });
 
 DirectoryUserRef.implement({
+  description: "A person in an environment's directory, whom native apps can target (Enterprise Store).",
   isTypeOf: (value) => typeof value === 'object' && value !== null && 'username' in value,
   fields: (t) => ({
-    username: t.exposeString('username'),
-    displayName: t.exposeString('displayName'),
-    email: t.exposeString('email', { nullable: true }),
-    source: t.expose('source', { type: DirectorySourceEnum }),
+    username: t.exposeString('username', { description: 'Unique in the environment, case-insensitively; immutable.' }),
+    displayName: t.exposeString('displayName', { description: 'The name shown and sorted by.' }),
+    email: t.exposeString('email', { nullable: true, description: 'Email address, where known.' }),
+    source: t.expose('source', { type: DirectorySourceEnum, description: 'Where the user comes from.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the user was added.' }),
+    updatedAt: t.field({
+      type: 'DateTime',
+      description: 'When the user last changed; the creation time until then.',
+      resolve: (user) => user.updatedAt ?? user.createdAt,
+    }),
+    viewerCanUpdate: t.boolean({
+      description: "Whether the caller's role allows updateDirectoryUser (ADMIN).",
+      resolve: (_user, _args, { principal }) => can(principal, 'manageDirectory'),
+    }),
+    viewerCanDelete: t.boolean({
+      description: "Whether the caller's role allows deleteDirectoryUser (ADMIN).",
+      resolve: (_user, _args, { principal }) => can(principal, 'manageDirectory'),
+    }),
     groups: t.loadableList({
       type: DirectoryGroupRef,
+      description: 'The groups the user belongs to, by name.',
       load: async (userIds: number[], context) => context.domain.directory.groupsOfUsers(userIds),
       resolve: (user) => user.id,
     }),
@@ -42,12 +61,28 @@ DirectoryUserRef.implement({
 });
 
 DirectoryGroupRef.implement({
+  description: "A group in an environment's directory; targeting it targets its members.",
   isTypeOf: (value) => typeof value === 'object' && value !== null && 'name' in value && !('username' in value),
   fields: (t) => ({
-    name: t.exposeString('name'),
-    source: t.expose('source', { type: DirectorySourceEnum }),
+    name: t.exposeString('name', { description: 'Unique in the environment, case-insensitively.' }),
+    source: t.expose('source', { type: DirectorySourceEnum, description: 'Where the group comes from.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the group was added.' }),
+    updatedAt: t.field({
+      type: 'DateTime',
+      description: 'When the group last changed (name or members); the creation time until then.',
+      resolve: (group) => group.updatedAt ?? group.createdAt,
+    }),
+    viewerCanUpdate: t.boolean({
+      description: "Whether the caller's role allows updateDirectoryGroup (ADMIN).",
+      resolve: (_group, _args, { principal }) => can(principal, 'manageDirectory'),
+    }),
+    viewerCanDelete: t.boolean({
+      description: "Whether the caller's role allows deleteDirectoryGroup (ADMIN).",
+      resolve: (_group, _args, { principal }) => can(principal, 'manageDirectory'),
+    }),
     members: t.loadableList({
       type: DirectoryUserRef,
+      description: 'The users in the group, by display name.',
       load: async (groupIds: number[], context) => context.domain.directory.membersOfGroups(groupIds),
       resolve: (group) => group.id,
     }),
@@ -55,6 +90,7 @@ DirectoryGroupRef.implement({
 });
 
 export const DirectoryPrincipalUnion = builder.unionType('DirectoryPrincipal', {
+  description: 'A directory user or group: what a native app targets.',
   types: [DirectoryUserRef, DirectoryGroupRef],
 });
 
@@ -64,62 +100,99 @@ builder.objectFields(EnvironmentRef, (t) => {
       description: 'Case-insensitive first letter (or prefix) of the display name: the A, B, C filter buttons.',
     }),
     search: t.arg.string({ description: 'Case-insensitive substring of username, display name or email.' }),
-    source: t.arg({ type: DirectorySourceEnum }),
+    source: t.arg({ type: DirectorySourceEnum, description: 'Only those from this source.' }),
   };
   return {
     directoryUsers: t.connection({
       type: DirectoryUserRef,
+      description: "The environment's directory users, by display name.",
       args: filters,
       resolve: (environment, args, { domain }) => toConnection(domain.directory.users(environment.id, args)),
-    }, { name: 'DirectoryUserConnection' }, { name: 'DirectoryUserEdge' }),
+    }, { name: 'DirectoryUserConnection', description: 'A page of directory users.' }, { name: 'DirectoryUserEdge', description: 'A directory user in a page, with its cursor.' }),
     directoryGroups: t.connection({
       type: DirectoryGroupRef,
+      description: "The environment's directory groups, by name (startsWith and search match the name).",
       args: filters,
       resolve: (environment, args, { domain }) => toConnection(domain.directory.groups(environment.id, args)),
-    }, { name: 'DirectoryGroupConnection' }, { name: 'DirectoryGroupEdge' }),
+    }, { name: 'DirectoryGroupConnection', description: 'A page of directory groups.' }, { name: 'DirectoryGroupEdge', description: 'A directory group in a page, with its cursor.' }),
   };
 });
 
 const CreateDirectoryUserInput = builder.inputType('CreateDirectoryUserInput', {
+  description: "A new user of an environment's directory.",
   fields: (t) => ({
-    environmentId: t.id({ required: true }),
-    username: t.string({ required: true }),
-    displayName: t.string({ required: true }),
-    email: t.string(),
-    source: t.field({ type: DirectorySourceEnum, required: true }),
-    groupIds: t.idList(),
+    environmentId: t.id({ required: true, description: 'The Environment whose directory gets the user.' }),
+    username: t.string({ required: true, description: 'Unique in the environment, case-insensitively; cannot change later.' }),
+    displayName: t.string({ required: true, description: 'The name shown and sorted by.' }),
+    email: t.string({ description: 'Email address.' }),
+    source: t.field({ type: DirectorySourceEnum, required: true, description: 'Where the user comes from.' }),
+    groupIds: t.idList({ description: 'DirectoryGroups of the same environment to put the user in.' }),
   }),
 });
 
 const CreateDirectoryGroupInput = builder.inputType('CreateDirectoryGroupInput', {
+  description: "A new group of an environment's directory.",
   fields: (t) => ({
-    environmentId: t.id({ required: true }),
-    name: t.string({ required: true }),
-    source: t.field({ type: DirectorySourceEnum, required: true }),
-    memberIds: t.idList(),
+    environmentId: t.id({ required: true, description: 'The Environment whose directory gets the group.' }),
+    name: t.string({ required: true, description: 'Unique in the environment, case-insensitively.' }),
+    source: t.field({ type: DirectorySourceEnum, required: true, description: 'Where the group comes from.' }),
+    memberIds: t.idList({ description: 'DirectoryUsers of the same environment to put in the group.' }),
   }),
 });
 
-const DirectoryUserPayload = builder.objectRef<Payload<'user', DirectoryUser>>('DirectoryUserPayload').implement({
+const UpdateDirectoryUserInput = builder.inputType('UpdateDirectoryUserInput', {
+  description: 'Changes to a directory user; absent fields keep their values. Username and source cannot change.',
   fields: (t) => ({
-    user: t.field({ type: DirectoryUserRef, nullable: true, resolve: (payload) => payload.user ?? null }),
-    userErrors: t.field({ type: [UserErrorRef], resolve: (payload) => payload.userErrors }),
+    id: t.id({ required: true, description: 'The DirectoryUser to change.' }),
+    displayName: t.string({ description: 'The name shown and sorted by.' }),
+    email: t.string({ description: 'Email address; null clears it.' }),
+    groupIds: t.idList({ description: "Replaces the user's groups (of the same environment) when given; [] leaves every group." }),
+  }),
+});
+
+const UpdateDirectoryGroupInput = builder.inputType('UpdateDirectoryGroupInput', {
+  description: 'Changes to a directory group; absent fields keep their values. Source cannot change.',
+  fields: (t) => ({
+    id: t.id({ required: true, description: 'The DirectoryGroup to change.' }),
+    name: t.string({ description: 'The new name, unique in the environment.' }),
+    memberIds: t.idList({ description: "Replaces the group's members (of the same environment) when given; [] empties it." }),
+  }),
+});
+
+const DeleteDirectoryUserInput = builder.inputType('DeleteDirectoryUserInput', {
+  description: 'The directory user to delete.',
+  fields: (t) => ({ id: t.id({ required: true, description: 'The DirectoryUser; their memberships, targets and notifications go with them.' }) }),
+});
+
+const DeleteDirectoryGroupInput = builder.inputType('DeleteDirectoryGroupInput', {
+  description: 'The directory group to delete.',
+  fields: (t) => ({ id: t.id({ required: true, description: 'The DirectoryGroup; its targets go with it, its members stay.' }) }),
+});
+
+const DirectoryUserPayload = builder.objectRef<Payload<'user', DirectoryUser>>('DirectoryUserPayload').implement({
+  description: 'What createDirectoryUser and updateDirectoryUser answer.',
+  fields: (t) => ({
+    user: t.field({ type: DirectoryUserRef, nullable: true, description: 'The user as it now stands; null when refused.', resolve: (payload) => payload.user ?? null }),
+    userErrors: t.field({ type: [UserErrorRef], description: 'Why the request was refused; empty on success.', resolve: (payload) => payload.userErrors }),
   }),
 });
 
 const DirectoryGroupPayload = builder.objectRef<Payload<'group', DirectoryGroup>>('DirectoryGroupPayload').implement({
+  description: 'What createDirectoryGroup and updateDirectoryGroup answer.',
   fields: (t) => ({
-    group: t.field({ type: DirectoryGroupRef, nullable: true, resolve: (payload) => payload.group ?? null }),
-    userErrors: t.field({ type: [UserErrorRef], resolve: (payload) => payload.userErrors }),
+    group: t.field({ type: DirectoryGroupRef, nullable: true, description: 'The group as it now stands; null when refused.', resolve: (payload) => payload.group ?? null }),
+    userErrors: t.field({ type: [UserErrorRef], description: 'Why the request was refused; empty on success.', resolve: (payload) => payload.userErrors }),
   }),
 });
+
+const deleted = (id: string, result: { ok: true } | { ok: false; userErrors: UserError[] }) =>
+  result.ok ? { deletedId: id, userErrors: [] } : { userErrors: result.userErrors };
 
 builder.mutationFields((t) => ({
   createDirectoryUser: t.field({
     type: DirectoryUserPayload,
-    authScopes: { role: 'ADMIN' },
-    unauthorizedResolver: forbidden,
-    args: { input: t.arg({ type: CreateDirectoryUserInput, required: true }) },
+    description: "Add a user to an environment's directory (ADMIN).",
+    args: { input: t.arg({ type: CreateDirectoryUserInput, required: true, description: 'The new user.' }) },
     resolve: (_root, { input }, { domain, principal }) =>
       toPayload(
         'user',
@@ -132,9 +205,8 @@ builder.mutationFields((t) => ({
   }),
   createDirectoryGroup: t.field({
     type: DirectoryGroupPayload,
-    authScopes: { role: 'ADMIN' },
-    unauthorizedResolver: forbidden,
-    args: { input: t.arg({ type: CreateDirectoryGroupInput, required: true }) },
+    description: "Add a group to an environment's directory (ADMIN).",
+    args: { input: t.arg({ type: CreateDirectoryGroupInput, required: true, description: 'The new group.' }) },
     resolve: (_root, { input }, { domain, principal }) =>
       toPayload(
         'group',
@@ -144,5 +216,45 @@ builder.mutationFields((t) => ({
           memberIds: localIds(input.memberIds, 'DirectoryUser'),
         }),
       ),
+  }),
+  updateDirectoryUser: t.field({
+    type: DirectoryUserPayload,
+    description: 'Change a directory user (ADMIN).',
+    args: { input: t.arg({ type: UpdateDirectoryUserInput, required: true, description: 'The changes.' }) },
+    resolve: (_root, { input }, { domain, principal }) =>
+      toPayload(
+        'user',
+        domain.directory.updateUser(principal, {
+          ...input,
+          id: localId(input.id, 'DirectoryUser'),
+          groupIds: localIds(input.groupIds, 'DirectoryGroup'),
+        }),
+      ),
+  }),
+  updateDirectoryGroup: t.field({
+    type: DirectoryGroupPayload,
+    description: 'Rename a directory group or replace its members (ADMIN).',
+    args: { input: t.arg({ type: UpdateDirectoryGroupInput, required: true, description: 'The changes.' }) },
+    resolve: (_root, { input }, { domain, principal }) =>
+      toPayload(
+        'group',
+        domain.directory.updateGroup(principal, {
+          ...input,
+          id: localId(input.id, 'DirectoryGroup'),
+          memberIds: localIds(input.memberIds, 'DirectoryUser'),
+        }),
+      ),
+  }),
+  deleteDirectoryUser: t.field({
+    type: DeletePayloadRef,
+    description: 'Delete a directory user with their memberships, Management targets and notifications (ADMIN); refused (TARGETS_REQUIRED) while they are the only target of an ACTIVE app.',
+    args: { input: t.arg({ type: DeleteDirectoryUserInput, required: true, description: 'The user to delete.' }) },
+    resolve: async (_root, { input }, { domain, principal }) => deleted(input.id, await domain.directory.deleteUser(principal, localId(input.id, 'DirectoryUser'))),
+  }),
+  deleteDirectoryGroup: t.field({
+    type: DeletePayloadRef,
+    description: 'Delete a directory group and its Management targets; its members stay (ADMIN). Refused (TARGETS_REQUIRED) while it is the only target of an ACTIVE app.',
+    args: { input: t.arg({ type: DeleteDirectoryGroupInput, required: true, description: 'The group to delete.' }) },
+    resolve: async (_root, { input }, { domain, principal }) => deleted(input.id, await domain.directory.deleteGroup(principal, localId(input.id, 'DirectoryGroup'))),
   }),
 }));

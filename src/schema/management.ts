@@ -1,6 +1,7 @@
 import { parseRefKey, refKey, type ManagementApp, type ManagementVersion, type StoreNotification } from '../domain/management.js';
 import { managementAppName } from '../domain/publish/native.js';
 import { AppRef } from './app.js';
+import { can } from '../domain/policy.js';
 import { builder } from './builder.js';
 import { ClientBinaryRef, ClientPlatformEnum } from './client-binary.js';
 import { DirectoryGroupRef, DirectoryPrincipalUnion, DirectoryUserRef } from './directory.js';
@@ -9,17 +10,18 @@ import { isPresent, localId } from './ids.js';
 import { PublishJobRef, SignActionEnum, WorkflowStateEnum } from './publish-job.js';
 
 const ManagementAppVersionRef = builder.objectRef<ManagementVersion>('ManagementAppVersion').implement({
+  description: 'A version a Management app holds and serves.',
   fields: (t) => ({
-    platform: t.expose('platform', { type: ClientPlatformEnum }),
-    version: t.exposeString('version'),
-    binary: t.field({ type: ClientBinaryRef, nullable: true, resolve: (version) => version.binaryId }),
+    platform: t.expose('platform', { type: ClientPlatformEnum, description: 'What it runs on.' }),
+    version: t.exposeString('version', { description: 'Its version.' }),
+    binary: t.field({ type: ClientBinaryRef, nullable: true, description: 'The uploaded binary it came from; null once that binary is deleted.', resolve: (version) => version.binaryId }),
     artifactSha256: t.exposeString('artifactSha256', {
       description: 'SHA-256 digest of the artifact as delivered (after wrapping, where wrapped).',
     }),
     signature: t.exposeString('signature', { description: "Base64 signature of artifactSha256 by the environment's signing key." }),
-    wrapped: t.exposeBoolean('wrapped'),
-    publishedAt: t.field({ type: 'DateTime', resolve: (version) => new Date(version.publishedAt) }),
-    publishJob: t.field({ type: PublishJobRef, nullable: true, resolve: (version) => version.publishJobId }),
+    wrapped: t.exposeBoolean('wrapped', { description: 'Whether it was wrapped before signing (WRAP_AND_SIGN).' }),
+    publishedAt: t.field({ type: 'DateTime', description: 'When it was published.', resolve: (version) => new Date(version.publishedAt) }),
+    publishJob: t.field({ type: PublishJobRef, nullable: true, description: 'The job that published it; null if that job is gone.', resolve: (version) => version.publishJobId }),
   }),
 });
 
@@ -27,12 +29,13 @@ const ManagementAppVersionRef = builder.objectRef<ManagementVersion>('Management
 const refOrNone = (id: string) => parseRefKey(id) ?? { environmentId: 0, id: 0 };
 
 export const ManagementAppRef = builder.loadableNode('ManagementApp', {
+  description: "An app registered in an environment's Volt MX Management runtime: production, or its preview.",
   id: { resolve: (managementApp: ManagementApp) => refKey(managementApp), parse: (id) => id },
   load: async (ids: string[], context) => (await context.domain.management.byRefs(context.principal, ids.map(refOrNone))).filter(isPresent),
   sort: (managementApp) => refKey(managementApp),
   fields: (t) => ({
-    environment: t.field({ type: EnvironmentRef, resolve: (managementApp) => managementApp.environmentId }),
-    app: t.field({ type: AppRef, resolve: (managementApp) => managementApp.appId }),
+    environment: t.field({ type: EnvironmentRef, description: 'The environment whose Management runtime holds it.', resolve: (managementApp) => managementApp.environmentId }),
+    app: t.field({ type: AppRef, description: 'The app it publishes.', resolve: (managementApp) => managementApp.appId }),
     name: t.string({
       description: "The app's name, with the suffix _preview for a preview.",
       resolve: async (managementApp, _args, context) => {
@@ -40,18 +43,19 @@ export const ManagementAppRef = builder.loadableNode('ManagementApp', {
         return managementAppName(app.name, managementApp.preview);
       },
     }),
-    preview: t.exposeBoolean('preview'),
-    workflowState: t.expose('workflowState', { type: WorkflowStateEnum }),
-    signAction: t.expose('signAction', { type: SignActionEnum }),
-    description: t.exposeString('description', { nullable: true }),
+    preview: t.exposeBoolean('preview', { description: 'Whether it is the preview (<AppName>_preview) rather than the production app.' }),
+    workflowState: t.expose('workflowState', { type: WorkflowStateEnum, description: 'DRAFT or ACTIVE (in the Enterprise Store).' }),
+    signAction: t.expose('signAction', { type: SignActionEnum, description: 'How its latest versions were prepared.' }),
+    description: t.exposeString('description', { nullable: true, description: "The app's description as of the last publish." }),
     versions: t.field({
       type: [ManagementAppVersionRef],
       description: 'By platform, newest version first.',
-      args: { platform: t.arg({ type: ClientPlatformEnum }) },
+      args: { platform: t.arg({ type: ClientPlatformEnum, description: 'Only versions of this platform.' }) },
       resolve: (managementApp, { platform }) => managementApp.versions.filter((version) => !platform || version.platform === platform),
     }),
     targets: t.field({
       type: [DirectoryPrincipalUnion],
+      description: 'The directory users and groups it is published to.',
       resolve: async (managementApp, _args, context) => {
         const users = DirectoryUserRef.getDataloader(context);
         const groups = DirectoryGroupRef.getDataloader(context);
@@ -61,11 +65,16 @@ export const ManagementAppRef = builder.loadableNode('ManagementApp', {
         return loaded.filter(isPresent);
       },
     }),
-    updatedAt: t.field({ type: 'DateTime', resolve: (managementApp) => new Date(managementApp.updatedAt) }),
+    updatedAt: t.field({ type: 'DateTime', description: 'When a publish last changed it.', resolve: (managementApp) => new Date(managementApp.updatedAt) }),
+    viewerCanRemoveVersions: t.boolean({
+      description: "Whether the caller's role allows removeManagementVersion on it: a preview's as MEMBER, production's as ADMIN.",
+      resolve: (managementApp, _args, { principal }) => can(principal, 'removeManagementVersion', managementApp),
+    }),
   }),
 });
 
 const StoreNotificationRef = builder.loadableNode('StoreNotification', {
+  description: 'A message to a directory user about a native app published to them.',
   id: { resolve: (notification: StoreNotification) => refKey(notification), parse: (id) => id },
   load: async (ids: string[], context) =>
     (
@@ -77,10 +86,11 @@ const StoreNotificationRef = builder.loadableNode('StoreNotification', {
   fields: (t) => ({
     managementApp: t.field({
       type: ManagementAppRef,
+      description: 'The app it is about.',
       resolve: (notification) => refKey({ environmentId: notification.environmentId, id: notification.managementAppId }),
     }),
-    message: t.exposeString('message'),
-    createdAt: t.field({ type: 'DateTime', resolve: (notification) => new Date(notification.createdAt) }),
+    message: t.exposeString('message', { description: 'The message, as the user reads it.' }),
+    createdAt: t.field({ type: 'DateTime', description: 'When it was sent.', resolve: (notification) => new Date(notification.createdAt) }),
   }),
 });
 
@@ -102,7 +112,7 @@ builder.objectFields(EnvironmentRef, (t) => ({
   enterpriseStore: t.field({
     type: [ManagementAppRef],
     description: 'What a directory user sees in the Enterprise Store: ACTIVE apps targeted at them directly or through a group.',
-    args: { userId: t.arg.id({ required: true }) },
+    args: { userId: t.arg.id({ required: true, description: 'A DirectoryUser of this environment.' }) },
     resolve: async (environment, { userId }, context) => {
       const id = localId(String(userId), 'DirectoryUser');
       const user = id === null ? null : await DirectoryUserRef.getDataloader(context).load(id);

@@ -81,7 +81,7 @@ export class Realtime {
     this.pubsub = createPubSub<Topics>({ eventTarget: options.eventTarget ?? unlimitedEventTarget() });
     this.unsubscribe = domain.events.subscribe((event) => {
       if (event.type === 'publishJobUpdated') this.pubsub.publish('publishJob', event.accountId, event);
-      else this.pubsub.publish('environmentStatus', event.accountId, event);
+      else if (event.type === 'environmentStatusChanged') this.pubsub.publish('environmentStatus', event.accountId, event);
     });
   }
 

@@ -8,14 +8,21 @@ import { builder } from './builder.js';
 import { ClientBinaryRef } from './client-binary.js';
 import { EnvironmentRef, type EnvironmentView } from './environment.js';
 import { localId } from './ids.js';
-import { forbidden, toPayload } from './payloads.js';
+import { toPayload } from './payloads.js';
 import { PublishJobRef, PublishKindEnum, PublishPayloadRef, type PublishJobView } from './publish-job.js';
 
-const PublishStatusEnum = builder.enumType('PublishStatus', { values: ['PUBLISHED', 'NOT_PUBLISHED'] as const });
+const PublishStatusEnum = builder.enumType('PublishStatus', {
+  description: 'Whether something of an app is live in an environment.',
+  values: {
+    PUBLISHED: { description: 'Live there.' },
+    NOT_PUBLISHED: { description: 'Not there (never published, or unpublished).' },
+  },
+});
 
 const AppEnvironmentStatusRef = builder.objectRef<AppEnvironmentStatus>('AppEnvironmentStatus').implement({
+  description: "Where one app stands in one environment: a cell of a dashboard's app-by-environment matrix.",
   fields: (t) => ({
-    environment: t.field({ type: EnvironmentRef, resolve: (row) => row.environment }),
+    environment: t.field({ type: EnvironmentRef, description: 'The environment.', resolve: (row) => row.environment }),
     nativeClient: t.expose('nativeClient', {
       type: PublishStatusEnum,
       description: "PUBLISHED while the environment's Management runtime holds at least one version of the app.",
@@ -24,8 +31,8 @@ const AppEnvironmentStatusRef = builder.objectRef<AppEnvironmentStatus>('AppEnvi
       type: PublishStatusEnum,
       description: "PUBLISHED while the environment serves the app's services (and web client, unless manual publish only).",
     }),
-    latestNativeJob: t.field({ type: PublishJobRef, nullable: true, resolve: (row) => row.latestNativeJob }),
-    latestServicesJob: t.field({ type: PublishJobRef, nullable: true, resolve: (row) => row.latestServicesJob }),
+    latestNativeJob: t.field({ type: PublishJobRef, nullable: true, description: 'The newest native job of the app there; null if none.', resolve: (row) => row.latestNativeJob }),
+    latestServicesJob: t.field({ type: PublishJobRef, nullable: true, description: 'The newest services and web job of the app there; null if none.', resolve: (row) => row.latestServicesJob }),
     webClient: t.field({
       type: ClientBinaryRef,
       nullable: true,
@@ -72,15 +79,16 @@ interface PublishedIdentityServiceRow {
 }
 
 const PublishedIdentityServiceRef = builder.objectRef<PublishedIdentityServiceRow>('PublishedIdentityService').implement({
+  description: 'An identity service as published to an environment, shared by every app there that uses it (R37).',
   fields: (t) => ({
-    name: t.string({ resolve: ({ service }) => service.name }),
-    providerType: t.string({ resolve: ({ service }) => service.providerType }),
+    name: t.string({ description: 'Unique in the environment, case-insensitively.', resolve: ({ service }) => service.name }),
+    providerType: t.string({ description: 'The kind of identity provider.', resolve: ({ service }) => service.providerType }),
     publishedBy: t.field({
       type: AppRef,
       description: 'The app whose publish last wrote this identity service.',
       resolve: ({ service }) => service.publishedByAppId,
     }),
-    publishedAt: t.field({ type: 'DateTime', resolve: ({ service }) => new Date(service.publishedAt) }),
+    publishedAt: t.field({ type: 'DateTime', description: 'When it was last published.', resolve: ({ service }) => new Date(service.publishedAt) }),
     usedBy: t.field({ type: [AppRef], description: 'Apps of this environment that use it.', resolve: ({ usedBy }) => usedBy }),
   }),
 });
@@ -98,36 +106,38 @@ builder.objectField(PublishJobRef, 'webClientBinary', (t) =>
   t.field({
     type: ClientBinaryRef,
     nullable: true,
+    description: 'The web client a services and web publish deployed; null for other jobs, or when none was given.',
     resolve: (job) => (job.kind === 'SERVICES_AND_WEB' && job.action === 'PUBLISH' ? (JSON.parse(job.request) as ServicesRequest).webClientBinaryId : null),
   }),
 );
 
 const PublishServicesAndWebInput = builder.inputType('PublishServicesAndWebInput', {
+  description: "A publish of an app's services and web client to an environment.",
   fields: (t) => ({
-    appId: t.id({ required: true }),
-    environmentId: t.id({ required: true }),
+    appId: t.id({ required: true, description: 'The App to publish.' }),
+    environmentId: t.id({ required: true, description: 'The Environment to publish to.' }),
     webClientBinaryId: t.id({
       description: "The web client (.war/.zip) to deploy; skipped where the environment allows manual publish only.",
     }),
-    sync: t.boolean(),
+    sync: t.boolean({ description: 'Wait for the job to finish before answering.' }),
   }),
 });
 
 const UnpublishAppInput = builder.inputType('UnpublishAppInput', {
+  description: 'What to take out of an environment.',
   fields: (t) => ({
-    appId: t.id({ required: true }),
-    environmentId: t.id({ required: true }),
-    kind: t.field({ type: PublishKindEnum, required: true }),
-    sync: t.boolean(),
+    appId: t.id({ required: true, description: 'The App to unpublish.' }),
+    environmentId: t.id({ required: true, description: 'The Environment to take it out of.' }),
+    kind: t.field({ type: PublishKindEnum, required: true, description: 'NATIVE_CLIENT: its Management apps, production and preview (ADMIN); SERVICES_AND_WEB: its services and web client (MEMBER).' }),
+    sync: t.boolean({ description: 'Wait for the job to finish before answering.' }),
   }),
 });
 
 builder.mutationFields((t) => ({
   publishServicesAndWeb: t.field({
     type: PublishPayloadRef,
-    authScopes: { role: 'MEMBER' },
-    unauthorizedResolver: forbidden,
-    args: { input: t.arg({ type: PublishServicesAndWebInput, required: true }) },
+    description: "Publish an app's identity and integration services and its web client to an environment (MEMBER).",
+    args: { input: t.arg({ type: PublishServicesAndWebInput, required: true, description: 'What to publish where.' }) },
     resolve: async (_root, { input }, { domain, principal }) =>
       toPayload(
         'job',
@@ -142,10 +152,8 @@ builder.mutationFields((t) => ({
   }),
   unpublishApp: t.field({
     type: PublishPayloadRef,
-    // R7: MEMBERs unpublish services and web; Management apps (production among them) are an ADMIN's.
-    authScopes: (_root, { input }) => ({ role: input.kind === 'NATIVE_CLIENT' ? 'ADMIN' : 'MEMBER' }),
-    unauthorizedResolver: forbidden,
-    args: { input: t.arg({ type: UnpublishAppInput, required: true }) },
+    description: 'Take an app out of an environment, as a job with stage UNPUBLISH (R39).',
+    args: { input: t.arg({ type: UnpublishAppInput, required: true, description: 'What to unpublish where.' }) },
     resolve: async (_root, { input }, { domain, principal }) =>
       toPayload(
         'job',

@@ -20,20 +20,22 @@ function freshLoaders(context: Context): void {
 const asView = ({ job, stages }: JobSnapshot): PublishJobView => ({ ...job, stagesAt: stages });
 
 const EnvironmentStatusEventRef = builder.objectRef<EnvironmentStatusChanged>('EnvironmentStatusEvent').implement({
+  description: "A change of an environment's status.",
   fields: (t) => ({
-    environment: t.field({ type: EnvironmentRef, resolve: (event) => event.environmentId }),
-    status: t.expose('status', { type: EnvironmentStatusEnum }),
-    previousStatus: t.expose('previousStatus', { type: EnvironmentStatusEnum, nullable: true }),
-    at: t.expose('at', { type: 'DateTime' }),
+    environment: t.field({ type: EnvironmentRef, description: 'The environment, as it stands when the event is sent.', resolve: (event) => event.environmentId }),
+    status: t.expose('status', { type: EnvironmentStatusEnum, description: 'The status it changed to.' }),
+    previousStatus: t.expose('previousStatus', { type: EnvironmentStatusEnum, nullable: true, description: 'The status it changed from.' }),
+    at: t.expose('at', { type: 'DateTime', description: 'When it changed.' }),
   }),
 });
 
 builder.subscriptionType({
+  description: 'Live updates over graphql-ws or SSE; each starts with the current state where it has one.',
   fields: (t) => ({
     environmentStatusChanged: t.field({
       type: EnvironmentStatusEventRef,
       description: "Every status change of the given environments (all of the account's when omitted).",
-      args: { environmentIds: t.arg.idList() },
+      args: { environmentIds: t.arg.idList({ description: 'Environments to follow; all of the account when omitted.' }) },
       subscribe: (_root, { environmentIds }, { realtime, principal, dropConnection }) => {
         const wanted = environmentIds ? new Set(environmentIds.map((id) => localId(String(id), 'Environment'))) : null;
         return realtime.environmentStream(principal.accountId, (event) => !wanted || wanted.has(event.environmentId), dropConnection);
@@ -46,7 +48,7 @@ builder.subscriptionType({
     publishJobUpdated: t.field({
       type: PublishJobRef,
       description: 'The job as it stands now, then again on every stage or state change; completes after a final state.',
-      args: { jobId: t.arg.id({ required: true }) },
+      args: { jobId: t.arg.id({ required: true, description: 'The PublishJob to follow.' }) },
       subscribe: (_root, { jobId }, { domain, realtime, principal, dropConnection }) => {
         const id = localId(String(jobId), 'PublishJob');
         const [job] = id === null ? [null] : domain.jobs.byIds(principal, [id]);
@@ -62,7 +64,10 @@ builder.subscriptionType({
     publishJobsUpdated: t.field({
       type: PublishJobRef,
       description: "Every change of any job in scope (the account's, narrowed by app or environment).",
-      args: { appId: t.arg.id(), environmentId: t.arg.id() },
+      args: {
+        appId: t.arg.id({ description: 'Only jobs of this App.' }),
+        environmentId: t.arg.id({ description: 'Only jobs in this Environment.' }),
+      },
       subscribe: (_root, { appId, environmentId }, { realtime, principal, dropConnection }) => {
         const app = appId == null ? undefined : localId(String(appId), 'App');
         const environment = environmentId == null ? undefined : localId(String(environmentId), 'Environment');

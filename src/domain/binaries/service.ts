@@ -4,8 +4,9 @@ import { and, eq, inArray, notExists, sql, type SQL } from 'drizzle-orm';
 import { SqliteError } from 'better-sqlite3';
 import { countRows, type Db } from '../../db/client.js';
 import { apps, binaryUploads, blobs, clientBinaries } from '../../db/schema.js';
-import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from '../pagination.js';
-import { hasRole, type Principal } from '../principal.js';
+import { denial } from '../policy.js';
+import { chooseOrder, keysetPage, tableSource, type KeysetOrder, type OrderBy, type Page, type PageArgs } from '../pagination.js';
+import type { Principal } from '../principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from '../result.js';
 import { sha256Hex } from '../tokens.js';
 import { checkDescription, compareVersions, isVersion, MAX_NAME_LENGTH } from '../validation.js';
@@ -52,13 +53,21 @@ export type UploadReceipt =
  */
 export type ServedByCheck = (principal: Principal, binaryId: number) => Promise<string[]>;
 
-const binaryOrder: KeysetOrder<ClientBinary> = {
-  sortKey: clientBinaries.listKey,
-  id: clientBinaries.id,
-  direction: 'asc',
-  sortValue: (binary) => binary.listKey,
-  idValue: (binary) => binary.id,
+export type ClientBinaryOrderField = 'PLATFORM_VERSION' | 'UPLOADED_AT' | 'UPDATED_AT';
+
+const binaryOrders: Record<ClientBinaryOrderField, Omit<KeysetOrder<ClientBinary>, 'name' | 'direction'>> = {
+  // Ascending is by platform, newest version first (the list key complements the version).
+  PLATFORM_VERSION: { sortKey: clientBinaries.listKey, id: clientBinaries.id, sortValue: (binary) => binary.listKey, idValue: (binary) => binary.id },
+  UPLOADED_AT: { sortKey: clientBinaries.uploadedAt, id: clientBinaries.id, sortValue: (binary) => binary.uploadedAt.getTime(), idValue: (binary) => binary.id },
+  UPDATED_AT: {
+    sortKey: sql`coalesce(${clientBinaries.updatedAt}, ${clientBinaries.uploadedAt})`,
+    id: clientBinaries.id,
+    sortValue: (binary) => (binary.updatedAt ?? binary.uploadedAt).getTime(),
+    idValue: (binary) => binary.id,
+  },
 };
+
+const defaultBinaryOrder: KeysetOrder<ClientBinary> = { ...binaryOrders.PLATFORM_VERSION, direction: 'asc' };
 
 // eslint-disable-next-line no-control-regex
 const unsafeFileName = /[\u0000-\u001f\u007f/\\]|^\.\.?$/;
@@ -143,12 +152,12 @@ export class BinaryService {
   }
 
   /** An app's binaries: by platform, newest version first (R16). */
-  list(appId: number, args: PageArgs & { platform?: ClientPlatform | null }): Page<ClientBinary> {
+  list(appId: number, args: PageArgs & { platform?: ClientPlatform | null; orderBy?: OrderBy<ClientBinaryOrderField> | null }): Page<ClientBinary> {
     const conditions: (SQL | undefined)[] = [eq(clientBinaries.appId, appId)];
     if (args.platform) conditions.push(eq(clientBinaries.platform, args.platform));
     return keysetPage(
       tableSource(this.db, clientBinaries),
-      binaryOrder,
+      args.orderBy ? chooseOrder(binaryOrders, args.orderBy) : defaultBinaryOrder,
       and(...conditions),
       args,
     );
@@ -163,6 +172,8 @@ export class BinaryService {
     principal: Principal,
     input: NewBinary & { file: { name: string; stream(): ReadableStream<Uint8Array> } },
   ): Promise<Result<ClientBinary>> {
+    const forbidden = denial(principal, 'manageBinaries');
+    if (forbidden) return fail(forbidden);
     const early = this.checkNewBinary(principal, input, input.file.name, ['input', 'file']);
     if (!early.ok) return early;
     let temp: StoredTemp;
@@ -180,6 +191,8 @@ export class BinaryService {
     principal: Principal,
     input: { appId: number | null; platform: ClientPlatform; fileName: string; sizeBytes: number },
   ): Result<{ upload: BinaryUpload; token: string }> {
+    const forbidden = denial(principal, 'manageBinaries');
+    if (forbidden) return fail(forbidden);
     const app = this.appOf(principal, input.appId);
     if (!app) return fail(notFound('app', ['input', 'appId']));
     const problems = [
@@ -236,7 +249,9 @@ export class BinaryService {
     const upload = this.db.select().from(binaryUploads).where(eq(binaryUploads.tokenSha256, sha256Hex(token))).get();
     // R71: another account's upload is one that does not exist; a role that may not upload is refused.
     if (!upload || upload.accountId !== principal.accountId) return { status: 404, message: 'No upload at this URL' };
-    if (!hasRole(principal, 'MEMBER')) return { status: 403, message: 'Completing an upload needs the MEMBER or ADMIN role' };
+    // The URL is a secret, but one a VIEWER got hold of still uploads nothing.
+    const forbidden = denial(principal, 'manageBinaries');
+    if (forbidden) return { status: 403, message: forbidden.message };
     if (upload.completedAt) return { status: 409, message: 'This upload URL has been used' };
     if (this.receiving.has(upload.id)) return { status: 409, message: 'This upload is already being received' };
     if (upload.expiresAt.getTime() <= Date.now()) return { status: 410, message: 'This upload URL has expired' };
@@ -273,6 +288,8 @@ export class BinaryService {
     principal: Principal,
     input: { uploadId: number | null; version?: string | null; description?: string | null },
   ): Promise<Result<ClientBinary>> {
+    const forbidden = denial(principal, 'manageBinaries');
+    if (forbidden) return fail(forbidden);
     const [upload] = input.uploadId === null ? [null] : this.uploadsByIds(principal, [input.uploadId]);
     if (!upload) return fail(notFound('upload', ['input', 'uploadId']));
     if (upload.usedAt) return fail(userError('INVALID_INPUT', 'This upload has already been added as a binary', ['input', 'uploadId']));
@@ -289,6 +306,8 @@ export class BinaryService {
   }
 
   update(principal: Principal, input: { id: number | null; description?: string | null }): Result<ClientBinary> {
+    const forbidden = denial(principal, 'manageBinaries');
+    if (forbidden) return fail(forbidden);
     const [binary] = input.id === null ? [null] : this.byIds(principal, [input.id]);
     if (!binary) return fail(notFound('client binary', ['input', 'id']));
     const problem = checkDescription(input.description, ['input', 'description']);
@@ -299,6 +318,8 @@ export class BinaryService {
 
   /** R20: refused while a Management runtime serves the binary. */
   async delete(principal: Principal, id: number | null): Promise<Result<number>> {
+    const forbidden = denial(principal, 'manageBinaries');
+    if (forbidden) return fail(forbidden);
     const [binary] = id === null ? [null] : this.byIds(principal, [id]);
     if (!binary) return fail(notFound('client binary', ['input', 'id']));
     const servedIn = await this.servedBy(principal, binary.id);

@@ -3,7 +3,7 @@ import { SqliteError } from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import type { Db } from '../../db/client.js';
 import { jobStates, publishJobs, publishStages, type publishActions, type publishKinds } from '../../db/schema.js';
-import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from '../pagination.js';
+import { chooseOrder, keysetPage, tableSource, type KeysetOrder, type OrderBy, type Page, type PageArgs } from '../pagination.js';
 import type { Principal } from '../principal.js';
 import { inIdOrder, listsByKey } from '../rows.js';
 
@@ -59,19 +59,38 @@ export interface NewJob {
   stages: { key: StageKey; title: string }[];
 }
 
+export type JobOrderField = 'CREATED_AT' | 'UPDATED_AT' | 'FINISHED_AT';
+
 export interface JobFilter extends PageArgs {
   appId?: number | null;
   environmentId?: number | null;
   states?: JobState[] | null;
+  /** Only jobs created or changed at or after this moment. */
+  since?: Date | null;
+  orderBy?: OrderBy<JobOrderField> | null;
 }
 
-const jobOrder: KeysetOrder<PublishJob> = {
-  sortKey: publishJobs.id,
-  id: publishJobs.id,
-  direction: 'desc',
-  sortValue: (job) => job.id,
-  idValue: (job) => job.id,
+/** Far in the future: unfinished jobs sort as if they finish after every finished one. */
+const NOT_FINISHED = 8_640_000_000_000_000;
+
+const jobOrders: Record<JobOrderField, Omit<KeysetOrder<PublishJob>, 'name' | 'direction'>> = {
+  // Ids grow with creation, and unlike timestamps never tie.
+  CREATED_AT: { sortKey: publishJobs.id, id: publishJobs.id, sortValue: (job) => job.id, idValue: (job) => job.id },
+  UPDATED_AT: {
+    sortKey: sql`coalesce(${publishJobs.updatedAt}, ${publishJobs.createdAt})`,
+    id: publishJobs.id,
+    sortValue: (job) => (job.updatedAt ?? job.createdAt).getTime(),
+    idValue: (job) => job.id,
+  },
+  FINISHED_AT: {
+    sortKey: sql`coalesce(${publishJobs.finishedAt}, ${NOT_FINISHED})`,
+    id: publishJobs.id,
+    sortValue: (job) => job.finishedAt?.getTime() ?? NOT_FINISHED,
+    idValue: (job) => job.id,
+  },
 };
+
+const defaultJobOrder: KeysetOrder<PublishJob> = { ...jobOrders.CREATED_AT, direction: 'desc' };
 
 /** Persistence of publish jobs and their stages; the runner decides what happens when. */
 export class JobStore {
@@ -197,9 +216,10 @@ export class JobStore {
     if (filter.environmentId !== undefined)
       conditions.push(filter.environmentId === null ? sql`false` : eq(publishJobs.environmentId, filter.environmentId));
     if (filter.states && filter.states.length > 0) conditions.push(inArray(publishJobs.state, filter.states));
+    if (filter.since) conditions.push(sql`coalesce(${publishJobs.updatedAt}, ${publishJobs.createdAt}) >= ${filter.since.getTime()}`);
     return keysetPage(
       tableSource(this.db, publishJobs),
-      jobOrder,
+      filter.orderBy ? chooseOrder(jobOrders, filter.orderBy) : defaultJobOrder,
       and(...conditions),
       filter,
     );

@@ -8,6 +8,7 @@ import type { DirectoryService } from '../directory.js';
 import type { EnvironmentService } from '../environments.js';
 import type { ManagementApp, ManagementReads, RuntimeObjectRef, SignAction, WorkflowState } from '../management.js';
 import type { Principal } from '../principal.js';
+import { denial } from '../policy.js';
 import { fail, notFound, userError, type Result, type UserError } from '../result.js';
 import { byNullableIds } from '../rows.js';
 import { compareVersions, formatBytes } from '../validation.js';
@@ -97,6 +98,8 @@ export class NativePublishing {
 
   /** R21: validates everything up front; only then is there a job. */
   async publishNative(principal: Principal, input: NativePublishInput): Promise<Result<PublishJob>> {
+    const forbidden = denial(principal, 'publishNative', { option: input.option });
+    if (forbidden) return fail(forbidden);
     const target = this.publish.target(principal, input.appId, input.environmentId);
     if (!target.ok) return target;
     const { app, environment, warnings } = target.value;
@@ -180,6 +183,8 @@ export class NativePublishing {
   ): Promise<Result<PublishJob>> {
     const [managementApp] = input.managementAppId === null ? [null] : await this.management.byRefs(principal, [input.managementAppId]);
     if (!managementApp) return fail(notFound('Management app', ['input', 'managementAppId']));
+    const forbidden = denial(principal, 'removeManagementVersion', managementApp);
+    if (forbidden) return fail(forbidden);
     const target = this.publish.target(principal, managementApp.appId, managementApp.environmentId);
     if (!target.ok) return target;
     const held = managementApp.versions.find(

@@ -1,6 +1,7 @@
 import type { App, AppService } from '../apps.js';
 import { CONSOLE_VERSION, type Environment, type EnvironmentService } from '../environments.js';
-import { hasRole, type Principal } from '../principal.js';
+import { denial } from '../policy.js';
+import type { Principal } from '../principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from '../result.js';
 import { isFinal, type JobFilter, type JobStore, type NewJob, type PublishJob } from './jobs.js';
 import type { PublishRunner } from './runner.js';
@@ -79,11 +80,12 @@ export class PublishService {
   async cancel(principal: Principal, jobId: number | null, options: { abandonRollback?: boolean | null } = {}): Promise<Result<PublishJob>> {
     const [job] = jobId === null ? [null] : this.jobs.byIds(principal, [jobId]);
     if (!job) return fail(notFound('publish job', ['input', 'jobId']));
-    if (job.requestedBy !== principal.userId && !hasRole(principal, 'ADMIN'))
-      return fail(userError('FORBIDDEN', "Only an ADMIN can cancel other users' jobs", ['input', 'jobId']));
+    const forbidden = denial(principal, 'cancelJob', job);
+    if (forbidden) return fail(forbidden);
     if (isFinal(job.state)) return fail(userError('JOB_NOT_CANCELABLE', `The job is already ${job.state}`, ['input', 'jobId']));
     if (options.abandonRollback) {
-      if (!hasRole(principal, 'ADMIN')) return fail(userError('FORBIDDEN', 'Only an ADMIN can abandon a rollback', ['input', 'abandonRollback']));
+      const mayNot = denial(principal, 'abandonRollback');
+      if (mayNot) return fail(mayNot);
       if (!this.runner.abandonRollback(job.id))
         return fail(userError('INVALID_INPUT', 'The job is not waiting for its runtime to roll back', ['input', 'abandonRollback']));
       await this.runner.whenFinished(job.id);

@@ -4,6 +4,7 @@ import type { App, AppService } from '../apps.js';
 import type { BinaryService } from '../binaries/service.js';
 import type { Environment, EnvironmentService } from '../environments.js';
 import type { Principal } from '../principal.js';
+import { denial } from '../policy.js';
 import { fail, userError, type Result } from '../result.js';
 import type { Runtimes } from '../runtimes.js';
 import type { PublishJob, PublishKind, StageKey } from './jobs.js';
@@ -46,6 +47,8 @@ export class ServicesPublishing {
     principal: Principal,
     input: { appId: number | null; environmentId: number | null; webClientBinaryId?: number | null; webClientBinaryGiven: boolean; sync?: boolean | null },
   ): Promise<Result<PublishJob>> {
+    const forbidden = denial(principal, 'publishServicesAndWeb');
+    if (forbidden) return fail(forbidden);
     const target = this.publish.target(principal, input.appId, input.environmentId);
     if (!target.ok) return target;
     const { app, environment, warnings } = target.value;
@@ -84,6 +87,8 @@ export class ServicesPublishing {
     principal: Principal,
     input: { appId: number | null; environmentId: number | null; kind: PublishKind; sync?: boolean | null },
   ): Promise<Result<PublishJob>> {
+    const forbidden = denial(principal, 'unpublish', { kind: input.kind });
+    if (forbidden) return fail(forbidden);
     const target = this.publish.target(principal, input.appId, input.environmentId);
     if (!target.ok) return target;
     const { app, environment, warnings } = target.value;
