@@ -253,10 +253,11 @@ describe('App.environmentStatuses is batched (dashboard)', () => {
       expect(five.rows).toBe(5 * 4);
       expect(fifty.rows).toBe(50 * 4);
       expect(fifty.statements).toBe(five.statements);
-      // Authentication, the page of apps and its count, the account's environments, what each
-      // runtime holds (3), the ids of the newest jobs and their rows, environment statuses (2).
+      // Authentication, the page of apps and its count, the account's environments, what the
+      // embedded runtime holds (6: Management apps, versions, targets; identity services, app
+      // services, web clients), the ids of the newest jobs and their rows, environment statuses (2).
       // The stages of these finished jobs were read when each sync publish answered, and kept.
-      expect(fifty.statements).toBe(11);
+      expect(fifty.statements).toBe(14);
     } finally {
       await t.stop();
     }

@@ -48,8 +48,19 @@ export class ManagementReads {
    */
   async activeAppsOnlyTargeting(principal: Principal, environmentId: number, target: { userId: number } | { groupId: number }): Promise<ManagementApp[]> {
     const [apps = []] = await this.appsOfEnvironments(principal, [environmentId]);
-    const isIt = (candidate: ManagementApp['targets'][number]) => ('userId' in target ? candidate.userId === target.userId : candidate.groupId === target.groupId);
-    return apps.filter((app) => app.workflowState === 'ACTIVE' && app.targets.length > 0 && app.targets.every(isIt));
+    const active = apps.filter((app) => app.workflowState === 'ACTIVE');
+    // The runtime keeps targets by id; one whose user or group was deleted since reaches no one.
+    const targets = active.flatMap((app) => app.targets);
+    const userIds = [...new Set(targets.flatMap((one) => (one.userId === null ? [] : [one.userId])))];
+    const groupIds = [...new Set(targets.flatMap((one) => (one.groupId === null ? [] : [one.groupId])))];
+    const users = new Set(this.directory.usersByIds(principal, userIds).flatMap((user) => (user ? [user.id] : [])));
+    const groups = new Set(this.directory.groupsByIds(principal, groupIds).flatMap((group) => (group ? [group.id] : [])));
+    const live = (one: ManagementApp['targets'][number]) => (one.userId !== null ? users.has(one.userId) : one.groupId !== null && groups.has(one.groupId));
+    const isIt = (one: ManagementApp['targets'][number]) => ('userId' in target ? one.userId === target.userId : one.groupId === target.groupId);
+    return active.filter((app) => {
+      const reaching = app.targets.filter(live);
+      return reaching.length > 0 && reaching.every(isIt);
+    });
   }
 
   /** R33: ACTIVE apps of the environment that target the user directly or through a group. */
