@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'drizzle/'] },
+  { ignores: ['node_modules/', 'data/', 'drizzle/', 'dist/', 'src/web/gql/'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {

@@ -24,6 +24,8 @@ export function benchConfig(overrides: Partial<Config> = {}): Config {
     publishStageDelayMs: 0,
     runtimeStageDeadlineMs: 30_000,
     runtimeUrlAllow: [],
+    graphiqlPrefill: false,
+    metricsToken: undefined,
     maxUploadBytes: 4 * 1024 ** 3,
     maxMultipartBytes: 64 * 1024 ** 2,
     logLevel: 'silent',

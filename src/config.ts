@@ -35,6 +35,13 @@ const schema = z.object({
       message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
     })
     .default('info'),
+  GRAPHIQL_PREFILL: z.enum(['true', 'false'], { message: 'GRAPHIQL_PREFILL must be true or false' }).default('true'),
+  METRICS_TOKEN: z
+    .string()
+    .min(16, 'METRICS_TOKEN must be at least 16 characters')
+    .max(512, 'METRICS_TOKEN must be at most 512 characters')
+    .regex(/^[\x21-\x7e]+$/, 'METRICS_TOKEN must be printable ASCII without spaces')
+    .optional(),
 });
 
 export interface Config {
@@ -51,6 +58,10 @@ export interface Config {
   maxUploadBytes: number;
   maxMultipartBytes: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** R65: whether GraphiQL and the dashboard may be pre-filled with the admin token at all. */
+  graphiqlPrefill: boolean;
+  /** R61: when set, GET /metrics wants `Authorization: Bearer <METRICS_TOKEN>`. */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -80,5 +91,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxUploadBytes: c.MAX_UPLOAD_BYTES,
     maxMultipartBytes: c.MAX_MULTIPART_BYTES,
     logLevel: c.LOG_LEVEL,
+    graphiqlPrefill: c.GRAPHIQL_PREFILL === 'true',
+    metricsToken: c.METRICS_TOKEN,
   };
 }

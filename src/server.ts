@@ -10,11 +10,16 @@ import type { RunnerOptions } from './domain/publish/runner.js';
 import type { RemoteRuntimeFactory } from './domain/runtimes.js';
 import { DEFAULT_HTTP_RUNTIME_OPTIONS, HttpRuntime } from './runtime/http-client.js';
 import { seedSampleBinaries } from './domain/samples.js';
+import { observeRequest, observeWebSocket, useRequestFacts } from './http/access-log.js';
 import { handleBinaryRoutes } from './http/binaries.js';
 import { createGraphQL } from './http/graphql.js';
-import { newRequestId, withRequestId } from './http/request-context.js';
+import { serveMetrics } from './http/metrics-route.js';
+import { handlePages } from './http/pages.js';
+import { newRequestId, withRequest, type RequestFacts } from './http/request-context.js';
 import { attachGraphQLWebSocket } from './http/websocket.js';
 import { createLogger, type Logger } from './logger.js';
+import { Metrics } from './ops/metrics.js';
+import { observePublishJobs } from './ops/publish-outcomes.js';
 import { Realtime } from './schema/realtime.js';
 
 /** How often URL environments are probed in the background (R9). */
@@ -69,6 +74,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const database = openDatabase(join(dataDir, 'shipyard.db'), options.onStatement);
+  const metrics = new Metrics();
   const domain = createDomain(database.db, {
     dataDir,
     limits: { maxUploadBytes: config.maxUploadBytes, maxMultipartBytes: config.maxMultipartBytes },
@@ -93,9 +99,11 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
     if (event.type === 'environmentStatusChanged')
       logger.info({ environmentId: event.environmentId, from: event.previousStatus, to: event.status }, 'environment status changed');
   });
+  const stopObservingJobs = observePublishJobs(domain.events, metrics, logger);
   domain.runner.recover();
   domain.binaries.sweepOrphanBlobs();
   const realtime = new Realtime(domain, { maxQueuedEvents: options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS });
+  metrics.watchSubscriptions(realtime);
 
   const tokenFile = join(dataDir, 'admin-token');
   const outcome = bootstrap(database.db, domain, {
@@ -113,12 +121,16 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
     domain,
     realtime,
     logger,
+    plugins: [useRequestFacts(metrics)],
+  });
+  const pages = {
+    prefill: config.graphiqlPrefill,
     // ADMIN_TOKEN, else the token file's, and only while it still works.
-    graphiqlToken: () => {
+    adminToken: () => {
       const candidate = config.adminToken ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : null);
       return candidate && domain.accounts.isLiveToken(candidate) ? candidate : null;
     },
-  });
+  };
 
   const isDatabaseAnswering = (): boolean => {
     try {
@@ -152,12 +164,16 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       const ready = isDatabaseAnswering();
       return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'database unavailable' });
     }
-    const requestId = newRequestId();
-    res.setHeader('x-request-id', requestId);
-    withRequestId(requestId, () => {
+    const facts: RequestFacts = { requestId: newRequestId(), errorCodes: [] };
+    res.setHeader('x-request-id', facts.requestId);
+    observeRequest(req, res, path, facts, metrics, logger);
+    withRequest(facts, () => {
+      if (path === '/metrics') return void serveMetrics(req, res, metrics, config.metricsToken);
+      if (handlePages(req, res, path, pages)) return;
       if (path === yoga.graphqlEndpoint) {
         const refusal = oversizedBody(req);
         if (refusal) {
+          facts.errorCodes.push('REQUEST_TOO_LARGE');
           sendJson(res, req.headers['content-length'] === undefined ? 411 : 413, { errors: [{ message: refusal, extensions: { code: 'REQUEST_TOO_LARGE' } }] });
           req.resume();
           return;
@@ -168,7 +184,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       sendJson(res, 404, { error: 'Not found' });
     });
   });
-  const closeWebSockets = attachGraphQLWebSocket(http, yoga, domain);
+  const closeWebSockets = attachGraphQLWebSocket(http, yoga, domain, (socket, req) => observeWebSocket(socket, req, metrics, logger));
 
   let url = '';
   let maintenanceTimer: NodeJS.Timeout | undefined;
@@ -213,6 +229,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       await domain.runner.shutdown();
       await closeWebSockets();
       realtime.close();
+      stopObservingJobs();
       http.closeAllConnections();
       await closed;
       await yoga.dispose();

@@ -13,6 +13,8 @@ describe('configuration (R3)', () => {
       maxUploadBytes: 4 * 1024 ** 3,
       maxMultipartBytes: 64 * 1024 ** 2,
       logLevel: 'info',
+      graphiqlPrefill: true,
+      metricsToken: undefined,
     });
   });
 
@@ -27,8 +29,10 @@ describe('configuration (R3)', () => {
       MAX_UPLOAD_BYTES: '1024',
       MAX_MULTIPART_BYTES: '512',
       LOG_LEVEL: 'debug',
+      GRAPHIQL_PREFILL: 'false',
+      METRICS_TOKEN: 'a-long-enough-metrics-token',
     });
-    expect(config).toMatchObject({ port: 0, host: '0.0.0.0', seed: 'none', publishStageDelayMs: 0, maxUploadBytes: 1024, logLevel: 'debug' });
+    expect(config).toMatchObject({ port: 0, host: '0.0.0.0', seed: 'none', publishStageDelayMs: 0, maxUploadBytes: 1024, logLevel: 'debug', graphiqlPrefill: false, metricsToken: 'a-long-enough-metrics-token' });
   });
 
   it.each([
@@ -37,6 +41,8 @@ describe('configuration (R3)', () => {
     ['SEED', 'lots', /SEED: SEED must be demo or none/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL: LOG_LEVEL must be one of/],
     ['ADMIN_TOKEN', 'short', /ADMIN_TOKEN: ADMIN_TOKEN must be at least 16 characters/],
+    ['GRAPHIQL_PREFILL', 'no', /GRAPHIQL_PREFILL: GRAPHIQL_PREFILL must be true or false/],
+    ['METRICS_TOKEN', 'short', /METRICS_TOKEN: METRICS_TOKEN must be at least 16 characters/],
     ['MAX_UPLOAD_BYTES', '-5', /MAX_UPLOAD_BYTES: MAX_UPLOAD_BYTES must be a whole number/],
     ['PUBLISH_STAGE_DELAY_MS', '1.5', /PUBLISH_STAGE_DELAY_MS must be a whole number/],
   ])('explains a bad %s', (name, value, message) => {

@@ -70,6 +70,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     maxUploadBytes: 4 * 1024 ** 3,
     maxMultipartBytes: 64 * 1024 ** 2,
     logLevel: (process.env.TEST_LOG_LEVEL as Config['logLevel'] | undefined) ?? 'silent',
+    graphiqlPrefill: true,
+    metricsToken: undefined,
     ...overrides,
   };
 }

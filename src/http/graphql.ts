@@ -12,14 +12,13 @@ import type { Config } from '../config.js';
 import type { Domain } from '../domain/index.js';
 import type { Principal } from '../domain/principal.js';
 import { InputError } from '../domain/result.js';
-import { DEFAULT_QUERY } from '../graphiql.js';
 import type { Logger } from '../logger.js';
 import type { Context } from '../schema/builder.js';
 import { buildSchema } from '../schema/index.js';
 import { createLoaders } from '../schema/loaders.js';
 import type { Realtime } from '../schema/realtime.js';
 import { bearerPrincipal } from './auth.js';
-import { currentRequestId } from './request-context.js';
+import { currentRequest, currentRequestId } from './request-context.js';
 
 /** The header yoga's CSRF prevention asks of multipart uploads (R19). */
 export const CSRF_HEADER = 'x-graphql-yoga-csrf';
@@ -35,8 +34,6 @@ export interface ServerContext {
   socket?: WebSocket;
 }
 
-const loopbackAddresses = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
-
 const unauthenticated = (message: string) =>
   new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
 
@@ -51,13 +48,12 @@ export function connectionAuthorization(params: Readonly<Record<string, unknown>
  * R5 at the door: a GraphQL request without a valid token is answered 401 before it is parsed,
  * so an unauthenticated caller learns nothing of the schema (no validation messages, no field
  * suggestions; signed-in callers keep suggestions, which GraphiQL users rely on). The GraphiQL
- * page itself is served without a token.
+ * page is served before yoga (src/http/pages.ts).
  */
 function useAuthenticationAtTheDoor(domain: Domain, principals: WeakMap<Request, Principal>): Plugin {
   return {
     onRequest({ request, endResponse, fetchAPI }) {
-      const wantsPage = request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/html');
-      if (wantsPage || request.method === 'OPTIONS') return;
+      if (request.method === 'OPTIONS') return;
       const authorization = request.headers.get('authorization');
       const principal = bearerPrincipal(domain, authorization);
       if (principal) {
@@ -65,6 +61,7 @@ function useAuthenticationAtTheDoor(domain: Domain, principals: WeakMap<Request,
         return;
       }
       const message = authorization ? 'Invalid or revoked API token' : 'Authentication required: send Authorization: Bearer <token>';
+      currentRequest()?.errorCodes.push('UNAUTHENTICATED');
       endResponse(
         new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: 'UNAUTHENTICATED' } }] }), {
           status: 401,
@@ -86,12 +83,12 @@ export interface GraphQLOptions {
   domain: Domain;
   realtime: Realtime;
   logger: Logger;
-  /** The token GraphiQL is pre-filled with when opened from loopback (R2), if any. */
-  graphiqlToken: () => string | null;
   jit: boolean;
+  /** More plugins, run after the built-in ones (metrics and the access log's facts). */
+  plugins?: Plugin[];
 }
 
-export function createGraphQL({ config, domain, realtime, logger, graphiqlToken, jit }: GraphQLOptions): YogaServerInstance<ServerContext, Context> {
+export function createGraphQL({ config, domain, realtime, logger, jit, plugins = [] }: GraphQLOptions): YogaServerInstance<ServerContext, Context> {
   const principals = new WeakMap<Request, Principal>();
   return createYoga<ServerContext, Context>({
     schema: buildSchema(),
@@ -121,16 +118,10 @@ export function createGraphQL({ config, domain, realtime, logger, graphiqlToken,
       maxAliasesPlugin({ n: LIMITS.aliases }),
       maxDirectivesPlugin({ n: LIMITS.directives }),
       ...(jit ? [useGraphQlJit()] : []),
+      ...plugins,
     ],
-    graphiql: (_request, serverContext) => {
-      const token = serverContext && loopbackAddresses.has(serverContext.req.socket.remoteAddress ?? '') ? graphiqlToken() : null;
-      return {
-        title: 'Shipyard',
-        defaultQuery: DEFAULT_QUERY,
-        subscriptionsProtocol: 'WS',
-        ...(token ? { headers: JSON.stringify({ Authorization: `Bearer ${token}` }) } : {}),
-      };
-    },
+    // GraphiQL is our own page (src/http/pages.ts), served before yoga.
+    graphiql: false,
     maskedErrors: {
       // R43: the caller's own mistakes are said plainly; anything unexpected is logged with its
       // stack under the request id, and the client sees only that id.

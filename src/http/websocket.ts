@@ -33,8 +33,14 @@ interface EnvelopedRoot {
  * graphql-ws on the GraphQL path itself (R40), through yoga's envelop so that every plugin, the
  * context factory and error masking apply as they do over HTTP. Answers how to close it.
  */
-export function attachGraphQLWebSocket(http: Server, yoga: YogaServerInstance<ServerContext, Context>, domain: Domain): () => Promise<void> {
+export function attachGraphQLWebSocket(
+  http: Server,
+  yoga: YogaServerInstance<ServerContext, Context>,
+  domain: Domain,
+  onConnection: (socket: WebSocket, request: IncomingMessage) => void = () => undefined,
+): () => Promise<void> {
   const webSockets = new WebSocketServer({ server: http, path: yoga.graphqlEndpoint });
+  webSockets.on('connection', onConnection);
   const server = useServer<Record<string, unknown>, { socket: WebSocket; request: IncomingMessage }>(
     {
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),

@@ -66,6 +66,8 @@ export class Realtime {
   private open = 0;
   /** Subscribers dropped for falling too far behind. */
   private dropped = 0;
+  /** Subscribers attached to shared executions. */
+  private sinks = 0;
   private readonly unsubscribe: () => void;
   /** Executions shared by subscribers of the same operation, variables and account. */
   private readonly shared = new Map<string, SharedExecution>();
@@ -83,6 +85,11 @@ export class Realtime {
 
   get openStreams(): number {
     return this.open;
+  }
+
+  /** Subscribers open now: own streams, and the subscribers of shared executions (not their upstreams). */
+  get openSubscriptions(): number {
+    return Math.max(0, this.open - this.shared.size + this.sinks);
   }
 
   get droppedSubscribers(): number {
@@ -140,10 +147,12 @@ export class Realtime {
         },
       };
       execution.sinks.add(sink);
+      this.sinks += 1;
       try {
         await stop;
       } finally {
         ended = true;
+        this.sinks -= 1;
         execution.sinks.delete(sink);
         if (execution.sinks.size === 0 && !execution.finished) {
           execution.finished = true;
