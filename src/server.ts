@@ -15,6 +15,8 @@ import { handleBinaryRoutes } from './http/binaries.js';
 import { createGraphQL } from './http/graphql.js';
 import { serveMetrics } from './http/metrics-route.js';
 import { handlePages } from './http/pages.js';
+import { handleEmbeddedRuntimePages } from './http/runtime-pages.js';
+import { RuntimePublic } from './runtime/serve/public.js';
 import { newRequestId, withRequest, type RequestFacts } from './http/request-context.js';
 import { attachGraphQLWebSocket } from './http/websocket.js';
 import { createLogger, type Logger } from './logger.js';
@@ -102,6 +104,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   const stopObservingJobs = observePublishJobs(domain.events, metrics, logger);
   domain.runner.recover();
   domain.binaries.sweepOrphanBlobs();
+  const runtimePages = new RuntimePublic(domain.runtimes.embedded);
   const realtime = new Realtime(domain, { maxQueuedEvents: options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS });
   metrics.watchSubscriptions(realtime);
 
@@ -181,6 +184,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
         return void yoga(req, res);
       }
       if (handleBinaryRoutes(domain, logger, req, res, path)) return;
+      if (handleEmbeddedRuntimePages(domain, runtimePages, req, res)) return;
       sendJson(res, 404, { error: 'Not found' });
     });
   });
@@ -233,6 +237,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       http.closeAllConnections();
       await closed;
       await yoga.dispose();
+      runtimePages.close();
       database.close();
     },
   };

@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { appIdentityServices, apps } from '../db/schema.js';
+import { appIdentityServices, appIntegrationServices, apps } from '../db/schema.js';
 import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from './pagination.js';
 import type { Principal } from './principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from './result.js';
@@ -9,6 +9,13 @@ import { inIdOrder } from './rows.js';
 
 export type App = typeof apps.$inferSelect;
 export type IdentityService = typeof appIdentityServices.$inferSelect;
+
+export type IntegrationService = typeof appIntegrationServices.$inferSelect;
+
+export interface IntegrationServiceInput {
+  name: string;
+  baseUrl: string;
+}
 
 export interface IdentityServiceInput {
   name: string;
@@ -19,12 +26,14 @@ export interface CreateAppInput {
   name: string;
   description?: string | null;
   identityServices?: IdentityServiceInput[] | null;
+  integrationServices?: IntegrationServiceInput[] | null;
 }
 
 export interface UpdateAppInput {
   id: number | null;
   description?: string | null;
   identityServices?: IdentityServiceInput[] | null;
+  integrationServices?: IntegrationServiceInput[] | null;
 }
 
 /** Volt MX app names: a letter, then letters and digits; `<name>_preview` names its preview. */
@@ -52,6 +61,32 @@ function checkIdentityServices(services: IdentityServiceInput[], field: string[]
     if (typeProblem) problems.push(typeProblem);
     const key = asciiLower(service.name);
     if (seen.has(key)) problems.push(userError('INVALID_INPUT', `Identity service ${service.name} is listed twice`, [...at, 'name']));
+    seen.add(key);
+  });
+  return problems;
+}
+
+const MAX_URL_LENGTH = 2000;
+
+function checkIntegrationServices(services: IntegrationServiceInput[], field: string[]): UserError[] {
+  if (services.length > MAX_IDENTITY_SERVICES)
+    return [userError('LIMIT_EXCEEDED', `An app calls at most ${MAX_IDENTITY_SERVICES} integration services`, field)];
+  const problems: UserError[] = [];
+  const seen = new Set<string>();
+  services.forEach((service, index) => {
+    const at = [...field, String(index)];
+    const nameProblem = checkName(service.name, [...at, 'name'], 'Integration service name');
+    if (nameProblem) problems.push(nameProblem);
+    let url: URL | null = null;
+    try {
+      url = service.baseUrl.length <= MAX_URL_LENGTH ? new URL(service.baseUrl) : null;
+    } catch {
+      url = null;
+    }
+    if (!url || !['http:', 'https:'].includes(url.protocol) || url.username || url.password)
+      problems.push(userError('INVALID_INPUT', `Base URL must be an http(s) URL of at most ${MAX_URL_LENGTH} characters, without credentials`, [...at, 'baseUrl']));
+    const key = asciiLower(service.name);
+    if (seen.has(key)) problems.push(userError('INVALID_INPUT', `Integration service ${service.name} is listed twice`, [...at, 'name']));
     seen.add(key);
   });
   return problems;
@@ -98,11 +133,22 @@ export class AppService {
       .all();
   }
 
+  /** Integration services of many apps in one statement, in each app's own order. */
+  integrationServicesOf(appIds: readonly number[]): IntegrationService[] {
+    return this.db
+      .select()
+      .from(appIntegrationServices)
+      .where(inArray(appIntegrationServices.appId, [...appIds]))
+      .orderBy(asc(appIntegrationServices.appId), asc(appIntegrationServices.position))
+      .all();
+  }
+
   create(principal: Principal, input: CreateAppInput): Result<App> {
     const problems = [
       checkName(input.name, ['input', 'name']),
       checkDescription(input.description, ['input', 'description']),
       ...checkIdentityServices(input.identityServices ?? [], ['input', 'identityServices']),
+      ...checkIntegrationServices(input.integrationServices ?? [], ['input', 'integrationServices']),
     ].filter((p) => p !== null);
     if (problems.length === 0 && !appNamePattern.test(input.name))
       problems.push(userError('INVALID_INPUT', 'App name must start with a letter and hold only letters and digits', ['input', 'name']));
@@ -120,6 +166,7 @@ export class AppService {
         .returning()
         .get();
       this.writeIdentityServices(tx, created.id, input.identityServices ?? []);
+      this.writeIntegrationServices(tx, created.id, input.integrationServices ?? []);
       return created;
     });
     return ok(app);
@@ -132,6 +179,7 @@ export class AppService {
     const problems = [
       checkDescription(input.description, ['input', 'description']),
       ...checkIdentityServices(input.identityServices ?? [], ['input', 'identityServices']),
+      ...checkIntegrationServices(input.integrationServices ?? [], ['input', 'integrationServices']),
     ].filter((p) => p !== null);
     if (problems.length > 0) return fail(...problems);
     const updated = this.db.transaction((tx) => {
@@ -143,9 +191,20 @@ export class AppService {
         tx.delete(appIdentityServices).where(eq(appIdentityServices.appId, app.id)).run();
         this.writeIdentityServices(tx, app.id, input.identityServices);
       }
+      if (input.integrationServices != null) {
+        tx.delete(appIntegrationServices).where(eq(appIntegrationServices.appId, app.id)).run();
+        this.writeIntegrationServices(tx, app.id, input.integrationServices);
+      }
       return row;
     });
     return ok(updated);
+  }
+
+  private writeIntegrationServices(tx: Pick<Db, 'insert'>, appId: number, services: IntegrationServiceInput[]): void {
+    if (services.length === 0) return;
+    tx.insert(appIntegrationServices)
+      .values(services.map((service, position) => ({ appId, position, ...service })))
+      .run();
   }
 
   private writeIdentityServices(tx: Pick<Db, 'insert'>, appId: number, services: IdentityServiceInput[]): void {

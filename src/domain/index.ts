@@ -3,6 +3,8 @@ import type { Logger } from '../logger.js';
 import { AccountService } from './accounts.js';
 import { AppStatusService } from './app-status.js';
 import { AppService } from './apps.js';
+import { ClientCredentialsService } from './client-credentials.js';
+import { SecretBox } from './secret-box.js';
 import { BlobStore } from './binaries/blob-store.js';
 import { BinaryService, type BinaryLimits } from './binaries/service.js';
 import { DirectoryService } from './directory.js';
@@ -56,7 +58,9 @@ export function createDomain(db: Db, options: DomainOptions) {
     const [app] = apps.byIdsUnscoped([appId]);
     return { name: app?.name ?? `app-${appId}`, description: app?.description ?? null };
   });
-  const services = new ServicesPublishing(publish, apps, binaries, environments, runtimes);
+  const box = new SecretBox(options.dataDir);
+  const credentials = new ClientCredentialsService(db, box);
+  const services = new ServicesPublishing(publish, apps, binaries, environments, runtimes, credentials);
   runner.register('NATIVE_CLIENT', 'PUBLISH', native.publishPlan());
   const removeVersion = native.removeVersionPlan();
   const unpublishNative = services.unpublishNativePlan();
@@ -80,6 +84,8 @@ export function createDomain(db: Db, options: DomainOptions) {
     services,
     runtimes,
     signing,
+    credentials,
+    box,
     appStatuses: new AppStatusService(db, jobs, runtimes),
   };
 }

@@ -21,6 +21,7 @@ export const userErrorCodes = [
   'NOTHING_TO_PUBLISH',
   'JOB_NOT_CANCELABLE',
   'URL_NOT_ALLOWED',
+  'RUNTIME_UNREACHABLE',
 ] as const;
 
 export type UserErrorCode = (typeof userErrorCodes)[number];

@@ -63,7 +63,15 @@ export const runtimeCommand = z.discriminatedUnion('type', [
     jobId: id,
     services: z.array(z.object({ name: short, providerType: short })).max(1000),
   }),
-  z.object({ type: z.literal('publishAppServices'), appId: id, jobId: id, identityServices: z.array(short).max(1000) }),
+  z.object({
+    type: z.literal('publishAppServices'),
+    appId: id,
+    appName: short,
+    jobId: id,
+    identityServices: z.array(short).max(1000),
+    integrationServices: z.array(z.object({ name: short, baseUrl: z.string().url().max(2000) })).max(1000),
+  }),
+  z.object({ type: z.literal('setAppCredentials'), appId: id, appKey: z.string().regex(/^[A-Za-z0-9_-]{16,100}$/), secretSha256: sha256 }),
   z.object({ type: z.literal('deployWebClient'), appId: id, jobId: id, binaryId: id.nullable(), artifactSha256: sha256 }),
   z.object({ type: z.literal('activate'), appId: id }),
   z.object({ type: z.literal('unpublishServices'), appId: id }),
@@ -87,6 +95,7 @@ export interface CommandResults {
   removeManagementApps: { removed: number };
   publishIdentityServices: { published: number };
   publishAppServices: { published: true };
+  setAppCredentials: { set: true };
   deployWebClient: { deployed: true };
   activate: { activated: boolean };
   unpublishServices: { removedIdentityServices: string[] };

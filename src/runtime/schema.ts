@@ -111,13 +111,38 @@ export const publishedAppServices = sqliteTable(
   {
     appId: integer('app_id').notNull(),
     environmentId: integer('environment_id').notNull(),
+    /** The app's name as published: its web client and SDK configuration live under `/apps/<name>/` (R53, R54). */
+    appName: text('app_name').notNull().default(''),
     /** Names of the identity services this publication uses, as JSON. */
     identityServices: text('identity_services').notNull(),
+    /** The app's integration services as published, `[{ name, baseUrl }]` as JSON (R54). */
+    integrationServices: text('integration_services').notNull().default('[]'),
     publishedAt: integer('published_at', { mode: 'timestamp_ms' }).notNull(),
     activatedAt: integer('activated_at', { mode: 'timestamp_ms' }),
     publishJobId: integer('publish_job_id'),
   },
-  (t) => [primaryKey({ columns: [t.appId, t.environmentId] }), index('published_app_services_env_idx').on(t.environmentId)],
+  (t) => [
+    primaryKey({ columns: [t.appId, t.environmentId] }),
+    index('published_app_services_env_idx').on(t.environmentId),
+    index('published_app_services_name_idx').on(t.environmentId, sql`lower(${t.appName})`),
+  ],
+);
+
+/**
+ * R54: an app's key and the SHA-256 of its secret in an environment. The secret is 32 random
+ * bytes, so a fast hash is enough: nothing can be guessed from it. Kept across unpublishing and
+ * rollbacks, as the key is stable once made.
+ */
+export const appCredentials = sqliteTable(
+  'app_credentials',
+  {
+    appId: integer('app_id').notNull(),
+    environmentId: integer('environment_id').notNull(),
+    appKey: text('app_key').notNull(),
+    secretSha256: text('secret_sha256').notNull(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.environmentId] }), uniqueIndex('app_credentials_key_unique').on(t.environmentId, t.appKey)],
 );
 
 /** R38: the one live web client of an app in an environment. */

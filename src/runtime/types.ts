@@ -64,10 +64,17 @@ export interface PublishedIdentityService {
   publishJobId: number | null;
 }
 
+export interface IntegrationService {
+  name: string;
+  baseUrl: string;
+}
+
 export interface PublishedAppServices {
   environmentId: number;
   appId: number;
+  appName: string;
   identityServices: string[];
+  integrationServices: IntegrationService[];
   publishedAt: number;
   activatedAt: number | null;
   publishJobId: number | null;
@@ -93,4 +100,14 @@ export interface ServicesState {
 export interface RuntimeState {
   management: ManagementApp[];
   services: ServicesState;
+}
+
+/** An app as a runtime serves it to browsers and SDKs (R53, R54). */
+export interface PublishedApp {
+  appId: number;
+  appName: string;
+  webClientSha256: string | null;
+  identityServices: { name: string; providerType: string }[];
+  integrationServices: IntegrationService[];
+  credentials: { appKey: string; secretSha256: string } | null;
 }

@@ -1,4 +1,4 @@
-import type { App, IdentityService } from '../domain/apps.js';
+import type { App, IdentityService, IntegrationService } from '../domain/apps.js';
 import { builder } from './builder.js';
 import { toConnection } from './connection.js';
 import { isPresent, localId, parseRowId } from './ids.js';
@@ -8,6 +8,14 @@ const IdentityServiceRef = builder.objectRef<IdentityService>('IdentityService')
   fields: (t) => ({
     name: t.exposeString('name'),
     providerType: t.exposeString('providerType'),
+  }),
+});
+
+const IntegrationServiceRef = builder.objectRef<IntegrationService>('IntegrationService').implement({
+  description: 'A service the app calls (R54): published with its services, handed to SDKs in the app configuration.',
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'Unique within the app, case-insensitively.' }),
+    baseUrl: t.exposeString('baseUrl', { description: 'The http(s) URL the service answers at.' }),
   }),
 });
 
@@ -22,6 +30,13 @@ export const AppRef = builder.loadableNode('App', {
     identityServices: t.loadableGroup({
       type: IdentityServiceRef,
       load: async (appIds: number[], context) => context.domain.apps.identityServicesOf(appIds),
+      group: (service) => service.appId,
+      resolve: (app) => app.id,
+    }),
+    integrationServices: t.loadableGroup({
+      type: IntegrationServiceRef,
+      description: "The integration services the app calls, in the app's order (R54).",
+      load: async (appIds: number[], context) => context.domain.apps.integrationServicesOf(appIds),
       group: (service) => service.appId,
       resolve: (app) => app.id,
     }),
@@ -43,11 +58,20 @@ const IdentityServiceInput = builder.inputType('IdentityServiceInput', {
   }),
 });
 
+const IntegrationServiceInput = builder.inputType('IntegrationServiceInput', {
+  description: 'An integration service of the app: a name and the http(s) base URL it answers at.',
+  fields: (t) => ({
+    name: t.string({ required: true, description: 'Unique within the app, case-insensitively.' }),
+    baseUrl: t.string({ required: true, description: 'An http(s) URL without credentials, at most 2000 characters.' }),
+  }),
+});
+
 const CreateAppInput = builder.inputType('CreateAppInput', {
   fields: (t) => ({
     name: t.string({ required: true }),
     description: t.string(),
     identityServices: t.field({ type: [IdentityServiceInput] }),
+    integrationServices: t.field({ type: [IntegrationServiceInput], description: 'Replaces the app\'s list when given (R54).' }),
   }),
 });
 
@@ -56,6 +80,7 @@ const UpdateAppInput = builder.inputType('UpdateAppInput', {
     id: t.id({ required: true }),
     description: t.string(),
     identityServices: t.field({ type: [IdentityServiceInput] }),
+    integrationServices: t.field({ type: [IntegrationServiceInput], description: 'Replaces the app\'s list when given (R54).' }),
   }),
 });
 

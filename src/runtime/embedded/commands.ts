@@ -2,6 +2,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { CommandOf, CommandResult, CommandType, RuntimeCommand } from '../commands.js';
 import { RuntimeRefusedError } from '../errors.js';
 import {
+  appCredentials,
   liveWebClients,
   managementApps,
   managementTargets,
@@ -161,13 +162,29 @@ export class RuntimeCommands {
         return { published: command.services.length };
       }
       case 'publishAppServices': {
-        const values = { identityServices: JSON.stringify(command.identityServices), publishedAt: now, activatedAt: null, publishJobId: command.jobId };
+        const values = {
+          appName: command.appName,
+          identityServices: JSON.stringify(command.identityServices),
+          integrationServices: JSON.stringify(command.integrationServices),
+          publishedAt: now,
+          activatedAt: null,
+          publishJobId: command.jobId,
+        };
         this.db
           .insert(publishedAppServices)
           .values({ appId: command.appId, environmentId, ...values })
           .onConflictDoUpdate({ target: [publishedAppServices.appId, publishedAppServices.environmentId], set: values })
           .run();
         return { published: true };
+      }
+      case 'setAppCredentials': {
+        const values = { appKey: command.appKey, secretSha256: command.secretSha256, updatedAt: now };
+        this.db
+          .insert(appCredentials)
+          .values({ appId: command.appId, environmentId, ...values })
+          .onConflictDoUpdate({ target: [appCredentials.appId, appCredentials.environmentId], set: values })
+          .run();
+        return { set: true };
       }
       case 'deployWebClient': {
         // R38: one live web client per app and environment; a new one replaces it.

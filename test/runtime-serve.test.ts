@@ -1,0 +1,225 @@
+import { request as httpRequest } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { zip } from './fixtures.js';
+import { multipartUpload, noUserErrors, type Client, type TestServer, startServer } from './kit.js';
+import { onRuntime, probe, RUNTIME_KINDS, runtimeEnvironment } from './publish-kit.js';
+
+/** A GET with the path sent exactly as written (fetch would resolve `..` before sending). */
+function rawGet(url: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: target.hostname, port: target.port, path, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const STATUS = `query ($id: ID!) { node(id: $id) { ... on App { environmentStatuses {
+  environment { id } webClientUrl clientConfig { appKey appSecret configUrl }
+} } } }`;
+
+const PUBLISH = `mutation ($input: PublishServicesAndWebInput!) {
+  publishServicesAndWeb(input: $input) { job { id state error { code message } } userErrors { code message } }
+}`;
+
+const page = (title: string, filler = '') => `<!doctype html><html><head><title>${title}</title><link rel="stylesheet" href="css/site.css"></head><body><h1>${title}</h1>${filler}</body></html>`;
+
+let apps = 0;
+
+describe.each(RUNTIME_KINDS)('what the %s runtime serves', (kind) => {
+  onRuntime(kind);
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startServer();
+  });
+  afterAll(() => t.stop());
+
+  async function world(client: Client = t.admin) {
+    apps += 1;
+    const created = await client.request(
+      `mutation ($app: CreateAppInput!, $env: CreateEnvironmentInput!) {
+        createApp(input: $app) { app { id name } userErrors { message } }
+        createEnvironment(input: $env) { environment { id } userErrors { message } }
+      }`,
+      {
+        app: {
+          name: `Web${apps}`,
+          identityServices: [{ name: 'Login', providerType: 'UserStore' }],
+          integrationServices: [{ name: 'Orders', baseUrl: 'https://orders.example.com/api' }],
+        },
+        env: { name: `serve-${kind}-${apps}`, ...runtimeEnvironment() },
+      },
+    );
+    await probe(client, created.createEnvironment.environment.id);
+    return { appId: created.createApp.app.id as string, appName: created.createApp.app.name as string, environmentId: created.createEnvironment.environment.id as string };
+  }
+
+  async function upload(appId: string, version: string, name: string, files: Record<string, string | Buffer>): Promise<string> {
+    const response = await multipartUpload(t.admin, { appId, platform: 'WEB', version }, { name, content: await zip(files) });
+    const payload = (response.body.data as { uploadClientBinary: { binary: { id: string } | null; userErrors: unknown[] } }).uploadClientBinary;
+    return noUserErrors(payload).binary?.id as string;
+  }
+
+  async function publish(w: { appId: string; environmentId: string }, webClientBinaryId: string | null, sync = true) {
+    const { publishServicesAndWeb } = await t.admin.request(PUBLISH, { input: { appId: w.appId, environmentId: w.environmentId, webClientBinaryId, sync } });
+    return noUserErrors(publishServicesAndWeb).job as { id: string; state: string };
+  }
+
+  async function statusOf(w: { appId: string; environmentId: string }, client: Client = t.admin) {
+    const { node } = await client.request(STATUS, { id: w.appId });
+    return node.environmentStatuses.find((row: { environment: { id: string } }) => row.environment.id === w.environmentId) as {
+      webClientUrl: string | null;
+      clientConfig: { appKey: string; appSecret: string | null; configUrl: string } | null;
+    };
+  }
+
+  it('serves a .war web client from its archive: index, nested files, types, ETag, Range; no escape, no WEB-INF (R53)', async () => {
+    const w = await world();
+    const css = 'body { color: #123456 }\n'.repeat(40);
+    const war = await upload(w.appId, '1.0', 'shop.war', {
+      'index.html': page('Shop one'),
+      'css/site.css': css,
+      'js/app.js': 'console.log("app")',
+      'docs/index.html': page('Docs'),
+      'WEB-INF/web.xml': '<web-app/>',
+      'META-INF/MANIFEST.MF': 'Manifest-Version: 1.0',
+    });
+    expect((await statusOf(w)).webClientUrl).toBeNull();
+    expect((await publish(w, war)).state).toBe('SUCCEEDED');
+    const url = (await statusOf(w)).webClientUrl as string;
+    expect(url).toMatch(kind === 'embedded' ? new RegExp(`^${t.url}/runtime/serve-embedded-\\d+/apps/${w.appName}/$`) : new RegExp(`/apps/${w.appName}/$`));
+    const base = new URL(url);
+
+    const index = await fetch(url);
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await index.text()).toBe(page('Shop one'));
+    const sheet = await fetch(new URL('css/site.css', url));
+    expect([sheet.status, sheet.headers.get('content-type'), await sheet.text()]).toEqual([200, 'text/css; charset=utf-8', css]);
+    expect((await fetch(new URL('js/app.js', url))).headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(await (await fetch(new URL('docs/', url))).text()).toBe(page('Docs'));
+    // The folder without its slash, the app without its slash: redirected so relative links work.
+    expect((await fetch(new URL('docs', url), { redirect: 'manual' })).status).toBe(301);
+    expect((await fetch(url.replace(/\/$/, ''), { redirect: 'manual' })).headers.get('location')).toBe(url);
+
+    // Missing files, no listing, hidden folders (raw and encoded, any case), escapes.
+    for (const path of ['missing.html', 'css/', 'WEB-INF/web.xml', 'web-inf/web.xml', 'META-INF/MANIFEST.MF', 'WEB-INF%2Fweb.xml', '%57EB-INF/web.xml', 'css%2Fsite.css', 'css/./site.css', '%2e%2e/%2e%2e/shipyard.db', '..%2F..%2Fshipyard.db', 'css/%2e%2e/index.html', '/etc/passwd', '%2Fetc%2Fpasswd', 'css%5csite.css', '%00'])
+      expect((await rawGet(url, `${base.pathname}${path}`)).status, path).toBe(404);
+    const escaped = await rawGet(url, `${base.pathname}../../../../etc/passwd`);
+    expect(escaped.status).not.toBe(200);
+    expect(escaped.body.toString()).not.toContain('root:');
+    expect((await rawGet(url, `${base.pathname}css/../index.html`)).status).toBe(404);
+
+    // ETag round trip.
+    const etag = sheet.headers.get('etag') as string;
+    expect(etag).toMatch(/^"[0-9a-f]+-[0-9a-f]+"$/);
+    const again = await fetch(new URL('css/site.css', url), { headers: { 'if-none-match': etag } });
+    expect([again.status, await again.text()]).toEqual([304, '']);
+    expect((await fetch(new URL('css/site.css', url), { headers: { 'if-none-match': '"other"' } })).status).toBe(200);
+
+    // Range: a slice of a deflated entry, a suffix, and one past the end.
+    const slice = await fetch(new URL('css/site.css', url), { headers: { range: 'bytes=10-29' } });
+    expect([slice.status, slice.headers.get('content-range'), slice.headers.get('content-length'), await slice.text()]).toEqual([206, `bytes 10-29/${css.length}`, '20', css.slice(10, 30)]);
+    const suffix = await fetch(new URL('css/site.css', url), { headers: { range: 'bytes=-5' } });
+    expect([suffix.status, await suffix.text()]).toEqual([206, css.slice(-5)]);
+    const past = await fetch(new URL('css/site.css', url), { headers: { range: `bytes=${css.length + 10}-` } });
+    expect([past.status, past.headers.get('content-range')]).toEqual([416, `bytes */${css.length}`]);
+
+    // Unpublishing makes the URL 404, and the status has no URL any more.
+    const { unpublishApp } = await t.admin.request(
+      `mutation ($input: UnpublishAppInput!) { unpublishApp(input: $input) { job { state } userErrors { message } } }`,
+      { input: { appId: w.appId, environmentId: w.environmentId, kind: 'SERVICES_AND_WEB', sync: true } },
+    );
+    expect(unpublishApp.job.state).toBe('SUCCEEDED');
+    expect((await fetch(url)).status).toBe(404);
+    expect((await statusOf(w)).webClientUrl).toBeNull();
+  });
+
+  it('serves a .zip web client, and a replaced one switches whole: 200 requests each see one version, never a mix (R38)', async () => {
+    const w = await world();
+    const filler = (letter: string) => `<p>${letter.repeat(100_000)}</p>`;
+    const one = page('Version one', filler('a'));
+    const two = page('Version two', filler('b'));
+    const first = await upload(w.appId, '1.0', 'site.zip', { 'index.html': one, 'css/site.css': 'h1 {}' });
+    const second = await upload(w.appId, '2.0', 'site.zip', { 'index.html': two, 'css/site.css': 'h1 {}' });
+    await publish(w, first);
+    const url = (await statusOf(w)).webClientUrl as string;
+    expect(await (await fetch(url)).text()).toBe(one);
+
+    const seen = { one: 0, two: 0 };
+    let publishing = true;
+    const publisher = (async () => {
+      // Replace back and forth while the requests run.
+      for (let round = 0; publishing && round < 40; round += 1) await publish(w, round % 2 === 0 ? second : first);
+    })();
+    for (let batch = 0; batch < 20; batch += 1) {
+      const bodies = await Promise.all(Array.from({ length: 10 }, async () => {
+        const response = await fetch(url);
+        expect(response.status).toBe(200);
+        return response.text();
+      }));
+      for (const body of bodies) {
+        expect(body === one || body === two, `a page of ${body.length} characters, neither version whole`).toBe(true);
+        seen[body === one ? 'one' : 'two'] += 1;
+      }
+    }
+    publishing = false;
+    await publisher;
+    expect(seen.one + seen.two).toBe(200);
+    expect(seen.two).toBeGreaterThan(0);
+  });
+
+  it('answers appconfig for the app key and secret, 401 otherwise; rotateAppSecret retires the old secret (R54)', async () => {
+    const w = await world();
+    expect((await statusOf(w)).clientConfig).toBeNull();
+    await publish(w, await upload(w.appId, '1.0', 'site.zip', { 'index.html': page('Config') }));
+    const { clientConfig, webClientUrl } = await statusOf(w);
+    expect(clientConfig).toMatchObject({ appKey: expect.stringMatching(/^[0-9a-f]{32}$/), appSecret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+    const config = clientConfig as { appKey: string; appSecret: string; configUrl: string };
+    expect(config.configUrl).toBe(`${webClientUrl}appconfig`);
+    const ask = (key: string, secret: string) => fetch(config.configUrl, { headers: { 'x-app-key': key, 'x-app-secret': secret } });
+
+    const answer = await ask(config.appKey, config.appSecret);
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({
+      appName: w.appName,
+      identityServices: [{ name: 'Login', providerType: 'UserStore', loginUrl: expect.stringContaining(`/apps/${w.appName}/authService/login?provider=Login`) }],
+      integrationServices: [{ name: 'Orders', url: 'https://orders.example.com/api' }],
+      webClientUrl,
+      runtimeVersions: { integration: '9.5.0', sync: '9.5.0', messaging: '9.5.0' },
+    });
+    expect((await ask(config.appKey, `${config.appSecret}x`)).status).toBe(401);
+    expect((await ask('0'.repeat(32), config.appSecret)).status).toBe(401);
+    expect((await fetch(config.configUrl)).status).toBe(401);
+
+    // A second publish keeps the key and the secret.
+    await publish(w, null);
+    expect((await statusOf(w)).clientConfig).toEqual(config);
+    // A VIEWER sees the key, not the secret.
+    const viewer = await t.as('VIEWER');
+    expect((await statusOf(w, viewer)).clientConfig).toEqual({ ...config, appSecret: null });
+    const refused = await viewer.request(
+      `mutation ($input: RotateAppSecretInput!) { rotateAppSecret(input: $input) { clientConfig { appSecret } userErrors { code } } }`,
+      { input: { appId: w.appId, environmentId: w.environmentId } },
+    );
+    expect(refused.rotateAppSecret.userErrors).toEqual([{ code: 'FORBIDDEN' }]);
+    expect((await ask(config.appKey, config.appSecret)).status).toBe(200);
+
+    const member = await t.as('MEMBER');
+    const { rotateAppSecret } = await member.request(
+      `mutation ($input: RotateAppSecretInput!) { rotateAppSecret(input: $input) { clientConfig { appKey appSecret configUrl } userErrors { code } } }`,
+      { input: { appId: w.appId, environmentId: w.environmentId } },
+    );
+    const rotated = noUserErrors(rotateAppSecret).clientConfig as typeof config;
+    expect(rotated.appKey).toBe(config.appKey);
+    expect(rotated.appSecret).not.toBe(config.appSecret);
+    expect((await ask(config.appKey, config.appSecret)).status).toBe(401);
+    expect((await ask(rotated.appKey, rotated.appSecret)).status).toBe(200);
+    expect((await statusOf(w)).clientConfig).toEqual(rotated);
+  });
+});
