@@ -1,8 +1,10 @@
+import { createHash, verify } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
+import { parse as parsePlist } from 'plist';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { zip } from './fixtures.js';
 import { multipartUpload, noUserErrors, type Client, type TestServer, startServer } from './kit.js';
-import { onRuntime, probe, RUNTIME_KINDS, runtimeEnvironment } from './publish-kit.js';
+import { binary, MANAGEMENT, onRuntime, probe, PUBLISH_NATIVE, publishWorld, RUNTIME_KINDS, runtimeEnvironment } from './publish-kit.js';
 
 /** A GET with the path sent exactly as written (fetch would resolve `..` before sending). */
 function rawGet(url: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
@@ -221,5 +223,118 @@ describe.each(RUNTIME_KINDS)('what the %s runtime serves', (kind) => {
     expect((await ask(config.appKey, config.appSecret)).status).toBe(401);
     expect((await ask(rotated.appKey, rotated.appSecret)).status).toBe(200);
     expect((await statusOf(w)).clientConfig).toEqual(rotated);
+  });
+
+  it('store links list exactly the ACTIVE apps targeting their user; revoked, expired and untargeted links see nothing; downloads verify (R55, R56)', async () => {
+    const w = await publishWorld(t.admin);
+    const { createApp } = await t.admin.request(`mutation { createApp(input: { name: "Drafty${apps}" }) { app { id } } }`);
+    const invite = async (user: string, expiresAt?: string) => {
+      const { createStoreInvitation } = await t.admin.request(
+        `mutation ($input: CreateStoreInvitationInput!) { createStoreInvitation(input: $input) { invitation { id state } storeUrl userErrors { code message } } }`,
+        { input: { directoryUserId: user, ...(expiresAt ? { expiresAt } : {}) } },
+      );
+      return noUserErrors(createStoreInvitation) as { invitation: { id: string; state: string }; storeUrl: string };
+    };
+    const ann = await invite(w.users.ann);
+    const bea = await invite(w.users.bea);
+    const cal = await invite(w.users.cal);
+    const dee = await invite(w.users.dee);
+    expect(ann.storeUrl).toMatch(/\/store\/[A-Za-z0-9_-]{43}$/);
+    // A member may not invite; the link is never shown again.
+    const member = await t.as('MEMBER');
+    const refused = await member.request(`mutation ($input: CreateStoreInvitationInput!) { createStoreInvitation(input: $input) { storeUrl userErrors { code } } }`, {
+      input: { directoryUserId: w.users.ann },
+    });
+    expect(refused.createStoreInvitation).toEqual({ storeUrl: null, userErrors: [{ code: 'FORBIDDEN' }] });
+
+    const ios = await binary(t.admin, w.appId, 'IOS_PHONE', '1.0');
+    const android = await binary(t.admin, w.appId, 'ANDROID_PHONE', '1.0');
+    const windows = await binary(t.admin, w.appId, 'WINDOWS', '1.0.0');
+    const published = await t.admin.request(PUBLISH_NATIVE, {
+      input: { sync: true, appId: w.appId, environmentId: w.environmentId, option: 'APP_STORE', workflowState: 'ACTIVE', binaryIds: [ios, android, windows], targets: { userIds: [w.users.ann], groupIds: [w.groups.Team] } },
+    });
+    expect(published.publishNativeClient.job.state).toBe('SUCCEEDED');
+    const draft = await t.admin.request(PUBLISH_NATIVE, {
+      input: { sync: true, appId: createApp.app.id, environmentId: w.environmentId, option: 'APP_STORE', workflowState: 'DRAFT', binaryIds: [await binary(t.admin, createApp.app.id, 'ANDROID_PHONE', '1.0')], targets: { userIds: [w.users.ann] } },
+    });
+    expect(draft.publishNativeClient.job.state).toBe('SUCCEEDED');
+
+    const storeOf = async (url: string) => {
+      const response = await fetch(`${url}?format=json`);
+      return { status: response.status, body: response.status === 200 ? ((await response.json()) as { apps: { name: string; installs: { platform: string; version: string; installUrl: string; downloadUrl: string; manifestUrl: string | null; sha256: string }[] }[] }) : null };
+    };
+    // The targeted user (directly, and through a group) sees exactly the ACTIVE app; the DRAFT one is in nobody's store.
+    const annStore = await storeOf(ann.storeUrl);
+    expect(annStore.status).toBe(200);
+    expect(annStore.body?.apps.map((app) => app.name)).toEqual([w.appName]);
+    expect(annStore.body?.apps[0]?.installs.map((install) => [install.platform, install.version]).sort()).toEqual([['ANDROID_PHONE', '1.0'], ['IOS_PHONE', '1.0'], ['WINDOWS', '1.0.0']]);
+    expect((await storeOf(bea.storeUrl)).body?.apps.map((app) => app.name)).toEqual([w.appName]);
+    // Untargeted: the page answers, with nothing on it.
+    expect(await storeOf(dee.storeUrl)).toEqual({ status: 200, body: { apps: [] } });
+    // The same by Accept, and as a page for phones.
+    expect(await (await fetch(ann.storeUrl, { headers: { accept: 'application/json' } })).json()).toEqual(annStore.body);
+    const html = await fetch(ann.storeUrl);
+    expect(html.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(html.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const text = await html.text();
+    expect(text).toContain('name="viewport"');
+    expect(text).toContain(w.appName);
+    expect(text).toContain('itms-services://?action=download-manifest&amp;url=');
+
+    // The notification of that publish carries each user's link.
+    const { node: annUser } = await t.admin.request(`query ($id: ID!) { node(id: $id) { ... on DirectoryUser { notifications { message storeUrl } storeInvitations { id state } } } }`, { id: w.users.ann });
+    expect(annUser.notifications[0]).toMatchObject({ message: expect.stringContaining(w.appName), storeUrl: ann.storeUrl });
+    expect(annUser.storeInvitations).toEqual([{ id: ann.invitation.id, state: 'ACTIVE' }]);
+
+    // Downloads: the signed artifact, whole and by range, verified against the environment's key.
+    const installs = annStore.body?.apps[0]?.installs ?? [];
+    const androidInstall = installs.find((install) => install.platform === 'ANDROID_PHONE');
+    expect(androidInstall?.installUrl).toBe(androidInstall?.downloadUrl);
+    const download = await fetch(androidInstall?.downloadUrl as string);
+    const bytes = Buffer.from(await download.arrayBuffer());
+    expect(download.headers.get('content-length')).toBe(String(bytes.length));
+    const sha256 = download.headers.get('x-content-sha256') as string;
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(sha256);
+    expect(sha256).toBe(androidInstall?.sha256);
+    const { signingPublicKey } = (await t.admin.request(MANAGEMENT, { id: w.environmentId })).node;
+    expect(verify(null, Buffer.from(sha256, 'hex'), signingPublicKey, Buffer.from(download.headers.get('x-content-signature') as string, 'base64'))).toBe(true);
+    expect(verify(null, Buffer.from(sha256.replace(/^./, (c) => (c === '0' ? '1' : '0')), 'hex'), signingPublicKey, Buffer.from(download.headers.get('x-content-signature') as string, 'base64'))).toBe(false);
+    const part = await fetch(androidInstall?.downloadUrl as string, { headers: { range: 'bytes=4-13' } });
+    expect([part.status, part.headers.get('content-range')]).toEqual([206, `bytes 4-13/${bytes.length}`]);
+    expect(Buffer.from(await part.arrayBuffer())).toEqual(bytes.subarray(4, 14));
+
+    // iOS: an itms-services link to a manifest plist naming the artifact, bundle id and version.
+    const iosInstall = installs.find((install) => install.platform === 'IOS_PHONE');
+    expect(iosInstall?.installUrl).toBe(`itms-services://?action=download-manifest&url=${encodeURIComponent(iosInstall?.manifestUrl as string)}`);
+    const manifest = parsePlist(await (await fetch(iosInstall?.manifestUrl as string)).text()) as { items: { assets: { kind: string; url: string }[]; metadata: Record<string, string> }[] };
+    expect(manifest.items[0]?.assets).toEqual([{ kind: 'software-package', url: iosInstall?.downloadUrl }]);
+    expect(manifest.items[0]?.metadata).toEqual({ 'bundle-identifier': 'com.example.banking', 'bundle-version': '1.0', kind: 'software', title: w.appName });
+    const ipa = await fetch(iosInstall?.downloadUrl as string);
+    expect([ipa.status, ipa.headers.get('x-content-sha256')]).toEqual([200, iosInstall?.sha256]);
+    await ipa.arrayBuffer();
+
+    // Revoked: nothing at all (the positive control: it worked a moment ago).
+    expect((await storeOf(cal.storeUrl)).body?.apps).toHaveLength(1);
+    const { revokeStoreInvitation } = await t.admin.request(`mutation ($id: ID!) { revokeStoreInvitation(input: { id: $id }) { invitation { state } userErrors { code } } }`, { id: cal.invitation.id });
+    expect(revokeStoreInvitation).toEqual({ invitation: { state: 'REVOKED' }, userErrors: [] });
+    expect((await storeOf(cal.storeUrl)).status).toBe(404);
+    const calDownload = cal.storeUrl + (androidInstall?.downloadUrl as string).slice(ann.storeUrl.length);
+    expect((await fetch(calDownload)).status).toBe(404);
+    expect((await fetch(bea.storeUrl + (androidInstall?.downloadUrl as string).slice(ann.storeUrl.length))).status).toBe(200);
+
+    // Expired: works until its time, then nothing.
+    const soon = await invite(w.users.ann, new Date(Date.now() + 1500).toISOString());
+    expect((await storeOf(soon.storeUrl)).body?.apps).toHaveLength(1);
+    for (let attempt = 0; attempt < 100 && (await storeOf(soon.storeUrl)).status === 200; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await storeOf(soon.storeUrl)).status).toBe(404);
+    expect((await storeOf(ann.storeUrl)).status).toBe(200);
+
+    // A user no longer targeted: bea leaves through new targets.
+    await t.admin.request(PUBLISH_NATIVE, {
+      input: { sync: true, appId: w.appId, environmentId: w.environmentId, option: 'APP_STORE', workflowState: 'ACTIVE', binaryIds: [await binary(t.admin, w.appId, 'ANDROID_PHONE', '1.1')], targets: { userIds: [w.users.ann] } },
+    });
+    expect((await storeOf(bea.storeUrl)).body?.apps).toEqual([]);
+    expect((await storeOf(ann.storeUrl)).body?.apps[0]?.installs.find((install) => install.platform === 'ANDROID_PHONE')?.version).toBe('1.1');
+    expect((await fetch(bea.storeUrl + (androidInstall?.downloadUrl as string).slice(ann.storeUrl.length))).status).toBe(404);
   });
 });

@@ -5,6 +5,7 @@ import { AppStatusService } from './app-status.js';
 import { AppService } from './apps.js';
 import { ClientCredentialsService } from './client-credentials.js';
 import { SecretBox } from './secret-box.js';
+import { StoreInvitationService } from './store-invitations.js';
 import { BlobStore } from './binaries/blob-store.js';
 import { BinaryService, type BinaryLimits } from './binaries/service.js';
 import { DirectoryService } from './directory.js';
@@ -54,11 +55,22 @@ export function createDomain(db: Db, options: DomainOptions) {
   const runner = new PublishRunner(db, jobs, environments, runtimeOf, events, options.logger, options.runner);
   const publish = new PublishService(jobs, runner, apps, environments);
   const signing = new ArtifactSigning(db);
-  const native = new NativePublishing(publish, binaries, management, directory, environments, store, signing, (appId) => {
-    const [app] = apps.byIdsUnscoped([appId]);
-    return { name: app?.name ?? `app-${appId}`, description: app?.description ?? null };
-  });
   const box = new SecretBox(options.dataDir);
+  const storeInvitations = new StoreInvitationService(db, box, directory, environments, runtimes);
+  const native = new NativePublishing(
+    publish,
+    binaries,
+    management,
+    directory,
+    environments,
+    store,
+    signing,
+    (appId) => {
+      const [app] = apps.byIdsUnscoped([appId]);
+      return { name: app?.name ?? `app-${appId}`, description: app?.description ?? null };
+    },
+    (environmentId, userIds) => storeInvitations.liveTokens(environmentId, userIds),
+  );
   const credentials = new ClientCredentialsService(db, box);
   const services = new ServicesPublishing(publish, apps, binaries, environments, runtimes, credentials);
   runner.register('NATIVE_CLIENT', 'PUBLISH', native.publishPlan());
@@ -85,7 +97,7 @@ export function createDomain(db: Db, options: DomainOptions) {
     runtimes,
     signing,
     credentials,
-    box,
+    storeInvitations,
     appStatuses: new AppStatusService(db, jobs, runtimes),
   };
 }

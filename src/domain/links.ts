@@ -1,4 +1,4 @@
-import { appConfigPath, webClientPath } from '../runtime/serve/public.js';
+import { appConfigPath, storePath, webClientPath } from '../runtime/serve/public.js';
 import type { Environment } from './environments.js';
 
 /**
@@ -15,6 +15,15 @@ export class PublicLinks {
 
   webClient(environment: Pick<Environment, 'name' | 'url'>, appName: string): string {
     return `${this.runtimeBase(environment)}${webClientPath(appName)}`;
+  }
+
+  /** A store link: from its token when it is made, from the stored path in a notification. */
+  store(environment: Pick<Environment, 'name' | 'url'>, token: string): string {
+    return this.onRuntime(environment, storePath(token));
+  }
+
+  onRuntime(environment: Pick<Environment, 'name' | 'url'>, path: string): string {
+    return `${this.runtimeBase(environment)}${path}`;
   }
 
   appConfig(environment: Pick<Environment, 'name' | 'url'>, appName: string): string {

@@ -24,6 +24,8 @@ export const managementApps = sqliteTable(
     id: integer('id').primaryKey({ autoIncrement: true }),
     environmentId: integer('environment_id').notNull(),
     appId: integer('app_id').notNull(),
+    /** The title the Enterprise Store shows (R55). */
+    appName: text('app_name').notNull().default(''),
     preview: integer('preview', { mode: 'boolean' }).notNull(),
     workflowState: text('workflow_state', { enum: ['DRAFT', 'ACTIVE'] }).notNull(),
     signAction: text('sign_action', { enum: ['SIGN_ONLY', 'WRAP_AND_SIGN'] }).notNull(),
@@ -44,6 +46,8 @@ export const managementVersions = sqliteTable(
     version: text('version').notNull(),
     versionKey: text('version_key').notNull(),
     binaryId: integer('binary_id'),
+    /** The binary's bundle id or package, for the iOS install manifest (R55). */
+    bundleId: text('bundle_id'),
     artifactSha256: text('artifact_sha256').notNull(),
     signature: text('signature').notNull(),
     wrapped: integer('wrapped', { mode: 'boolean' }).notNull(),
@@ -85,6 +89,8 @@ export const storeNotifications = sqliteTable(
       .references(() => managementApps.id, { onDelete: 'cascade' }),
     publishJobId: integer('publish_job_id'),
     message: text('message').notNull(),
+    /** The user's store link under the runtime's base URL (`/store/<token>`), when they had one (R55). */
+    storePath: text('store_path'),
     createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
   },
   (t) => [index('store_notifications_user_idx').on(t.environmentId, t.directoryUserId, t.id), index('store_notifications_job_idx').on(t.publishJobId)],
@@ -184,3 +190,22 @@ export const runtimeCommands = sqliteTable('runtime_commands', {
   result: text('result').notNull(),
   appliedAt: integer('applied_at', { mode: 'timestamp_ms' }).notNull(),
 });
+
+/**
+ * R55: who may open the Enterprise Store at a link: the SHA-256 of the link's token, the
+ * directory user and the groups they were in when Shipyard last told the runtime.
+ */
+export const storeAccess = sqliteTable(
+  'store_access',
+  {
+    invitationId: integer('invitation_id').notNull(),
+    environmentId: integer('environment_id').notNull(),
+    directoryUserId: integer('directory_user_id').notNull(),
+    tokenSha256: text('token_sha256').notNull(),
+    /** The user's directory groups, as JSON. */
+    groupIds: text('group_ids').notNull(),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+    revoked: integer('revoked', { mode: 'boolean' }).notNull().default(false),
+  },
+  (t) => [primaryKey({ columns: [t.environmentId, t.invitationId] }), uniqueIndex('store_access_token_unique').on(t.tokenSha256)],
+);

@@ -19,6 +19,7 @@ export interface ManagementVersion {
   version: string;
   versionKey: string;
   binaryId: number | null;
+  bundleId: string | null;
   artifactSha256: string;
   signature: string;
   wrapped: boolean;
@@ -36,6 +37,7 @@ export interface ManagementApp {
   id: number;
   environmentId: number;
   appId: number;
+  appName: string;
   preview: boolean;
   workflowState: WorkflowState;
   signAction: SignAction;
@@ -52,6 +54,7 @@ export interface StoreNotification {
   managementAppId: number;
   publishJobId: number | null;
   message: string;
+  storePath: string | null;
   createdAt: number;
 }
 

@@ -65,7 +65,7 @@ export const ManagementAppRef = builder.loadableNode('ManagementApp', {
   }),
 });
 
-const StoreNotificationRef = builder.loadableNode('StoreNotification', {
+export const StoreNotificationRef = builder.loadableNode('StoreNotification', {
   id: { resolve: (notification: StoreNotification) => refKey(notification), parse: (id) => id },
   load: async (ids: string[], context) =>
     (

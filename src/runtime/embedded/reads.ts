@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
-import { appCredentials, liveWebClients, managementApps, managementTargets, managementVersions, publishedAppServices, publishedIdentityServices, storeNotifications } from '../schema.js';
+import { appCredentials, liveWebClients, storeAccess, managementApps, managementTargets, managementVersions, publishedAppServices, publishedIdentityServices, storeNotifications } from '../schema.js';
 import type { IntegrationService, ManagementApp, PublishedApp, ServicesState, StoreNotification } from '../types.js';
 import type { RuntimeDb } from './db.js';
 
@@ -92,6 +92,27 @@ export class RuntimeReads {
       integrationServices: JSON.parse(row.services.integrationServices) as IntegrationService[],
       credentials: row.credentials ? { appKey: row.credentials.appKey, secretSha256: row.credentials.secretSha256 } : null,
     };
+  }
+
+  /**
+   * R55: the Management apps a store link shows: ACTIVE ones with a version that target the
+   * link's user directly or through a group. Null for a link unknown, revoked or expired.
+   */
+  storeOf(environmentId: number, tokenSha256: string, now: number): { directoryUserId: number; apps: ManagementApp[] } | null {
+    const access = this.db
+      .select()
+      .from(storeAccess)
+      .where(and(eq(storeAccess.environmentId, environmentId), eq(storeAccess.tokenSha256, tokenSha256)))
+      .get();
+    if (!access || access.revoked || access.expiresAt.getTime() <= now) return null;
+    const groups = new Set(JSON.parse(access.groupIds) as number[]);
+    const apps = (this.managementOf([environmentId])[0] ?? []).filter(
+      (app) =>
+        app.workflowState === 'ACTIVE' &&
+        app.versions.length > 0 &&
+        app.targets.some((target) => target.userId === access.directoryUserId || (target.groupId !== null && groups.has(target.groupId))),
+    );
+    return { directoryUserId: access.directoryUserId, apps };
   }
 
   /** Newest first. */

@@ -5,6 +5,7 @@ import { contentType } from 'mime-types';
 import parseRange from 'range-parser';
 import type { Entry } from 'yauzl';
 import { runtimeInfo, type RuntimeHost } from '../embedded/index.js';
+import { StorePages } from './store.js';
 import { WebArchives, type WebArchive } from './web-archives.js';
 
 /** Where a request for a runtime's public pages is answered: the environment and its public base URL. */
@@ -18,7 +19,14 @@ export interface PublicRequest {
 }
 
 /** The public routes, as the OpenAPI document names them (docs/runtime-api.yaml). */
-export const PUBLIC_ROUTES = ['GET /apps/{appName}/appconfig', 'GET /apps/{appName}/', 'GET /apps/{appName}/{path}'] as const;
+export const PUBLIC_ROUTES = [
+  'GET /apps/{appName}/appconfig',
+  'GET /apps/{appName}/',
+  'GET /apps/{appName}/{path}',
+  'GET /store/{token}',
+  'GET /store/{token}/apps/{managementAppId}/{platform}',
+  'GET /store/{token}/apps/{managementAppId}/{platform}/manifest.plist',
+] as const;
 
 const APP_PATH = /^\/apps\/([^/]+)(\/.*)?$/;
 const HIDDEN_FOLDERS = new Set(['web-inf', 'meta-inf']);
@@ -26,6 +34,7 @@ const HIDDEN_FOLDERS = new Set(['web-inf', 'meta-inf']);
 /** Absolute URLs of what a runtime serves; the one place that spells them. */
 export const webClientPath = (appName: string) => `/apps/${encodeURIComponent(appName)}/`;
 export const appConfigPath = (appName: string) => `/apps/${encodeURIComponent(appName)}/appconfig`;
+export const storePath = (token: string) => `/store/${token}`;
 
 const sha256Of = (value: string) => createHash('sha256').update(value).digest();
 
@@ -70,8 +79,11 @@ export function webRootPath(encoded: string): string | null {
  */
 export class RuntimePublic {
   private readonly archives = new WebArchives();
+  private readonly store: StorePages;
 
-  constructor(private readonly host: RuntimeHost) {}
+  constructor(private readonly host: RuntimeHost) {
+    this.store = new StorePages(host);
+  }
 
   close(): void {
     this.archives.close();
@@ -79,6 +91,8 @@ export class RuntimePublic {
 
   /** Answers the request if its path is one of the public routes; false otherwise. */
   handle(req: IncomingMessage, res: ServerResponse, request: PublicRequest): boolean {
+    const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
+    if (this.store.handle(req, res, request.environmentId, request.baseUrl, request.path, query)) return true;
     const app = APP_PATH.exec(request.path);
     if (!app) return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
