@@ -19,7 +19,7 @@ async function repeatingProxy(target: string) {
   const forward = async (method: string, path: string, headers: IncomingHttpHeaders, body: Buffer) => {
     const response = await fetch(`${target}${path}`, {
       method,
-      headers: Object.fromEntries(Object.entries(headers).filter(([name]) => !['host', 'connection', 'content-length'].includes(name)) as [string, string][]),
+      headers: Object.fromEntries(Object.entries(headers).filter(([name]) => !['host', 'connection', 'content-length', 'transfer-encoding'].includes(name)) as [string, string][]),
       ...(method === 'GET' || method === 'HEAD' ? {} : { body: new Uint8Array(body) }),
     });
     return { status: response.status, headers: response.headers, body: Buffer.from(await response.arrayBuffer()) };
