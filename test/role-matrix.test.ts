@@ -32,6 +32,9 @@ const leastRole: Record<string, Role> = {
   createApiToken: 'ADMIN',
   revokeApiToken: 'ADMIN',
   createUser: 'ADMIN',
+  createStoreInvitation: 'ADMIN',
+  revokeStoreInvitation: 'ADMIN',
+  rotateAppSecret: 'MEMBER',
 };
 
 const variants: Record<string, [string[], unknown][]> = {

@@ -337,4 +337,51 @@ describe.each(RUNTIME_KINDS)('what the %s runtime serves', (kind) => {
     expect((await storeOf(ann.storeUrl)).body?.apps[0]?.installs.find((install) => install.platform === 'ANDROID_PHONE')?.version).toBe('1.1');
     expect((await fetch(bea.storeUrl + (androidInstall?.downloadUrl as string).slice(ann.storeUrl.length))).status).toBe(404);
   });
+
+  it('refuses bad input to the new mutations with user errors, changing nothing; another account sees none of it', async () => {
+    const w = await publishWorld(t.admin);
+    const invite = (input: Record<string, unknown>, client: Client = t.admin) =>
+      client.request(`mutation ($input: CreateStoreInvitationInput!) { createStoreInvitation(input: $input) { storeUrl invitation { id } userErrors { code field } } }`, { input });
+    const past = await invite({ directoryUserId: w.users.ann, expiresAt: new Date(Date.now() - 1000).toISOString() });
+    expect(past.createStoreInvitation).toEqual({ storeUrl: null, invitation: null, userErrors: [{ code: 'INVALID_INPUT', field: ['input', 'expiresAt'] }] });
+    const far = await invite({ directoryUserId: w.users.ann, expiresAt: new Date(Date.now() + 400 * 86_400_000).toISOString() });
+    expect(far.createStoreInvitation.userErrors).toEqual([{ code: 'INVALID_INPUT', field: ['input', 'expiresAt'] }]);
+    for (const directoryUserId of ['nonsense', w.appId, Buffer.from('DirectoryUser:99999').toString('base64')])
+      expect((await invite({ directoryUserId })).createStoreInvitation.userErrors).toEqual([{ code: 'NOT_FOUND', field: ['input', 'directoryUserId'] }]);
+    const other = t.otherAccount();
+    expect((await invite({ directoryUserId: w.users.ann }, other)).createStoreInvitation.userErrors).toEqual([{ code: 'NOT_FOUND', field: ['input', 'directoryUserId'] }]);
+    const { node } = await t.admin.request(`query ($id: ID!) { node(id: $id) { ... on DirectoryUser { storeInvitations { id } } } }`, { id: w.users.ann });
+    expect(node.storeInvitations).toEqual([]);
+    // Positive control: the same user, a valid request.
+    const made = (await invite({ directoryUserId: w.users.ann })).createStoreInvitation;
+    expect(made.userErrors).toEqual([]);
+    const revoke = (id: string, client: Client = t.admin) =>
+      client.request(`mutation ($id: ID!) { revokeStoreInvitation(input: { id: $id }) { invitation { state } userErrors { code } } }`, { id });
+    expect((await revoke(made.invitation.id, other)).revokeStoreInvitation).toEqual({ invitation: null, userErrors: [{ code: 'NOT_FOUND' }] });
+    expect((await revoke('nonsense')).revokeStoreInvitation.userErrors).toEqual([{ code: 'NOT_FOUND' }]);
+    expect((await fetch(`${made.storeUrl}?format=json`)).status).toBe(200);
+
+    const rotate = (input: Record<string, unknown>, client: Client = t.admin) =>
+      client.request(`mutation ($input: RotateAppSecretInput!) { rotateAppSecret(input: $input) { clientConfig { appKey } userErrors { code field } } }`, { input });
+    expect((await rotate({ appId: w.appId, environmentId: w.environmentId })).rotateAppSecret).toEqual({ clientConfig: null, userErrors: [{ code: 'NOT_FOUND', field: ['input', 'appId'] }] });
+    expect((await rotate({ appId: 'x', environmentId: 'y' })).rotateAppSecret.userErrors.map((error: { code: string }) => error.code)).toEqual(['NOT_FOUND', 'NOT_FOUND']);
+    expect((await rotate({ appId: w.appId, environmentId: w.environmentId }, other)).rotateAppSecret.userErrors[0].code).toBe('NOT_FOUND');
+
+    const bad = await t.admin.request(
+      `mutation ($input: UpdateAppInput!) { updateApp(input: $input) { app { integrationServices { name } } userErrors { code field } } }`,
+      { input: { id: w.appId, integrationServices: [{ name: 'A', baseUrl: 'ftp://x.example' }, { name: 'B', baseUrl: 'https://user:pw@x.example' }, { name: 'a', baseUrl: 'https://ok.example' }, { name: 'A', baseUrl: 'https://ok.example' }] } },
+    );
+    expect(bad.updateApp.userErrors).toEqual([
+      { code: 'INVALID_INPUT', field: ['input', 'integrationServices', '0', 'baseUrl'] },
+      { code: 'INVALID_INPUT', field: ['input', 'integrationServices', '1', 'baseUrl'] },
+      // Names are unique case-insensitively.
+      { code: 'INVALID_INPUT', field: ['input', 'integrationServices', '2', 'name'] },
+      { code: 'INVALID_INPUT', field: ['input', 'integrationServices', '3', 'name'] },
+    ]);
+    const good = await t.admin.request(
+      `mutation ($input: UpdateAppInput!) { updateApp(input: $input) { app { integrationServices { name baseUrl } } userErrors { code } } }`,
+      { input: { id: w.appId, integrationServices: [{ name: 'Orders', baseUrl: 'https://orders.example.com' }] } },
+    );
+    expect(good.updateApp).toEqual({ app: { integrationServices: [{ name: 'Orders', baseUrl: 'https://orders.example.com' }] }, userErrors: [] });
+  });
 });

@@ -76,6 +76,17 @@ export class StoreInvitationService {
     return ok(visible(revoked ?? row));
   }
 
+  /** Invitations by id, inside the principal's account only (null elsewhere). */
+  byIds(principal: Principal, ids: readonly number[]): (StoreInvitation | null)[] {
+    const rows = ids.length === 0 ? [] : this.db.select().from(storeInvitations).where(inArray(storeInvitations.id, [...ids])).all();
+    const users = this.directory.usersByIds(principal, rows.map((row) => row.directoryUserId));
+    const visibleRows = rows.filter((_row, index) => users[index] !== null);
+    return ids.map((id) => {
+      const row = visibleRows.find((candidate) => candidate.id === id);
+      return row ? visible(row) : null;
+    });
+  }
+
   /** Invitations of many directory users, newest first, without their secrets. */
   ofUsers(directoryUserIds: readonly number[]): StoreInvitation[][] {
     const rows = this.db

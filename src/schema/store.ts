@@ -1,10 +1,9 @@
-import { encodeGlobalID } from '@pothos/plugin-relay';
 import { PublicLinks } from '../domain/links.js';
 import type { UserError } from '../domain/result.js';
 import type { StoreInvitation } from '../domain/store-invitations.js';
 import { builder } from './builder.js';
 import { DirectoryUserRef } from './directory.js';
-import { localId } from './ids.js';
+import { isPresent, localId, parseRowId } from './ids.js';
 import { StoreNotificationRef } from './management.js';
 import { forbidden, UserErrorRef } from './payloads.js';
 
@@ -13,10 +12,12 @@ const StoreInvitationStateEnum = builder.enumType('StoreInvitationState', {
   values: { ACTIVE: { description: 'It opens the store.' }, REVOKED: { description: 'An ADMIN revoked it.' }, EXPIRED: { description: 'Its time is up.' } } as const,
 });
 
-const StoreInvitationRef = builder.objectRef<StoreInvitation>('StoreInvitation').implement({
+const StoreInvitationRef = builder.loadableNode('StoreInvitation', {
   description: "A directory user's personal Enterprise Store link (R55). The link itself is shown once, when it is made.",
+  id: { resolve: (invitation: StoreInvitation) => invitation.id, parse: parseRowId },
+  load: async (ids: number[], context) => context.domain.storeInvitations.byIds(context.principal, ids).filter(isPresent),
+  sort: (invitation) => invitation.id,
   fields: (t) => ({
-    id: t.id({ description: 'Global id, for revokeStoreInvitation.', resolve: (invitation) => encodeGlobalID('StoreInvitation', invitation.id) }),
     user: t.field({ type: DirectoryUserRef, description: 'Whose link it is.', resolve: (invitation) => invitation.directoryUserId }),
     state: t.field({
       type: StoreInvitationStateEnum,
