@@ -1,4 +1,4 @@
-import { appConfigPath, storePath, webClientPath } from '../runtime/serve/public.js';
+import { appConfigPath, storePath, webClientPath } from '../runtime/serve/paths.js';
 import type { Environment } from './environments.js';
 
 /**

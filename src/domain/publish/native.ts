@@ -1,4 +1,4 @@
-import { storePath } from '../../runtime/serve/public.js';
+import { storePath } from '../../runtime/serve/paths.js';
 import { fileBlob } from '../../runtime/embedded/index.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { BlobStore } from '../binaries/blob-store.js';

@@ -5,6 +5,7 @@ import { contentType } from 'mime-types';
 import parseRange from 'range-parser';
 import type { Entry } from 'yauzl';
 import { runtimeInfo, type RuntimeHost } from '../embedded/index.js';
+import { webClientPath } from './paths.js';
 import { StorePages } from './store.js';
 import { WebArchives, type WebArchive } from './web-archives.js';
 
@@ -31,10 +32,6 @@ export const PUBLIC_ROUTES = [
 const APP_PATH = /^\/apps\/([^/]+)(\/.*)?$/;
 const HIDDEN_FOLDERS = new Set(['web-inf', 'meta-inf']);
 
-/** Absolute URLs of what a runtime serves; the one place that spells them. */
-export const webClientPath = (appName: string) => `/apps/${encodeURIComponent(appName)}/`;
-export const appConfigPath = (appName: string) => `/apps/${encodeURIComponent(appName)}/appconfig`;
-export const storePath = (token: string) => `/store/${token}`;
 
 const sha256Of = (value: string) => createHash('sha256').update(value).digest();
 
