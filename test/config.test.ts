@@ -15,6 +15,8 @@ describe('configuration (R3)', () => {
       logLevel: 'info',
       graphiqlPrefill: true,
       metricsToken: undefined,
+      runtimeStageDeadlineMs: 30_000,
+      runtimeUrlAllow: [],
     });
   });
 
