@@ -18,6 +18,8 @@ import { setBaselineSecurityHeaders } from './http/security-headers.js';
 import { createGraphQL } from './http/graphql.js';
 import { serveMetrics } from './http/metrics-route.js';
 import { handlePages } from './http/pages.js';
+import { handleEmbeddedRuntimePages } from './http/runtime-pages.js';
+import { RuntimePublic } from './runtime/serve/public.js';
 import { newRequestId, withRequest, type RequestFacts } from './http/request-context.js';
 import { TokenSessions } from './http/token-sessions.js';
 import { attachGraphQLWebSocket } from './http/websocket.js';
@@ -123,6 +125,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   const stopObservingJobs = observePublishJobs(domain.events, metrics, logger);
   domain.runner.recover();
   domain.binaries.sweepOrphanBlobs();
+  const runtimePages = new RuntimePublic(domain.runtimes.embedded);
   const realtime = new Realtime(domain, { maxQueuedEvents: options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS });
   metrics.watchSubscriptions(realtime);
   const sessions = new TokenSessions(domain, options.tokenSweepIntervalMs);
@@ -225,6 +228,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
         return void yoga(req, res);
       }
       if (handleBinaryRoutes(domain, logger, req, res, path, (error) => answerFault(req, res, error))) return;
+      if (handleEmbeddedRuntimePages(domain, runtimePages, req, res, publicUrl)) return;
       sendJson(res, 404, { error: 'Not found' });
     });
   };
@@ -291,6 +295,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       http.closeAllConnections();
       await closed;
       await yoga.dispose();
+      runtimePages.close();
       database.close();
     },
   };

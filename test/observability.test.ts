@@ -200,9 +200,24 @@ describe('access log and publish outcomes (R62)', () => {
     const put = await fetch(upload.uploadUrl, { method: 'PUT', headers: { authorization: `Bearer ${t.admin.token}` }, body: 'oops' });
     expect(put.status).toBeGreaterThanOrEqual(200);
     await fetch(`${t.url}/graphql?token=${t.admin.token}`, { headers: { authorization: `Bearer ${t.admin.token}` } });
+    // A store link's token is a credential too (R55).
+    const { environmentId } = await appAndEnvironment(t.admin, 'store');
+    const { createDirectoryUser } = await t.admin.request(
+      `mutation ($input: CreateDirectoryUserInput!) { createDirectoryUser(input: $input) { user { id } } }`,
+      { input: { environmentId, username: 'logged', displayName: 'Logged', source: 'LOCAL' } },
+    );
+    const { createStoreInvitation } = await t.admin.request(`mutation ($id: ID!) { createStoreInvitation(input: { directoryUserId: $id }) { storeUrl userErrors { code } } }`, {
+      id: createDirectoryUser.user.id,
+    });
+    const storeToken = (createStoreInvitation.storeUrl as string).split('/').pop() ?? '';
+    expect((await fetch(`${createStoreInvitation.storeUrl}?format=json`)).status).toBe(200);
+    const storeLine = () => requestLines().find((line) => String(line.path).includes('/store/'));
+    for (let attempt = 0; attempt < 200 && !storeLine(); attempt += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(storeLine()).toMatchObject({ path: '/runtime/metered-store/store/[redacted]' });
     const uploadLine = requestLines().find((line) => line.method === 'PUT');
     expect(uploadLine).toMatchObject({ path: '/uploads/[redacted]' });
     const everything = raw.join('');
+    expect(everything).not.toContain(storeToken);
     expect(everything).not.toContain(uploadToken);
     expect(everything).not.toContain(t.admin.token);
   });

@@ -119,7 +119,7 @@ describe('GraphiQL and dashboard pages (R2, R63, R65)', () => {
 
   it("opens GraphiQL on the README's first example", async () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-    const first = /```graphql\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    const first = /^```graphql\n([\s\S]*?)^```/m.exec(readme)?.[1] ?? '';
     expect(first).toMatch(/^query Overview/);
     const page = await get(t.url, '/graphql', browserNavigation);
     const options = JSON.parse(/<script type="application\/json" id="graphiql-options">(.*?)<\/script>/s.exec(page.body)?.[1] ?? '{}') as { defaultQuery: string };

@@ -39,6 +39,9 @@ const leastRole: Record<string, Role> = {
   updateDirectoryGroup: 'ADMIN',
   deleteDirectoryUser: 'ADMIN',
   deleteDirectoryGroup: 'ADMIN',
+  createStoreInvitation: 'ADMIN',
+  revokeStoreInvitation: 'ADMIN',
+  rotateAppSecret: 'MEMBER',
 };
 
 /**

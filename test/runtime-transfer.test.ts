@@ -48,7 +48,7 @@ describe('binaries travel to a remote runtime (R48)', () => {
 
   it('refuses a file whose bytes do not match its SHA-256, keeping nothing: the job fails BINARY_CORRUPT', async () => {
     const w = await remoteWorld('/corrupt');
-    // A version no other test sends, so that the runtime (shared by this file's tests) does not hold it already.
+    // A version of its own: the first test's binary (same bytes within ZIP's two-second clock) is held already.
     const ios = await binary(t.admin, w.appId, 'IOS_PHONE', '1.1');
     const sha256 = await sha256Of(ios);
     // The stored file rots after its upload.

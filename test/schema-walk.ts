@@ -45,6 +45,10 @@ export async function buildWorld(admin: Client): Promise<World> {
     }`,
     { env: w.environmentId, user: w.users.ann },
   );
+  const invitation = await admin.request(
+    `mutation ($user: ID!) { createStoreInvitation(input: { directoryUserId: $user }) { invitation { id } } }`,
+    { user: w.users.ann },
+  );
   const upload = await admin.request(
     `mutation ($app: ID!) { createBinaryUpload(input: { appId: $app, platform: ANDROID_PHONE, fileName: "w.apk", sizeBytes: 10 }) { upload { id } } }`,
     { app: w.appId },
@@ -62,6 +66,7 @@ export async function buildWorld(admin: Client): Promise<World> {
     ManagementApp: state.env.managementApps[0].id,
     StoreNotification: state.user.notifications[0].id,
     PublishJob: published.job.id,
+    StoreInvitation: invitation.createStoreInvitation.invitation.id,
   };
 }
 
@@ -82,6 +87,7 @@ export function idTypeOf(mutation: string, parentType: string, field: string): s
     webClientBinary: 'ClientBinary',
     group: 'DirectoryGroup',
     member: 'DirectoryUser',
+    directoryUser: 'DirectoryUser',
     user: parentType === 'CreateApiTokenInput' || parentType === 'UpdateUserInput' ? 'User' : 'DirectoryUser',
   };
   const type = byName[base];
@@ -119,7 +125,8 @@ export function baselineInput(mutation: string, type: GraphQLInputType, world: W
         return new Date(Date.now() + 24 * 60 * 60 * 1000).toISOString();
       default:
         if (field === 'email') return `valid${unique}@example.com`;
-        if (field === 'url') return `https://valid${unique}.example.com`;
+        if (field === 'url' || field === 'baseUrl') return `https://valid${unique}.example.com`;
+        if (type.name === 'DateTime') return new Date(Date.now() + 86_400_000).toISOString();
         if (field === 'version') return `${unique}.0`;
         if (field === 'fileName') return `valid${unique}.ipa`;
         if (field === 'name' && parentType === 'CreateEnvironmentInput') return `valid-${unique}`;

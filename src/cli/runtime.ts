@@ -11,6 +11,7 @@ const env = z
     RUNTIME_HOST: z.string().min(1).default('127.0.0.1'),
     RUNTIME_DATA_DIR: z.string().min(1).default('./runtime-data'),
     RUNTIME_TOKEN: z.string().regex(/^[\x21-\x7e]{16,512}$/, 'RUNTIME_TOKEN must be 16-512 printable ASCII characters without spaces').optional(),
+    RUNTIME_PUBLIC_URL: z.string().url().optional(),
     RUNTIME_MANAGEMENT: z.enum(['true', 'false']).default('true'),
     RUNTIME_TEST_HOLD: z.string().optional(),
   })
@@ -37,6 +38,7 @@ const server = createRuntimeServer({
   host: config.RUNTIME_HOST,
   port: config.RUNTIME_PORT,
   managementAvailable: config.RUNTIME_MANAGEMENT === 'true',
+  publicUrl: config.RUNTIME_PUBLIC_URL?.replace(/\/+$/, '') ?? null,
   hold: config.RUNTIME_TEST_HOLD ?? null,
   onHold: (what) => console.log(`runtime holding ${what}`),
 });

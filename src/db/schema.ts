@@ -99,6 +99,21 @@ export const appIdentityServices = sqliteTable(
   (t) => [primaryKey({ columns: [t.appId, t.name] })],
 );
 
+/** R54: the integration services an app calls, published with its services. */
+export const appIntegrationServices = sqliteTable(
+  'app_integration_services',
+  {
+    appId: integer('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    baseUrl: text('base_url').notNull(),
+    /** Order in which the app lists them. */
+    position: integer('position').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.name] })],
+);
+
 export const environments = sqliteTable(
   'environments',
   {
@@ -356,6 +371,49 @@ export const environmentSigningKeys = sqliteTable('environment_signing_keys', {
   privateKeyPem: text('private_key_pem').notNull(),
   createdAt: createdAt(),
 });
+
+/**
+ * R54: an app's key and secret in an environment, made by its first services publish. The
+ * console shows the secret to MEMBER and ADMIN, so it is kept encrypted (AES-256-GCM under the
+ * data directory's secret key); the runtime keeps only its SHA-256.
+ */
+export const appClientCredentials = sqliteTable(
+  'app_client_credentials',
+  {
+    appId: integer('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    environmentId: integer('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    appKey: text('app_key').notNull(),
+    /** base64 of iv, ciphertext and tag. */
+    secretEncrypted: text('secret_encrypted').notNull(),
+    rotatedAt: integer('rotated_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.environmentId] })],
+);
+
+/**
+ * R55: a directory user's personal Enterprise Store link. Only the token's SHA-256 is kept; the
+ * token is shown once, when the invitation is made.
+ */
+export const storeInvitations = sqliteTable(
+  'store_invitations',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    directoryUserId: integer('directory_user_id')
+      .notNull()
+      .references(() => directoryUsers.id, { onDelete: 'cascade' }),
+    tokenSha256: text('token_sha256').notNull().unique(),
+    /** The token itself, encrypted, so that notifications can carry the link (R34). */
+    tokenEncrypted: text('token_encrypted').notNull(),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+    revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
+    createdAt: createdAt(),
+  },
+  (t) => [index('store_invitations_user_idx').on(t.directoryUserId)],
+);
 
 /**
  * The embedded runtime's tables live in this database file too; they are defined with the

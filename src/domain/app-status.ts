@@ -19,6 +19,10 @@ export interface AppEnvironmentStatus {
   latestNativeJob: PublishJob | null;
   latestServicesJob: PublishJob | null;
   webClientBinaryId: number | null;
+  /** The name the runtime serves the app under, while its services are published there. */
+  publishedAppName: string | null;
+  /** Whether a web client is live there (its binary may have been deleted since). */
+  webClientLive: boolean;
 }
 
 const status = (published: boolean): PublishStatus => (published ? 'PUBLISHED' : 'NOT_PUBLISHED');
@@ -49,7 +53,9 @@ export class AppStatusService {
         (management[index] ?? []).filter((app) => app.versions.length > 0).map((app) => pairKey(app.appId, environment.id)),
       ),
     );
-    const services = new Set(accountEnvironments.flatMap((environment, index) => (held[index]?.appServices ?? []).map((row) => pairKey(row.appId, environment.id))));
+    const services = new Map(
+      accountEnvironments.flatMap((environment, index) => (held[index]?.appServices ?? []).map((row) => [pairKey(row.appId, environment.id), row.appName] as const)),
+    );
     const webClients = new Map(
       accountEnvironments.flatMap((environment, index) => (held[index]?.webClients ?? []).map((row) => [pairKey(row.appId, environment.id), row.binaryId] as const)),
     );
@@ -67,6 +73,8 @@ export class AppStatusService {
           latestNativeJob: latestNative[index] ?? null,
           latestServicesJob: latestServices[index] ?? null,
           webClientBinaryId: webClients.get(key) ?? null,
+          publishedAppName: services.get(key) || null,
+          webClientLive: webClients.has(key),
         };
       }),
     );

@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { appIdentityServices, apps, binaryUploads, clientBinaries, publishJobs } from '../db/schema.js';
+import { appIdentityServices, appIntegrationServices, apps, binaryUploads, clientBinaries, publishJobs } from '../db/schema.js';
 import { releaseBlob } from './binaries/blob-refs.js';
 import type { BlobStore } from './binaries/blob-store.js';
 import { chooseOrder, keysetPage, tableSource, type KeysetOrder, type OrderBy, type Page, type PageArgs } from './pagination.js';
@@ -13,6 +13,13 @@ import { inIdOrder } from './rows.js';
 export type App = typeof apps.$inferSelect;
 export type IdentityService = typeof appIdentityServices.$inferSelect;
 
+export type IntegrationService = typeof appIntegrationServices.$inferSelect;
+
+export interface IntegrationServiceInput {
+  name: string;
+  baseUrl: string;
+}
+
 export interface IdentityServiceInput {
   name: string;
   providerType: string;
@@ -22,12 +29,14 @@ export interface CreateAppInput {
   name: string;
   description?: string | null;
   identityServices?: IdentityServiceInput[] | null;
+  integrationServices?: IntegrationServiceInput[] | null;
 }
 
 export interface UpdateAppInput {
   id: number | null;
   description?: string | null;
   identityServices?: IdentityServiceInput[] | null;
+  integrationServices?: IntegrationServiceInput[] | null;
 }
 
 /** Volt MX app names: a letter, then letters and digits; `<name>_preview` names its preview. */
@@ -65,6 +74,32 @@ function checkIdentityServices(services: IdentityServiceInput[], field: string[]
     if (typeProblem) problems.push(typeProblem);
     const key = asciiLower(service.name);
     if (seen.has(key)) problems.push(userError('INVALID_INPUT', `Identity service ${service.name} is listed twice`, [...at, 'name']));
+    seen.add(key);
+  });
+  return problems;
+}
+
+const MAX_URL_LENGTH = 2000;
+
+function checkIntegrationServices(services: IntegrationServiceInput[], field: string[]): UserError[] {
+  if (services.length > MAX_IDENTITY_SERVICES)
+    return [userError('LIMIT_EXCEEDED', `An app calls at most ${MAX_IDENTITY_SERVICES} integration services`, field)];
+  const problems: UserError[] = [];
+  const seen = new Set<string>();
+  services.forEach((service, index) => {
+    const at = [...field, String(index)];
+    const nameProblem = checkName(service.name, [...at, 'name'], 'Integration service name');
+    if (nameProblem) problems.push(nameProblem);
+    let url: URL | null = null;
+    try {
+      url = service.baseUrl.length <= MAX_URL_LENGTH ? new URL(service.baseUrl) : null;
+    } catch {
+      url = null;
+    }
+    if (!url || !['http:', 'https:'].includes(url.protocol) || url.username || url.password)
+      problems.push(userError('INVALID_INPUT', `Base URL must be an http(s) URL of at most ${MAX_URL_LENGTH} characters, without credentials`, [...at, 'baseUrl']));
+    const key = asciiLower(service.name);
+    if (seen.has(key)) problems.push(userError('INVALID_INPUT', `Integration service ${service.name} is listed twice`, [...at, 'name']));
     seen.add(key);
   });
   return problems;
@@ -121,6 +156,16 @@ export class AppService {
       .all();
   }
 
+  /** Integration services of many apps in one statement, in each app's own order. */
+  integrationServicesOf(appIds: readonly number[]): IntegrationService[] {
+    return this.db
+      .select()
+      .from(appIntegrationServices)
+      .where(inArray(appIntegrationServices.appId, [...appIds]))
+      .orderBy(asc(appIntegrationServices.appId), asc(appIntegrationServices.position))
+      .all();
+  }
+
   create(principal: Principal, input: CreateAppInput): Result<App> {
     const forbidden = denial(principal, 'manageApps');
     if (forbidden) return fail(forbidden);
@@ -128,6 +173,7 @@ export class AppService {
       checkName(input.name, ['input', 'name']),
       checkDescription(input.description, ['input', 'description']),
       ...checkIdentityServices(input.identityServices ?? [], ['input', 'identityServices']),
+      ...checkIntegrationServices(input.integrationServices ?? [], ['input', 'integrationServices']),
     ].filter((p) => p !== null);
     if (problems.length === 0 && !appNamePattern.test(input.name))
       problems.push(userError('INVALID_INPUT', 'App name must start with a letter and hold only letters and digits', ['input', 'name']));
@@ -145,6 +191,7 @@ export class AppService {
         .returning()
         .get();
       this.writeIdentityServices(tx, created.id, input.identityServices ?? []);
+      this.writeIntegrationServices(tx, created.id, input.integrationServices ?? []);
       return created;
     });
     return ok(app);
@@ -159,6 +206,7 @@ export class AppService {
     const problems = [
       checkDescription(input.description, ['input', 'description']),
       ...checkIdentityServices(input.identityServices ?? [], ['input', 'identityServices']),
+      ...checkIntegrationServices(input.integrationServices ?? [], ['input', 'integrationServices']),
     ].filter((p) => p !== null);
     if (problems.length > 0) return fail(...problems);
     const updated = this.db.transaction((tx) => {
@@ -173,6 +221,10 @@ export class AppService {
       if (input.identityServices != null) {
         tx.delete(appIdentityServices).where(eq(appIdentityServices.appId, app.id)).run();
         this.writeIdentityServices(tx, app.id, input.identityServices);
+      }
+      if (input.integrationServices != null) {
+        tx.delete(appIntegrationServices).where(eq(appIntegrationServices.appId, app.id)).run();
+        this.writeIntegrationServices(tx, app.id, input.integrationServices);
       }
       return row;
     });
@@ -215,6 +267,13 @@ export class AppService {
     if (outcome.underWay) return stillPublished(['an environment where a publish of it is under way']);
     for (const sha256 of outcome.unreferenced) this.store.remove(sha256);
     return ok(app.id);
+  }
+
+  private writeIntegrationServices(tx: Pick<Db, 'insert'>, appId: number, services: IntegrationServiceInput[]): void {
+    if (services.length === 0) return;
+    tx.insert(appIntegrationServices)
+      .values(services.map((service, position) => ({ appId, position, ...service })))
+      .run();
   }
 
   private writeIdentityServices(tx: Pick<Db, 'insert'>, appId: number, services: IdentityServiceInput[]): void {

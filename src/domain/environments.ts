@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { environments } from '../db/schema.js';
 import { denial } from './policy.js';
@@ -174,6 +174,19 @@ export class EnvironmentService {
   /** For jobs, which act inside their own account. */
   byIdUnscoped(id: number): Environment | undefined {
     return this.byIdsUnscoped([id]).get(id);
+  }
+
+  /**
+   * The embedded environment served at `/runtime/<name>/` (R53). Names are unique per account;
+   * should two accounts share one, the older environment has the path.
+   */
+  embeddedByName(name: string): Environment | undefined {
+    return this.db
+      .select()
+      .from(environments)
+      .where(and(eq(environments.name, name), isNull(environments.url)))
+      .orderBy(asc(environments.id))
+      .get();
   }
 
   private byIdsUnscoped(ids: readonly number[]): Map<number, Environment> {

@@ -3,6 +3,9 @@ import type { Logger } from '../logger.js';
 import { AccountService } from './accounts.js';
 import { AppStatusService } from './app-status.js';
 import { AppService } from './apps.js';
+import { ClientCredentialsService } from './client-credentials.js';
+import { SecretBox } from './secret-box.js';
+import { StoreInvitationService } from './store-invitations.js';
 import { BlobStore } from './binaries/blob-store.js';
 import { ArchiveInspector, type InspectorLimits } from './binaries/inspector.js';
 import { BinaryService, type BinaryLimits } from './binaries/service.js';
@@ -65,11 +68,25 @@ export function createDomain(db: Db, options: DomainOptions) {
   // One pool per server, closed when it stops (server.ts).
   const artifactWorkers = new ArtifactWorkers();
   const signing = new ArtifactSigning(db);
-  const native = new NativePublishing(publish, binaries, management, directory, environments, store, signing, (appId) => {
-    const [app] = apps.byIdsUnscoped([appId]);
-    return { name: app?.name ?? `app-${appId}`, description: app?.description ?? null };
-  }, artifactWorkers);
-  const services = new ServicesPublishing(publish, apps, binaries, environments, runtimes);
+  const box = new SecretBox(options.dataDir);
+  const storeInvitations = new StoreInvitationService(db, box, directory, environments, runtimes);
+  const native = new NativePublishing(
+    publish,
+    binaries,
+    management,
+    directory,
+    environments,
+    store,
+    signing,
+    (appId) => {
+      const [app] = apps.byIdsUnscoped([appId]);
+      return { name: app?.name ?? `app-${appId}`, description: app?.description ?? null };
+    },
+    (environmentId, userIds) => storeInvitations.liveTokens(environmentId, userIds),
+    artifactWorkers,
+  );
+  const credentials = new ClientCredentialsService(db, box);
+  const services = new ServicesPublishing(publish, apps, binaries, environments, runtimes, credentials);
   runner.register('NATIVE_CLIENT', 'PUBLISH', native.publishPlan());
   const removeVersion = native.removeVersionPlan();
   const unpublishNative = services.unpublishNativePlan();
@@ -98,6 +115,8 @@ export function createDomain(db: Db, options: DomainOptions) {
     services,
     runtimes,
     signing,
+    credentials,
+    storeInvitations,
     appStatuses,
   };
 }

@@ -31,6 +31,10 @@ export interface ActionResources {
   cancelJob: { requestedBy: number };
   /** End a job whose rollback waits for an unreachable runtime, without it (R50). */
   abandonRollback: undefined;
+  /** Create and revoke personal Enterprise Store links of directory users. */
+  manageStoreInvitations: undefined;
+  /** See an app's secret in an environment, and replace it. */
+  manageAppSecrets: undefined;
   /** Create or revoke API tokens of a user: anyone their own, ADMINs anyone's. */
   manageTokens: { userId: number };
   /** See a user's API tokens: anyone their own, ADMINs anyone's. */
@@ -90,6 +94,8 @@ const rules: { [A in Action]: Rule<ActionResources[A]> } = {
     field: ['input', 'jobId'],
   },
   abandonRollback: { ...least('ADMIN', 'Abandoning a rollback'), field: ['input', 'abandonRollback'] },
+  manageStoreInvitations: least('ADMIN', 'Managing store links'),
+  manageAppSecrets: least('MEMBER', "Seeing and replacing an app's secret"),
   manageTokens: {
     allows: (principal, { userId }) => userId === principal.userId || atLeast(principal, 'ADMIN'),
     message: () => "Only an ADMIN can create or revoke other users' tokens",

@@ -24,6 +24,7 @@ export const userErrorCodes = {
   TARGET_NOT_ALLOWED: 'A target that can never receive apps: a CLOUD directory user or group.',
   NOTHING_TO_PUBLISH: 'A native publish names neither binaries to publish nor platforms to remove.',
   JOB_NOT_CANCELABLE: 'The job has already finished (or is finishing), so it cannot be canceled.',
+  RUNTIME_UNREACHABLE: "The environment's runtime did not answer, so the change (a new app secret, a store invitation) could not be made there; nothing changed.",
   LAST_ADMIN: 'updateUser would leave the account without an active ADMIN (demoting or deactivating the last one).',
   APP_PUBLISHED: 'deleteApp on an app still published somewhere (native, services and web, or identity services other apps there use) or with a publish under way; the message names the environments.',
 } as const;

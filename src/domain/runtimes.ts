@@ -15,7 +15,7 @@ const emptyServices = (): ServicesState => ({ identityServices: [], appServices:
  */
 export class Runtimes {
   constructor(
-    private readonly embedded: RuntimeHost,
+    readonly embedded: RuntimeHost,
     private readonly remote: RemoteRuntimeFactory,
     private readonly logger: Logger,
   ) {}

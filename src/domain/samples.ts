@@ -42,7 +42,14 @@ export async function seedSampleBinaries(binaries: BinaryService, principal: Pri
       platform: 'WEB' as const,
       name: 'RetailBanking.war',
       version: '1.0',
-      content: await zipArchive({ 'WEB-INF/web.xml': '<web-app/>', 'index.html': '<!doctype html><title>Retail Banking</title>' }),
+      content: await zipArchive({
+        'WEB-INF/web.xml': '<web-app/>',
+        'index.html':
+          '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">' +
+          '<title>Retail Banking</title><link rel="stylesheet" href="css/site.css"></head>' +
+          '<body><h1>Retail Banking</h1><p>The demo web client, served by the runtime straight from its .war.</p></body></html>',
+        'css/site.css': 'body { font: 16px/1.5 system-ui, sans-serif; margin: 2rem; color: #1d2330 } h1 { color: #1b5fd1 }\n',
+      }),
     },
   ];
   for (const sample of samples) {

@@ -12,12 +12,14 @@ function routeOf(path: string): string {
   if (/^\/binaries\/[^/]+\/file$/.test(path)) return '/binaries/:id/file';
   if (path.startsWith('/graphiql/')) return '/graphiql/*';
   if (path.startsWith('/assets/')) return '/assets/*';
+  if (path.startsWith('/runtime/')) return /^\/runtime\/[^/]+\/store\//.test(path) ? '/runtime/:environment/store/*' : '/runtime/:environment/apps/*';
   if (['/graphql', '/health', '/ready', '/metrics', '/dashboard'].includes(path)) return path;
   return 'other';
 }
 
-/** The path as logged: an upload URL's token is a credential (R62). */
-const loggedPath = (path: string) => (path.startsWith('/uploads/') ? '/uploads/[redacted]' : path.slice(0, 200));
+/** The path as logged: an upload URL's token and a store link's token are credentials (R62). */
+const loggedPath = (path: string) =>
+  path.startsWith('/uploads/') ? '/uploads/[redacted]' : path.replace(/^(\/runtime\/[^/]+\/store\/)[^/]+/, '$1[redacted]').slice(0, 200);
 
 const operationNameOf = (document: DocumentNode): string | undefined => {
   const operations = document.definitions.filter((definition) => definition.kind === Kind.OPERATION_DEFINITION);

@@ -36,7 +36,7 @@ const pageHeaders = {
 /** The README's first example, so the page opens on something that runs as written (R65). */
 function readmeFirstExample(): string {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-  const example = /```graphql\n([\s\S]*?)```/.exec(readme)?.[1];
+  const example = /^```graphql\n([\s\S]*?)^```/m.exec(readme)?.[1];
   if (!example) throw new Error('README.md has no graphql example');
   return example;
 }

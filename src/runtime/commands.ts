@@ -29,6 +29,7 @@ export const runtimeCommand = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('upsertManagementApp'),
     ...managementApp,
+    appName: short.optional(),
     signAction: z.enum(['SIGN_ONLY', 'WRAP_AND_SIGN']),
     description: z.string().max(10_000).nullable(),
     workflowState,
@@ -43,6 +44,7 @@ export const runtimeCommand = z.discriminatedUnion('type', [
           version: short,
           versionKey: short,
           binaryId: id.nullable(),
+          bundleId: short.nullable().optional(),
           artifactSha256: sha256,
           signature: z.string().max(1000),
           wrapped: z.boolean(),
@@ -55,7 +57,15 @@ export const runtimeCommand = z.discriminatedUnion('type', [
   z.object({ type: z.literal('removeVersion'), ...managementApp, platform, versionKey: short }),
   z.object({ type: z.literal('replaceTargets'), ...managementApp, userIds: z.array(id).max(1000), groupIds: z.array(id).max(1000) }),
   z.object({ type: z.literal('setWorkflowState'), ...managementApp, workflowState }),
-  z.object({ type: z.literal('notify'), ...managementApp, jobId: id, message: z.string().max(10_000), userIds: z.array(id).max(100_000) }),
+  z.object({
+    type: z.literal('notify'),
+    ...managementApp,
+    jobId: id,
+    message: z.string().max(10_000),
+    userIds: z.array(id).max(100_000),
+    /** Each user's store link, where they have one (R55). */
+    storePaths: z.array(z.object({ userId: id, path: z.string().regex(/^\/store\/[A-Za-z0-9_-]{16,100}$/) })).max(100_000).optional(),
+  }),
   z.object({ type: z.literal('removeManagementApps'), appId: id }),
   z.object({
     type: z.literal('publishIdentityServices'),
@@ -63,7 +73,24 @@ export const runtimeCommand = z.discriminatedUnion('type', [
     jobId: id,
     services: z.array(z.object({ name: short, providerType: short })).max(1000),
   }),
-  z.object({ type: z.literal('publishAppServices'), appId: id, jobId: id, identityServices: z.array(short).max(1000) }),
+  z.object({
+    type: z.literal('publishAppServices'),
+    appId: id,
+    appName: short,
+    jobId: id,
+    identityServices: z.array(short).max(1000),
+    integrationServices: z.array(z.object({ name: short, baseUrl: z.string().url().max(2000) })).max(1000),
+  }),
+  z.object({
+    type: z.literal('putStoreAccess'),
+    invitationId: id,
+    directoryUserId: id,
+    tokenSha256: sha256,
+    groupIds: z.array(id).max(1000),
+    expiresAt: id,
+  }),
+  z.object({ type: z.literal('revokeStoreAccess'), invitationId: id }),
+  z.object({ type: z.literal('setAppCredentials'), appId: id, appKey: z.string().regex(/^[A-Za-z0-9_-]{16,100}$/), secretSha256: sha256 }),
   z.object({ type: z.literal('deployWebClient'), appId: id, jobId: id, binaryId: id.nullable(), artifactSha256: sha256 }),
   z.object({ type: z.literal('activate'), appId: id }),
   z.object({ type: z.literal('unpublishServices'), appId: id }),
@@ -87,6 +114,9 @@ export interface CommandResults {
   removeManagementApps: { removed: number };
   publishIdentityServices: { published: number };
   publishAppServices: { published: true };
+  setAppCredentials: { set: true };
+  putStoreAccess: { stored: true };
+  revokeStoreAccess: { revoked: boolean };
   deployWebClient: { deployed: true };
   activate: { activated: boolean };
   unpublishServices: { removedIdentityServices: string[] };

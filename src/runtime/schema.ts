@@ -24,6 +24,8 @@ export const managementApps = sqliteTable(
     id: integer('id').primaryKey({ autoIncrement: true }),
     environmentId: integer('environment_id').notNull(),
     appId: integer('app_id').notNull(),
+    /** The title the Enterprise Store shows (R55). */
+    appName: text('app_name').notNull().default(''),
     preview: integer('preview', { mode: 'boolean' }).notNull(),
     workflowState: text('workflow_state', { enum: ['DRAFT', 'ACTIVE'] }).notNull(),
     signAction: text('sign_action', { enum: ['SIGN_ONLY', 'WRAP_AND_SIGN'] }).notNull(),
@@ -44,6 +46,8 @@ export const managementVersions = sqliteTable(
     version: text('version').notNull(),
     versionKey: text('version_key').notNull(),
     binaryId: integer('binary_id'),
+    /** The binary's bundle id or package, for the iOS install manifest (R55). */
+    bundleId: text('bundle_id'),
     artifactSha256: text('artifact_sha256').notNull(),
     signature: text('signature').notNull(),
     wrapped: integer('wrapped', { mode: 'boolean' }).notNull(),
@@ -85,6 +89,8 @@ export const storeNotifications = sqliteTable(
       .references(() => managementApps.id, { onDelete: 'cascade' }),
     publishJobId: integer('publish_job_id'),
     message: text('message').notNull(),
+    /** The user's store link under the runtime's base URL (`/store/<token>`), when they had one (R55). */
+    storePath: text('store_path'),
     createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
   },
   (t) => [index('store_notifications_user_idx').on(t.environmentId, t.directoryUserId, t.id), index('store_notifications_job_idx').on(t.publishJobId)],
@@ -111,13 +117,38 @@ export const publishedAppServices = sqliteTable(
   {
     appId: integer('app_id').notNull(),
     environmentId: integer('environment_id').notNull(),
+    /** The app's name as published: its web client and SDK configuration live under `/apps/<name>/` (R53, R54). */
+    appName: text('app_name').notNull().default(''),
     /** Names of the identity services this publication uses, as JSON. */
     identityServices: text('identity_services').notNull(),
+    /** The app's integration services as published, `[{ name, baseUrl }]` as JSON (R54). */
+    integrationServices: text('integration_services').notNull().default('[]'),
     publishedAt: integer('published_at', { mode: 'timestamp_ms' }).notNull(),
     activatedAt: integer('activated_at', { mode: 'timestamp_ms' }),
     publishJobId: integer('publish_job_id'),
   },
-  (t) => [primaryKey({ columns: [t.appId, t.environmentId] }), index('published_app_services_env_idx').on(t.environmentId)],
+  (t) => [
+    primaryKey({ columns: [t.appId, t.environmentId] }),
+    index('published_app_services_env_idx').on(t.environmentId),
+    index('published_app_services_name_idx').on(t.environmentId, sql`lower(${t.appName})`),
+  ],
+);
+
+/**
+ * R54: an app's key and the SHA-256 of its secret in an environment. The secret is 32 random
+ * bytes, so a fast hash is enough: nothing can be guessed from it. Kept across unpublishing and
+ * rollbacks, as the key is stable once made.
+ */
+export const appCredentials = sqliteTable(
+  'app_credentials',
+  {
+    appId: integer('app_id').notNull(),
+    environmentId: integer('environment_id').notNull(),
+    appKey: text('app_key').notNull(),
+    secretSha256: text('secret_sha256').notNull(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.environmentId] }), uniqueIndex('app_credentials_key_unique').on(t.environmentId, t.appKey)],
 );
 
 /** R38: the one live web client of an app in an environment. */
@@ -159,3 +190,22 @@ export const runtimeCommands = sqliteTable('runtime_commands', {
   result: text('result').notNull(),
   appliedAt: integer('applied_at', { mode: 'timestamp_ms' }).notNull(),
 });
+
+/**
+ * R55: who may open the Enterprise Store at a link: the SHA-256 of the link's token, the
+ * directory user and the groups they were in when Shipyard last told the runtime.
+ */
+export const storeAccess = sqliteTable(
+  'store_access',
+  {
+    invitationId: integer('invitation_id').notNull(),
+    environmentId: integer('environment_id').notNull(),
+    directoryUserId: integer('directory_user_id').notNull(),
+    tokenSha256: text('token_sha256').notNull(),
+    /** The user's directory groups, as JSON. */
+    groupIds: text('group_ids').notNull(),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+    revoked: integer('revoked', { mode: 'boolean' }).notNull().default(false),
+  },
+  (t) => [primaryKey({ columns: [t.environmentId, t.invitationId] }), uniqueIndex('store_access_token_unique').on(t.tokenSha256)],
+);

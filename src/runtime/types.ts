@@ -19,6 +19,7 @@ export interface ManagementVersion {
   version: string;
   versionKey: string;
   binaryId: number | null;
+  bundleId: string | null;
   artifactSha256: string;
   signature: string;
   wrapped: boolean;
@@ -36,6 +37,7 @@ export interface ManagementApp {
   id: number;
   environmentId: number;
   appId: number;
+  appName: string;
   preview: boolean;
   workflowState: WorkflowState;
   signAction: SignAction;
@@ -52,6 +54,7 @@ export interface StoreNotification {
   managementAppId: number;
   publishJobId: number | null;
   message: string;
+  storePath: string | null;
   createdAt: number;
 }
 
@@ -64,10 +67,17 @@ export interface PublishedIdentityService {
   publishJobId: number | null;
 }
 
+export interface IntegrationService {
+  name: string;
+  baseUrl: string;
+}
+
 export interface PublishedAppServices {
   environmentId: number;
   appId: number;
+  appName: string;
   identityServices: string[];
+  integrationServices: IntegrationService[];
   publishedAt: number;
   activatedAt: number | null;
   publishJobId: number | null;
@@ -93,4 +103,14 @@ export interface ServicesState {
 export interface RuntimeState {
   management: ManagementApp[];
   services: ServicesState;
+}
+
+/** An app as a runtime serves it to browsers and SDKs (R53, R54). */
+export interface PublishedApp {
+  appId: number;
+  appName: string;
+  webClientSha256: string | null;
+  identityServices: { name: string; providerType: string }[];
+  integrationServices: IntegrationService[];
+  credentials: { appKey: string; secretSha256: string } | null;
 }

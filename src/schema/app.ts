@@ -1,4 +1,4 @@
-import type { App, AppOrderField, IdentityService } from '../domain/apps.js';
+import type { App, AppOrderField, IdentityService, IntegrationService } from '../domain/apps.js';
 import { can } from '../domain/policy.js';
 import { builder } from './builder.js';
 import { orderByInput, toConnection } from './connection.js';
@@ -10,6 +10,14 @@ const IdentityServiceRef = builder.objectRef<IdentityService>('IdentityService')
   fields: (t) => ({
     name: t.exposeString('name', { description: 'Unique within the app, case-insensitively.' }),
     providerType: t.exposeString('providerType', { description: 'The kind of identity provider, e.g. OAuth2 or LDAP.' }),
+  }),
+});
+
+const IntegrationServiceRef = builder.objectRef<IntegrationService>('IntegrationService').implement({
+  description: 'A service the app calls (R54): published with its services, handed to SDKs in the app configuration.',
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'Unique within the app, case-insensitively.' }),
+    baseUrl: t.exposeString('baseUrl', { description: 'The http(s) URL the service answers at.' }),
   }),
 });
 
@@ -31,6 +39,13 @@ export const AppRef = builder.loadableNode('App', {
       type: IdentityServiceRef,
       description: 'The identity services the app uses, in its own order.',
       load: async (appIds: number[], context) => context.domain.apps.identityServicesOf(appIds),
+      group: (service) => service.appId,
+      resolve: (app) => app.id,
+    }),
+    integrationServices: t.loadableGroup({
+      type: IntegrationServiceRef,
+      description: "The integration services the app calls, in the app's order (R54).",
+      load: async (appIds: number[], context) => context.domain.apps.integrationServicesOf(appIds),
       group: (service) => service.appId,
       resolve: (app) => app.id,
     }),
@@ -84,12 +99,21 @@ const IdentityServiceInput = builder.inputType('IdentityServiceInput', {
   }),
 });
 
+const IntegrationServiceInput = builder.inputType('IntegrationServiceInput', {
+  description: 'An integration service of the app: a name and the http(s) base URL it answers at.',
+  fields: (t) => ({
+    name: t.string({ required: true, description: 'Unique within the app, case-insensitively.' }),
+    baseUrl: t.string({ required: true, description: 'An http(s) URL without credentials, at most 2000 characters.' }),
+  }),
+});
+
 const CreateAppInput = builder.inputType('CreateAppInput', {
   description: 'A new app.',
   fields: (t) => ({
     name: t.string({ required: true, description: 'A letter, then letters and digits; unique in the account; cannot change later.' }),
     description: t.string({ description: 'Free text shown with the app.' }),
     identityServices: t.field({ type: [IdentityServiceInput], description: 'The identity services the app uses (at most 50).' }),
+    integrationServices: t.field({ type: [IntegrationServiceInput], description: 'The integration services the app calls (R54); at most 50.' }),
   }),
 });
 
@@ -99,6 +123,7 @@ const UpdateAppInput = builder.inputType('UpdateAppInput', {
     id: t.id({ required: true, description: 'The App to change.' }),
     description: t.string({ description: 'The new description; null clears it.' }),
     identityServices: t.field({ type: [IdentityServiceInput], description: "Replaces the app's identity services when given." }),
+    integrationServices: t.field({ type: [IntegrationServiceInput], description: "Replaces the app's integration services when given (R54)." }),
   }),
 });
 

@@ -8,6 +8,7 @@ import './client-binary.js';
 import './publish-job.js';
 import './management.js';
 import './services.js';
+import './store.js';
 import './subscriptions.js';
 
 export const buildSchema = () => builder.toSchema({ sortSchema: false });

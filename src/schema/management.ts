@@ -73,7 +73,7 @@ export const ManagementAppRef = builder.loadableNode('ManagementApp', {
   }),
 });
 
-const StoreNotificationRef = builder.loadableNode('StoreNotification', {
+export const StoreNotificationRef = builder.loadableNode('StoreNotification', {
   description: 'A message to a directory user about a native app published to them.',
   id: { resolve: (notification: StoreNotification) => refKey(notification), parse: (id) => id },
   load: async (ids: string[], context) =>

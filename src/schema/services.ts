@@ -8,7 +8,11 @@ import { builder } from './builder.js';
 import { ClientBinaryRef } from './client-binary.js';
 import { EnvironmentRef, type EnvironmentView } from './environment.js';
 import { localId } from './ids.js';
-import { toPayload } from './payloads.js';
+import { toPayload, UserErrorRef } from './payloads.js';
+import type { ClientCredentials } from '../domain/client-credentials.js';
+import { PublicLinks } from '../domain/links.js';
+import { can } from '../domain/policy.js';
+import type { UserError } from '../domain/result.js';
 import { PublishJobRef, PublishKindEnum, PublishPayloadRef, type PublishJobView } from './publish-job.js';
 
 const PublishStatusEnum = builder.enumType('PublishStatus', {
@@ -17,6 +21,25 @@ const PublishStatusEnum = builder.enumType('PublishStatus', {
     PUBLISHED: { description: 'Live there.' },
     NOT_PUBLISHED: { description: 'Not there (never published, or unpublished).' },
   },
+});
+
+interface ClientConfigRow {
+  credentials: ClientCredentials;
+  configUrl: string;
+}
+
+const ClientConfigRef = builder.objectRef<ClientConfigRow>('ClientConfig').implement({
+  description: "What a client SDK starts from (R54): the app's key and secret in the environment, and where to ask for its configuration.",
+  fields: (t) => ({
+    appKey: t.string({ description: 'Sent as X-App-Key; stable once made by the first services publish.', resolve: ({ credentials }) => credentials.appKey }),
+    appSecret: t.string({
+      nullable: true,
+      description: 'Sent as X-App-Secret; shown to MEMBER and ADMIN only (null for a VIEWER). rotateAppSecret replaces it.',
+      resolve: ({ credentials }, _args, { principal }) => (can(principal, 'manageAppSecrets') ? credentials.appSecret : null),
+    }),
+    secretRotatedAt: t.field({ type: 'DateTime', description: 'When the secret was made or last replaced.', resolve: ({ credentials }) => credentials.rotatedAt }),
+    configUrl: t.exposeString('configUrl', { description: "The runtime's appconfig URL: GET it with X-App-Key and X-App-Secret." }),
+  }),
 });
 
 const AppEnvironmentStatusRef = builder.objectRef<AppEnvironmentStatus>('AppEnvironmentStatus').implement({
@@ -38,6 +61,28 @@ const AppEnvironmentStatusRef = builder.objectRef<AppEnvironmentStatus>('AppEnvi
       nullable: true,
       description: 'The web client live there (R38); null when none is, or its binary was deleted since.',
       resolve: (row) => row.webClientBinaryId,
+    }),
+    webClientUrl: t.string({
+      nullable: true,
+      description: "Where the runtime serves the live web client (R53), absolute; null when none is live (after unpublishing the URL answers 404).",
+      resolve: (row, _args, { origin }) =>
+        row.webClientLive && row.publishedAppName ? new PublicLinks(origin).webClient(row.environment, row.publishedAppName) : null,
+    }),
+    clientConfig: t.loadable({
+      type: ClientConfigRef,
+      nullable: true,
+      description: "The app's key, secret and configuration URL there (R54); null until its first services publish to the environment.",
+      load: async (keys: string[], { domain, origin }) => {
+        const pairs = keys.map((key) => ({ appId: Number(key.split(':')[0]), environmentId: Number(key.split(':')[1]) }));
+        const apps = domain.apps.byIdsUnscoped(pairs.map((pair) => pair.appId));
+        const links = new PublicLinks(origin);
+        return domain.credentials.of(pairs).map((credentials, index) => {
+          const environment = credentials && domain.environments.byIdUnscoped(credentials.environmentId);
+          const app = apps[index];
+          return credentials && environment && app ? { credentials, configUrl: links.appConfig(environment, app.name) } : null;
+        });
+      },
+      resolve: (row) => `${row.appId}:${row.environment.id}`,
     }),
   }),
 });
@@ -133,7 +178,37 @@ const UnpublishAppInput = builder.inputType('UnpublishAppInput', {
   }),
 });
 
+const RotateAppSecretInput = builder.inputType('RotateAppSecretInput', {
+  description: 'The app and environment whose app secret to replace.',
+  fields: (t) => ({
+    appId: t.id({ required: true }),
+    environmentId: t.id({ required: true }),
+  }),
+});
+
+const RotateAppSecretPayloadRef = builder.objectRef<{ clientConfig?: ClientConfigRow | null; userErrors: UserError[] }>('RotateAppSecretPayload').implement({
+  description: 'The new client configuration, or why the secret was not replaced (then the old one still works).',
+  fields: (t) => ({
+    clientConfig: t.field({ type: ClientConfigRef, nullable: true, resolve: (payload) => payload.clientConfig ?? null }),
+    userErrors: t.field({ type: [UserErrorRef], resolve: (payload) => payload.userErrors }),
+  }),
+});
+
 builder.mutationFields((t) => ({
+  rotateAppSecret: t.field({
+    type: RotateAppSecretPayloadRef,
+    description: "R54: replaces the app's secret in the environment; the old one is refused from then on. MEMBER and ADMIN, who may see the secret.",
+    args: { input: t.arg({ type: RotateAppSecretInput, required: true, description: 'The app and environment.' }) },
+    resolve: async (_root, { input }, { domain, principal, origin }) => {
+      const environmentId = localId(input.environmentId, 'Environment');
+      const result = await domain.services.rotateAppSecret(principal, { appId: localId(input.appId, 'App'), environmentId });
+      if (!result.ok) return { clientConfig: null, userErrors: result.userErrors };
+      const [environment] = domain.environments.byIds(principal, [result.value.environmentId]);
+      const [app] = domain.apps.byIds(principal, [result.value.appId]);
+      const configUrl = environment && app ? new PublicLinks(origin).appConfig(environment, app.name) : '';
+      return { clientConfig: { credentials: result.value, configUrl }, userErrors: [] };
+    },
+  }),
   publishServicesAndWeb: t.field({
     type: PublishPayloadRef,
     description: "Publish an app's identity and integration services and its web client to an environment (MEMBER).",

@@ -1,3 +1,4 @@
+import { storePath } from '../../runtime/serve/paths.js';
 import { fileBlob } from '../../runtime/embedded/index.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { BlobStore } from '../binaries/blob-store.js';
@@ -93,6 +94,8 @@ export class NativePublishing {
     private readonly store: BlobStore,
     private readonly signing: ArtifactSigning,
     private readonly appName: (appId: number) => { name: string; description: string | null },
+    /** R55: the live store tokens of users, so that each notification carries its user's link. */
+    private readonly storeTokens: (environmentId: number, userIds: readonly number[]) => Promise<Map<number, string>>,
     private readonly artifactWorkers: ArtifactWorkers,
   ) {}
 
@@ -387,6 +390,7 @@ export class NativePublishing {
           await context.runtime.run(context.key('app'), {
             type: 'upsertManagementApp',
             ...which,
+            appName: app.name,
             signAction: request.signAction,
             description: app.description,
             workflowState: request.workflowState,
@@ -399,6 +403,7 @@ export class NativePublishing {
               version: artifact.binary.version,
               versionKey: artifact.binary.versionKey,
               binaryId: artifact.binary.id,
+              bundleId: artifact.binary.bundleId,
               artifactSha256: artifact.sha256,
               signature: artifact.signature ?? '',
               wrapped: artifact.wrapped,
@@ -448,7 +453,9 @@ export class NativePublishing {
               ? `${name} was updated in the Enterprise Store`
               : `${name} ${list.map((artifact) => `${artifact.binary.version} (${artifact.binary.platform})`).join(', ')} is available in the Enterprise Store`;
           const userIds = this.management.recipients(principal, (await current(context))?.targets ?? []);
-          const { notified } = await context.runtime.run(context.key('notify'), { type: 'notify', ...which, jobId: job.id, message, userIds });
+          const tokens = await this.storeTokens(job.environmentId, userIds);
+          const storePaths = [...tokens].map(([userId, token]) => ({ userId, path: storePath(token) }));
+          const { notified } = await context.runtime.run(context.key('notify'), { type: 'notify', ...which, jobId: job.id, message, userIds, storePaths });
           return { message: `Notified ${notified} users` };
         },
       },

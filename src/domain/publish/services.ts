@@ -1,11 +1,14 @@
 import { fileBlob } from '../../runtime/embedded/index.js';
 import type { PublishedIdentityService, ServicesState } from '../../runtime/types.js';
 import type { App, AppService } from '../apps.js';
+import type { ClientCredentials, ClientCredentialsService } from '../client-credentials.js';
 import type { BinaryService } from '../binaries/service.js';
 import type { Environment, EnvironmentService } from '../environments.js';
 import type { Principal } from '../principal.js';
 import { denial } from '../policy.js';
-import { fail, userError, type Result } from '../result.js';
+import { fail, notFound, ok, userError, type Result } from '../result.js';
+import { RuntimeRefusedError, RuntimeUnreachableError } from '../../runtime/errors.js';
+import { busy } from './service.js';
 import type { Runtimes } from '../runtimes.js';
 import type { PublishJob, PublishKind, StageKey } from './jobs.js';
 import { principalOf } from './native.js';
@@ -41,6 +44,7 @@ export class ServicesPublishing {
     private readonly binaries: BinaryService,
     private readonly environments: EnvironmentService,
     private readonly runtimes: Runtimes,
+    private readonly credentials: ClientCredentialsService,
   ) {}
 
   async publishServicesAndWeb(
@@ -108,6 +112,30 @@ export class ServicesPublishing {
       warnings,
       stages: stageList(['VALIDATE', 'UNPUBLISH']),
     });
+  }
+
+  /**
+   * R54: a new app secret for the app in the environment; the old one stops working at once.
+   * Refused while a job runs there, whose services publish would tell the runtime the old one.
+   */
+  async rotateAppSecret(principal: Principal, input: { appId: number | null; environmentId: number | null }): Promise<Result<ClientCredentials>> {
+    const forbidden = denial(principal, 'manageAppSecrets');
+    if (forbidden) return fail(forbidden);
+    const [app] = input.appId === null ? [null] : this.apps.byIds(principal, [input.appId]);
+    const [environment] = input.environmentId === null ? [null] : this.environments.byIds(principal, [input.environmentId]);
+    if (!app || !environment)
+      return fail(...(!app ? [notFound('app', ['input', 'appId'])] : []), ...(!environment ? [notFound('environment', ['input', 'environmentId'])] : []));
+    if (this.environments.statuses([environment.id])[0] === 'BUSY') return fail(busy());
+    try {
+      const rotated = await this.credentials.rotate(app.id, environment.id, this.runtimes.of(environment));
+      if (!rotated)
+        return fail(userError('NOT_FOUND', `${app.name} has no app key in ${environment.name} yet: publish its services there first`, ['input', 'appId']));
+      return ok(rotated);
+    } catch (error) {
+      if (error instanceof RuntimeUnreachableError || error instanceof RuntimeRefusedError)
+        return fail(userError('RUNTIME_UNREACHABLE', `The runtime of ${environment.name} did not take the new secret; the old one still works`, ['input', 'environmentId']));
+      throw error;
+    }
   }
 
   /** R37: each environment's identity services with the apps there that use them, by app id. */
@@ -216,7 +244,16 @@ export class ServicesPublishing {
         key: 'PUBLISH_INTEGRATION_SERVICES',
         run: async (context) => {
           const names = (context.carry.get('identityServices') ?? []) as string[];
-          await context.runtime.run(context.key('publish'), { type: 'publishAppServices', appId: job.appId, jobId: job.id, identityServices: names });
+          const integrationServices = this.apps.integrationServicesOf([job.appId]).map(({ name, baseUrl }) => ({ name, baseUrl }));
+          await context.runtime.run(context.key('publish'), {
+            type: 'publishAppServices',
+            appId: job.appId,
+            appName: app(context).name,
+            jobId: job.id,
+            identityServices: names,
+            integrationServices,
+          });
+          await this.credentials.ensure(job.appId, job.environmentId, context.runtime, context.key('credentials'));
           return { message: `Integration services of ${app(context).name} published` };
         },
       },

@@ -2,6 +2,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { CommandOf, CommandResult, CommandType, RuntimeCommand } from '../commands.js';
 import { RuntimeRefusedError } from '../errors.js';
 import {
+  appCredentials,
   liveWebClients,
   managementApps,
   managementTargets,
@@ -10,6 +11,7 @@ import {
   publishedIdentityServices,
   runtimeBlobs,
   runtimeCommands,
+  storeAccess,
   storeNotifications,
 } from '../schema.js';
 import type { RuntimeDb } from './db.js';
@@ -66,19 +68,20 @@ export class RuntimeCommands {
         return { discarded: this.restorePoints.discard(environmentId, command.restorePoint) };
       case 'upsertManagementApp': {
         const { appId, preview, signAction, description } = command;
+        const appName = command.appName ?? '';
         const existing = this.db
           .select()
           .from(managementApps)
           .where(and(eq(managementApps.environmentId, environmentId), eq(managementApps.appId, appId), eq(managementApps.preview, preview)))
           .get();
         if (existing) {
-          this.db.update(managementApps).set({ signAction, description, updatedAt: now }).where(eq(managementApps.id, existing.id)).run();
+          this.db.update(managementApps).set({ appName, signAction, description, updatedAt: now }).where(eq(managementApps.id, existing.id)).run();
           return { managementAppId: existing.id };
         }
         // A new app starts as a DRAFT; setWorkflowState makes it what was asked.
         const created = this.db
           .insert(managementApps)
-          .values({ environmentId, appId, preview, signAction, description, workflowState: 'DRAFT', updatedAt: now })
+          .values({ environmentId, appId, appName, preview, signAction, description, workflowState: 'DRAFT', updatedAt: now })
           .returning()
           .get();
         return { managementAppId: created.id };
@@ -89,7 +92,7 @@ export class RuntimeCommands {
         if (command.versions.length > 0)
           this.db
             .insert(managementVersions)
-            .values(command.versions.map((version) => ({ ...version, managementAppId: app.id, publishedAt: now })))
+            .values(command.versions.map((version) => ({ ...version, bundleId: version.bundleId ?? null, managementAppId: app.id, publishedAt: now })))
             .run();
         return { added: command.versions.length };
       }
@@ -134,10 +137,21 @@ export class RuntimeCommands {
       case 'notify': {
         const app = this.app(environmentId, command.appId, command.preview);
         const userIds = [...new Set(command.userIds)];
+        const storePaths = new Map((command.storePaths ?? []).map((link) => [link.userId, link.path]));
         if (userIds.length > 0)
           this.db
             .insert(storeNotifications)
-            .values(userIds.map((directoryUserId) => ({ environmentId, directoryUserId, managementAppId: app.id, publishJobId: command.jobId, message: command.message, createdAt: now })))
+            .values(
+              userIds.map((directoryUserId) => ({
+                environmentId,
+                directoryUserId,
+                managementAppId: app.id,
+                publishJobId: command.jobId,
+                message: command.message,
+                storePath: storePaths.get(directoryUserId) ?? null,
+                createdAt: now,
+              })),
+            )
             .run();
         return { notified: userIds.length };
       }
@@ -161,13 +175,51 @@ export class RuntimeCommands {
         return { published: command.services.length };
       }
       case 'publishAppServices': {
-        const values = { identityServices: JSON.stringify(command.identityServices), publishedAt: now, activatedAt: null, publishJobId: command.jobId };
+        const values = {
+          appName: command.appName,
+          identityServices: JSON.stringify(command.identityServices),
+          integrationServices: JSON.stringify(command.integrationServices),
+          publishedAt: now,
+          activatedAt: null,
+          publishJobId: command.jobId,
+        };
         this.db
           .insert(publishedAppServices)
           .values({ appId: command.appId, environmentId, ...values })
           .onConflictDoUpdate({ target: [publishedAppServices.appId, publishedAppServices.environmentId], set: values })
           .run();
         return { published: true };
+      }
+      case 'putStoreAccess': {
+        const values = {
+          directoryUserId: command.directoryUserId,
+          tokenSha256: command.tokenSha256,
+          groupIds: JSON.stringify(command.groupIds),
+          expiresAt: new Date(command.expiresAt),
+        };
+        this.db
+          .insert(storeAccess)
+          .values({ invitationId: command.invitationId, environmentId, ...values, revoked: false })
+          .onConflictDoUpdate({ target: [storeAccess.environmentId, storeAccess.invitationId], set: values })
+          .run();
+        return { stored: true };
+      }
+      case 'revokeStoreAccess': {
+        const revoked = this.db
+          .update(storeAccess)
+          .set({ revoked: true })
+          .where(and(eq(storeAccess.environmentId, environmentId), eq(storeAccess.invitationId, command.invitationId)))
+          .run().changes;
+        return { revoked: revoked > 0 };
+      }
+      case 'setAppCredentials': {
+        const values = { appKey: command.appKey, secretSha256: command.secretSha256, updatedAt: now };
+        this.db
+          .insert(appCredentials)
+          .values({ appId: command.appId, environmentId, ...values })
+          .onConflictDoUpdate({ target: [appCredentials.appId, appCredentials.environmentId], set: values })
+          .run();
+        return { set: true };
       }
       case 'deployWebClient': {
         // R38: one live web client per app and environment; a new one replaces it.

@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import { createReadStream } from 'node:fs';
 import type { CommandOf, CommandResult, CommandType } from '../commands.js';
 import type { BlobSource, Runtime } from '../runtime.js';
-import { liveWebClients, managementApps, publishedAppServices, publishedIdentityServices, runtimeRestorePoints, storeNotifications } from '../schema.js';
+import { appCredentials, liveWebClients, managementApps, publishedAppServices, publishedIdentityServices, runtimeRestorePoints, storeAccess, storeNotifications } from '../schema.js';
 import type { ManagementApp, RuntimeInfo, ServicesState, StoreNotification } from '../types.js';
 import { RuntimeBlobs } from './blobs.js';
 import { RuntimeCommands } from './commands.js';
@@ -54,6 +54,8 @@ export class RuntimeHost {
       tx.delete(publishedIdentityServices).where(eq(publishedIdentityServices.environmentId, environmentId)).run();
       tx.delete(publishedAppServices).where(eq(publishedAppServices.environmentId, environmentId)).run();
       tx.delete(liveWebClients).where(eq(liveWebClients.environmentId, environmentId)).run();
+      tx.delete(appCredentials).where(eq(appCredentials.environmentId, environmentId)).run();
+      tx.delete(storeAccess).where(eq(storeAccess.environmentId, environmentId)).run();
       tx.delete(runtimeRestorePoints).where(eq(runtimeRestorePoints.environmentId, environmentId)).run();
     });
     this.blobs.sweep();

@@ -1,6 +1,6 @@
-import { and, asc, desc, inArray, sql } from 'drizzle-orm';
-import { liveWebClients, managementApps, managementTargets, managementVersions, publishedAppServices, publishedIdentityServices, storeNotifications } from '../schema.js';
-import type { ManagementApp, ServicesState, StoreNotification } from '../types.js';
+import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import { appCredentials, liveWebClients, storeAccess, managementApps, managementTargets, managementVersions, publishedAppServices, publishedIdentityServices, storeNotifications } from '../schema.js';
+import type { IntegrationService, ManagementApp, PublishedApp, ServicesState, StoreNotification } from '../types.js';
 import type { RuntimeDb } from './db.js';
 
 const time = (date: Date): number => date.getTime();
@@ -54,11 +54,65 @@ export class RuntimeReads {
         .map((row) => ({
           ...row,
           identityServices: JSON.parse(row.identityServices) as string[],
+          integrationServices: JSON.parse(row.integrationServices) as IntegrationService[],
           publishedAt: time(row.publishedAt),
           activatedAt: row.activatedAt ? time(row.activatedAt) : null,
         })),
       webClients: webClients.filter((row) => row.environmentId === environmentId).map((row) => ({ ...row, deployedAt: time(row.deployedAt) })),
     }));
+  }
+
+  /**
+   * The app published under this name (case-insensitive) in the environment: what its web client
+   * and SDK configuration are served from (R53, R54). One statement, so a request sees one state.
+   */
+  publishedApp(environmentId: number, appName: string): PublishedApp | null {
+    const row = this.db
+      .select({ services: publishedAppServices, webClientSha256: liveWebClients.artifactSha256, credentials: appCredentials })
+      .from(publishedAppServices)
+      .leftJoin(liveWebClients, and(eq(liveWebClients.appId, publishedAppServices.appId), eq(liveWebClients.environmentId, publishedAppServices.environmentId)))
+      .leftJoin(appCredentials, and(eq(appCredentials.appId, publishedAppServices.appId), eq(appCredentials.environmentId, publishedAppServices.environmentId)))
+      .where(and(eq(publishedAppServices.environmentId, environmentId), sql`lower(${publishedAppServices.appName}) = lower(${appName})`))
+      .get();
+    if (!row) return null;
+    const identityNames = new Set((JSON.parse(row.services.identityServices) as string[]).map((name) => name.toLowerCase()));
+    const identityServices = this.db
+      .select()
+      .from(publishedIdentityServices)
+      .where(eq(publishedIdentityServices.environmentId, environmentId))
+      .orderBy(asc(sql`lower(${publishedIdentityServices.name})`))
+      .all()
+      .filter((service) => identityNames.has(service.name.toLowerCase()))
+      .map((service) => ({ name: service.name, providerType: service.providerType }));
+    return {
+      appId: row.services.appId,
+      appName: row.services.appName,
+      webClientSha256: row.webClientSha256,
+      identityServices,
+      integrationServices: JSON.parse(row.services.integrationServices) as IntegrationService[],
+      credentials: row.credentials ? { appKey: row.credentials.appKey, secretSha256: row.credentials.secretSha256 } : null,
+    };
+  }
+
+  /**
+   * R55: the Management apps a store link shows: ACTIVE ones with a version that target the
+   * link's user directly or through a group. Null for a link unknown, revoked or expired.
+   */
+  storeOf(environmentId: number, tokenSha256: string, now: number): { directoryUserId: number; apps: ManagementApp[] } | null {
+    const access = this.db
+      .select()
+      .from(storeAccess)
+      .where(and(eq(storeAccess.environmentId, environmentId), eq(storeAccess.tokenSha256, tokenSha256)))
+      .get();
+    if (!access || access.revoked || access.expiresAt.getTime() <= now) return null;
+    const groups = new Set(JSON.parse(access.groupIds) as number[]);
+    const apps = (this.managementOf([environmentId])[0] ?? []).filter(
+      (app) =>
+        app.workflowState === 'ACTIVE' &&
+        app.versions.length > 0 &&
+        app.targets.some((target) => target.userId === access.directoryUserId || (target.groupId !== null && groups.has(target.groupId))),
+    );
+    return { directoryUserId: access.directoryUserId, apps };
   }
 
   /** Newest first. */

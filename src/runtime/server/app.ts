@@ -7,11 +7,14 @@ import { runtimeCommand, restorePointKey, type CommandType } from '../commands.j
 import { RuntimeHost, runtimeInfo } from '../embedded/index.js';
 import { RuntimeRefusedError } from '../errors.js';
 import { eq } from 'drizzle-orm';
+import { PUBLIC_ROUTES, RuntimePublic } from '../serve/public.js';
 import { openRuntimeDatabase } from './database.js';
 import { runtimeEnvironments } from './schema.js';
 
 /** Where the environment's path ends and the API begins: `/dev/v1/info` is `/v1/info` of environment `/dev`. */
 const routePattern = /^((?:\/[A-Za-z0-9_-]{1,64})?)(\/v1\/.*|\/health)$/;
+/** The public pages (R53-R56) of environment `/dev` are under `/dev/apps/...`; the root's under `/apps/...`. */
+const publicPattern = /^((?:\/[A-Za-z0-9_-]{1,64})??)(\/(?:apps|store)\/.*)$/;
 const MAX_COMMAND_BYTES = 1024 * 1024;
 const sha256Pattern = /^[0-9a-f]{64}$/;
 
@@ -21,6 +24,8 @@ export interface RuntimeServerOptions {
   host?: string;
   port?: number;
   managementAvailable?: boolean;
+  /** RUNTIME_PUBLIC_URL: the origin devices and browsers reach this runtime at; else the request's Host. */
+  publicUrl?: string | null;
   /**
    * Test-only: stop answering at a chosen point so that a test can kill the runtime there
    * (R52). `blob`: after the first bytes of a transfer; `command:<type>`: after applying it.
@@ -74,6 +79,7 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
   const database = openRuntimeDatabase(join(dataDir, 'runtime.db'));
   const host = new RuntimeHost(database.db, dataDir);
   const expected = digest(options.token);
+  const publicPages = new RuntimePublic(host);
   const managementAvailable = options.managementAvailable ?? true;
 
   const authorized = (req: IncomingMessage): boolean => {
@@ -156,7 +162,21 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
     },
   ];
 
+  /** An environment by its path, for public pages: unknown paths are not made into environments. */
+  const knownEnvironment = (path: string): number | null =>
+    path === '' ? 0 : (database.db.select().from(runtimeEnvironments).where(eq(runtimeEnvironments.path, path)).get()?.id ?? null);
+
   const http = createServer((req, res) => {
+    // Public pages read the raw path: URL parsing would resolve `..` before the web root sees it.
+    const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
+    const publicMatch = publicPattern.exec(rawPath);
+    if (publicMatch) {
+      const [, environmentPath = '', path = ''] = publicMatch;
+      const environmentId = knownEnvironment(environmentPath);
+      const origin = options.publicUrl ?? `http://${req.headers.host ?? 'localhost'}`;
+      if (environmentId !== null && publicPages.handle(req, res, { environmentId, baseUrl: `${origin}${environmentPath}`, path, managementAvailable })) return;
+      return send(res, 404, { code: 'NOT_FOUND', message: 'no such page' });
+    }
     const url = new URL(req.url ?? '/', 'http://runtime');
     const [, environmentPath = '', apiPath = ''] = routePattern.exec(url.pathname) ?? [];
     if (req.method === 'GET' && apiPath === '/health') return send(res, 200, { ok: true });
@@ -186,7 +206,7 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
 
   return {
     host,
-    routes: ['GET /health', ...routes.map((route) => `${route.method} ${route.path}`)],
+    routes: ['GET /health', ...routes.map((route) => `${route.method} ${route.path}`), ...PUBLIC_ROUTES],
     start: async () => {
       await new Promise<void>((listening, failed) => {
         http.once('error', failed);
@@ -200,6 +220,7 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
       const closed = new Promise<void>((done) => http.close(() => done()));
       http.closeAllConnections();
       await closed;
+      publicPages.close();
       database.close();
     },
   };
