@@ -181,16 +181,16 @@ const UnpublishAppInput = builder.inputType('UnpublishAppInput', {
 const RotateAppSecretInput = builder.inputType('RotateAppSecretInput', {
   description: 'The app and environment whose app secret to replace.',
   fields: (t) => ({
-    appId: t.id({ required: true }),
-    environmentId: t.id({ required: true }),
+    appId: t.id({ required: true, description: 'The App whose secret to replace.' }),
+    environmentId: t.id({ required: true, description: 'The Environment the secret is for.' }),
   }),
 });
 
 const RotateAppSecretPayloadRef = builder.objectRef<{ clientConfig?: ClientConfigRow | null; userErrors: UserError[] }>('RotateAppSecretPayload').implement({
   description: 'The new client configuration, or why the secret was not replaced (then the old one still works).',
   fields: (t) => ({
-    clientConfig: t.field({ type: ClientConfigRef, nullable: true, resolve: (payload) => payload.clientConfig ?? null }),
-    userErrors: t.field({ type: [UserErrorRef], resolve: (payload) => payload.userErrors }),
+    clientConfig: t.field({ type: ClientConfigRef, nullable: true, description: 'The configuration with the new secret; null when there are user errors.', resolve: (payload) => payload.clientConfig ?? null }),
+    userErrors: t.field({ type: [UserErrorRef], description: 'Why the secret was not replaced; empty on success.', resolve: (payload) => payload.userErrors }),
   }),
 });
 

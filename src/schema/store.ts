@@ -68,21 +68,21 @@ const CreateStoreInvitationPayloadRef = builder
   .implement({
     description: 'The new invitation and its link, or why there is none.',
     fields: (t) => ({
-      invitation: t.field({ type: StoreInvitationRef, nullable: true, resolve: (payload) => payload.invitation ?? null }),
+      invitation: t.field({ type: StoreInvitationRef, nullable: true, description: 'The new invitation; null when there are user errors.', resolve: (payload) => payload.invitation ?? null }),
       storeUrl: t.string({
         nullable: true,
         description: "The personal store link: shown this once (only its hash is kept for checking it); the user's notifications carry it too.",
         resolve: (payload) => payload.storeUrl ?? null,
       }),
-      userErrors: t.field({ type: [UserErrorRef], resolve: (payload) => payload.userErrors }),
+      userErrors: t.field({ type: [UserErrorRef], description: 'Why nothing was changed; empty on success.', resolve: (payload) => payload.userErrors }),
     }),
   });
 
 const RevokeStoreInvitationPayloadRef = builder.objectRef<{ invitation?: StoreInvitation | null; userErrors: UserError[] }>('RevokeStoreInvitationPayload').implement({
   description: 'The revoked invitation, or why it was not revoked.',
   fields: (t) => ({
-    invitation: t.field({ type: StoreInvitationRef, nullable: true, resolve: (payload) => payload.invitation ?? null }),
-    userErrors: t.field({ type: [UserErrorRef], resolve: (payload) => payload.userErrors }),
+    invitation: t.field({ type: StoreInvitationRef, nullable: true, description: 'The revoked invitation; null when there are user errors.', resolve: (payload) => payload.invitation ?? null }),
+    userErrors: t.field({ type: [UserErrorRef], description: 'Why nothing was changed; empty on success.', resolve: (payload) => payload.userErrors }),
   }),
 });
 
