@@ -197,7 +197,7 @@ export class AppService {
     return ok(app);
   }
 
-  /** Absent fields keep their values; identity services given replace the app's list. */
+  /** Absent fields keep their values; identity or integration services given replace the app's list. */
   update(principal: Principal, input: UpdateAppInput): Result<App> {
     const forbidden = denial(principal, 'manageApps');
     if (forbidden) return fail(forbidden);
@@ -210,8 +210,8 @@ export class AppService {
     ].filter((p) => p !== null);
     if (problems.length > 0) return fail(...problems);
     const updated = this.db.transaction((tx) => {
-      if (input.description === undefined && input.identityServices == null) return app;
-      // Identity services live in their own table; the app row is stamped either way.
+      if (input.description === undefined && input.identityServices == null && input.integrationServices == null) return app;
+      // Identity and integration services live in their own tables; the app row is stamped either way.
       const row = tx
         .update(apps)
         .set(input.description === undefined ? { updatedAt: new Date() } : { description: input.description })
