@@ -179,7 +179,8 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
 
   const cors = createCorsPolicy(config.corsOrigins);
   /** R63: the routes a cross-origin page may call, when its origin is listed. */
-  const isApiRoute = (path: string) => path === yoga.graphqlEndpoint || path.startsWith('/uploads/') || path.startsWith('/binaries/');
+  const isApiRoute = (path: string) =>
+    path === yoga.graphqlEndpoint || path.startsWith('/uploads/') || path.startsWith('/binaries/') || path.startsWith('/runtime/');
 
   /** R43, R72: a route that throws answers 503 (database failing) or a masked 500, never a crash. */
   const answerFault = (req: IncomingMessage, res: ServerResponse, error: unknown) => {

@@ -40,12 +40,13 @@ const postGraphQL = (t: TestServer, headers: Record<string, string>) =>
   });
 
 describe('CORS (R63)', () => {
-  it('answers an unlisted origin without any CORS grant, on the GraphiQL page, GraphQL, uploads and downloads', async () => {
+  it('answers an unlisted origin without any CORS grant, on the GraphiQL page, GraphQL, uploads, downloads and runtime pages', async () => {
     const responses = [
       await send(open.url, { path: '/graphql', headers: { accept: 'text/html', origin: STRANGER } }),
       await postGraphQL(open, { origin: STRANGER }),
       await send(open.url, { method: 'PUT', path: '/uploads/AAAAAAAAAAAAAAAAAAAAAAAA', headers: { origin: STRANGER, authorization: `Bearer ${open.admin.token}`, 'content-length': '0' } }),
       await send(open.url, { path: '/binaries/1/file', headers: { origin: STRANGER, authorization: `Bearer ${open.admin.token}` } }),
+      await send(open.url, { path: '/runtime/nowhere/apps/Nothing/', headers: { origin: STRANGER } }),
       await postGraphQL(listed, { origin: STRANGER }),
     ];
     for (const response of responses) {
@@ -67,6 +68,8 @@ describe('CORS (R63)', () => {
     }
     const download = await send(listed.url, { path: '/binaries/1/file', headers: { origin: ALLOWED, authorization: `Bearer ${listed.admin.token}` } });
     expect(download.headers['access-control-allow-origin']).toBe(ALLOWED);
+    const runtimePage = await send(listed.url, { path: '/runtime/nowhere/apps/Nothing/', headers: { origin: ALLOWED } });
+    expect(runtimePage.headers['access-control-allow-origin']).toBe(ALLOWED);
   });
 
   it('answers preflights: the allowed methods and headers for a listed origin, nothing for another', async () => {
