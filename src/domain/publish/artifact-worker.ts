@@ -10,16 +10,6 @@ import type { ArtifactTask, HashedFile } from './artifacts.js';
 
 const CHUNK_BYTES = 1024 * 1024;
 
-async function hashFile(path: string): Promise<HashedFile> {
-  const hash = createHash('sha256');
-  let sizeBytes = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: CHUNK_BYTES }) as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    sizeBytes += chunk.length;
-  }
-  return { sha256: hash.digest('hex'), sizeBytes };
-}
-
 /** The manifest and the original binary as a tar stream into `target`, hashed as it is written. */
 async function wrap(originalPath: string, manifestJson: string, originalFileName: string, target: string): Promise<HashedFile> {
   const { size } = await stat(originalPath);
@@ -51,5 +41,5 @@ async function wrap(originalPath: string, manifestJson: string, originalFileName
 }
 
 export default function run(task: ArtifactTask): Promise<HashedFile> {
-  return task.kind === 'hash' ? hashFile(task.path) : wrap(task.originalPath, task.manifestJson, task.originalFileName, task.target);
+  return wrap(task.originalPath, task.manifestJson, task.originalFileName, task.target);
 }

@@ -11,9 +11,12 @@ export interface HashedFile {
 }
 
 /** What a worker thread of ArtifactWorkers is asked to do (artifact-worker.ts). */
-export type ArtifactTask =
-  | { kind: 'hash'; path: string }
-  | { kind: 'wrap'; originalPath: string; manifestJson: string; originalFileName: string; target: string };
+export interface ArtifactTask {
+  originalPath: string;
+  manifestJson: string;
+  originalFileName: string;
+  target: string;
+}
 
 export interface WrapperManifest {
   wrapper: 'shipyard';
@@ -34,7 +37,7 @@ const WORKER = new URL('./artifact-worker.ts', import.meta.url).href;
 const WORKER_EXEC_ARGV = ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
 
 /**
- * The byte work of publishing (hashing and wrapping binaries) on a pool of worker threads, one
+ * The byte work of publishing (wrapping binaries) on a pool of worker threads, one
  * pool per server: the event loop only hands out tasks and awaits their answers, and no more
  * files are read at once than there are threads; further tasks wait in the pool's queue.
  */
@@ -52,11 +55,6 @@ export class ArtifactWorkers {
     });
   }
 
-  /** Reads a stored file back and hashes it. */
-  hashFile(path: string, signal: AbortSignal): Promise<HashedFile> {
-    return this.run({ kind: 'hash', path }, signal);
-  }
-
   /**
    * WRAP_AND_SIGN (R29): a new artifact holding the wrapper manifest and the original binary
    * untouched, as a tar file in the blob store's temporary directory. Tar rather than ZIP: ZIP
@@ -66,7 +64,7 @@ export class ArtifactWorkers {
     const target = store.tempPath();
     try {
       const { sha256, sizeBytes } = await this.run(
-        { kind: 'wrap', originalPath, manifestJson: JSON.stringify(manifest, null, 2), originalFileName: manifest.originalFileName, target },
+        { originalPath, manifestJson: JSON.stringify(manifest, null, 2), originalFileName: manifest.originalFileName, target },
         signal,
       );
       return { path: target, sha256, sizeBytes };
