@@ -4,7 +4,7 @@ import type { Db } from '../db/client.js';
 import { storeInvitations } from '../db/schema.js';
 import { RuntimeRefusedError, RuntimeUnreachableError } from '../runtime/errors.js';
 import type { DirectoryService } from './directory.js';
-import type { EnvironmentService } from './environments.js';
+import type { Environment, EnvironmentService } from './environments.js';
 import { denial } from './policy.js';
 import type { Principal } from './principal.js';
 import { fail, notFound, ok, userError, type Result } from './result.js';
@@ -36,7 +36,7 @@ export class StoreInvitationService {
     private readonly runtimes: Runtimes,
   ) {}
 
-  async create(principal: Principal, input: { directoryUserId: number | null; expiresAt?: Date | null }, now = Date.now()): Promise<Result<{ invitation: StoreInvitation; token: string }>> {
+  async create(principal: Principal, input: { directoryUserId: number | null; expiresAt?: Date | null }, now = Date.now()): Promise<Result<{ invitation: StoreInvitation; token: string; environment: Environment }>> {
     const forbidden = denial(principal, 'manageStoreInvitations');
     if (forbidden) return fail(forbidden);
     const [user] = input.directoryUserId === null ? [null] : this.directory.usersByIds(principal, [input.directoryUserId]);
@@ -59,7 +59,7 @@ export class StoreInvitationService {
       if (error instanceof RuntimeUnreachableError || error instanceof RuntimeRefusedError) return unreachable();
       throw error;
     }
-    return ok({ invitation: visible(invitation), token });
+    return ok({ invitation: visible(invitation), token, environment });
   }
 
   /** The runtime forgets the link first: a revocation that did not reach it is not reported done. */

@@ -203,10 +203,8 @@ builder.mutationFields((t) => ({
       const environmentId = localId(input.environmentId, 'Environment');
       const result = await domain.services.rotateAppSecret(principal, { appId: localId(input.appId, 'App'), environmentId });
       if (!result.ok) return { clientConfig: null, userErrors: result.userErrors };
-      const [environment] = domain.environments.byIds(principal, [result.value.environmentId]);
-      const [app] = domain.apps.byIds(principal, [result.value.appId]);
-      const configUrl = environment && app ? new PublicLinks(origin).appConfig(environment, app.name) : '';
-      return { clientConfig: { credentials: result.value, configUrl }, userErrors: [] };
+      const { credentials, app, environment } = result.value;
+      return { clientConfig: { credentials, configUrl: new PublicLinks(origin).appConfig(environment, app.name) }, userErrors: [] };
     },
   }),
   publishServicesAndWeb: t.field({

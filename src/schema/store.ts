@@ -94,10 +94,8 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { input }, { domain, principal, origin }) => {
       const result = await domain.storeInvitations.create(principal, { directoryUserId: localId(input.directoryUserId, 'DirectoryUser'), expiresAt: input.expiresAt ?? null });
       if (!result.ok) return { invitation: null, storeUrl: null, userErrors: result.userErrors };
-      const [user] = domain.directory.usersByIds(principal, [result.value.invitation.directoryUserId]);
-      const environment = user ? domain.environments.byIdUnscoped(user.environmentId) : undefined;
-      const storeUrl = environment ? new PublicLinks(origin).store(environment, result.value.token) : null;
-      return { invitation: result.value.invitation, storeUrl, userErrors: [] };
+      const { invitation, token, environment } = result.value;
+      return { invitation, storeUrl: new PublicLinks(origin).store(environment, token), userErrors: [] };
     },
   }),
   revokeStoreInvitation: t.field({

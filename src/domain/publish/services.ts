@@ -118,7 +118,10 @@ export class ServicesPublishing {
    * R54: a new app secret for the app in the environment; the old one stops working at once.
    * Refused while a job runs there, whose services publish would tell the runtime the old one.
    */
-  async rotateAppSecret(principal: Principal, input: { appId: number | null; environmentId: number | null }): Promise<Result<ClientCredentials>> {
+  async rotateAppSecret(
+    principal: Principal,
+    input: { appId: number | null; environmentId: number | null },
+  ): Promise<Result<{ credentials: ClientCredentials; app: App; environment: Environment }>> {
     const forbidden = denial(principal, 'manageAppSecrets');
     if (forbidden) return fail(forbidden);
     const [app] = input.appId === null ? [null] : this.apps.byIds(principal, [input.appId]);
@@ -130,7 +133,7 @@ export class ServicesPublishing {
       const rotated = await this.credentials.rotate(app.id, environment.id, this.runtimes.of(environment));
       if (!rotated)
         return fail(userError('NOT_FOUND', `${app.name} has no app key in ${environment.name} yet: publish its services there first`, ['input', 'appId']));
-      return ok(rotated);
+      return ok({ credentials: rotated, app, environment });
     } catch (error) {
       if (error instanceof RuntimeUnreachableError || error instanceof RuntimeRefusedError)
         return fail(userError('RUNTIME_UNREACHABLE', `The runtime of ${environment.name} did not take the new secret; the old one still works`, ['input', 'environmentId']));
