@@ -54,7 +54,7 @@ function shape(config: Config, identity: (column: Column) => boolean, defaultOf:
       ...columns.filter((c) => c.isUnique).map((c) => ({ name: c.uniqueName ?? '', unique: true, on: [`"${c.name}"`], where: null })),
       ...config.uniqueConstraints.map((u) => ({ name: u.name ?? '', unique: true, on: u.columns.map(render), where: null })),
       ...config.indexes.map(({ config: i }) => ({
-        name: i.name,
+        name: i.name ?? '',
         unique: i.unique,
         on: (i.columns as unknown[]).map(render),
         where: i.where ? render(i.where) : null,
@@ -77,8 +77,8 @@ function shape(config: Config, identity: (column: Column) => boolean, defaultOf:
   };
 }
 
-const sqliteTables = Object.values(sqliteSchema).filter((value): value is SQLiteTable => is(value, SQLiteTable));
-const pgTables = Object.values(pgSchema).filter((value): value is PgTable => is(value, PgTable));
+const sqliteTables = (Object.values(sqliteSchema) as unknown[]).filter((value): value is SQLiteTable => is(value, SQLiteTable));
+const pgTables = (Object.values(pgSchema) as unknown[]).filter((value): value is PgTable => is(value, PgTable));
 
 const sqliteShape = (table: SQLiteTable) =>
   shape(
@@ -96,7 +96,7 @@ const pgShape = (table: PgTable) =>
 
 describe('the PostgreSQL declarations match the SQLite ones', () => {
   it('declare the same tables', () => {
-    expect(pgTables.map(getTableName).sort()).toEqual(sqliteTables.map(getTableName).sort());
+    expect(pgTables.map((t) => getTableName(t)).sort()).toEqual(sqliteTables.map((t) => getTableName(t)).sort());
     expect(sqliteTables.length).toBeGreaterThan(20);
   });
 
