@@ -43,8 +43,12 @@ export interface PostgresDatabase extends Database {
 export async function openPostgres(url: string, onStatement?: (sql: string) => void): Promise<PostgresDatabase> {
   const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, Client: Int8AsNumberClient });
   let lastFailureAt = 0;
-  // An idle connection the server drops is reported here; unheard, it would end the process.
-  pool.on('error', () => (lastFailureAt = Date.now()));
+  // A connection the server drops between statements reports an 'error' event: the pool's for
+  // an idle one, the connection's own while it is checked out (in a transaction). Unheard, either
+  // would end the process; the statement that next uses it fails and is judged by isFailure.
+  const dropped = () => (lastFailureAt = Date.now());
+  pool.on('error', dropped);
+  pool.on('connect', (client) => client.on('error', dropped));
   try {
     await migrateOnce(pool);
   } catch (error) {
