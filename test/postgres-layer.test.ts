@@ -273,6 +273,24 @@ describe('failures and readiness', () => {
     expect(await database.db.select({ name: accounts.name }).from(accounts)).toEqual([{ name: 'Acme' }]);
   });
 
+  it('counts a statement cut off by the server shutting its connection (57P01) as a failure', async () => {
+    const { database, created } = await opened();
+    await world(database);
+    const sleeping = rejection(database.db.select({ slept: sql<string>`pg_sleep(30)::text` }).from(accounts));
+    let terminated = 0;
+    for (let i = 0; i < 200 && terminated === 0; i++) {
+      const result = await adminQuery(
+        `select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and query like '%pg_sleep(30)%' and pid <> pg_backend_pid()`,
+        [created.name],
+      );
+      terminated = result.rowCount ?? 0;
+      if (terminated === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const error = await sleeping;
+    expect(driverError(error)).toMatchObject({ code: '57P01' });
+    expect(database.isFailure(error)).toBe(true);
+  });
+
   it('is not ready on a read-only server, where a write is a failure', async () => {
     const { database, created } = await opened();
     const w0 = await world(database);
