@@ -22,7 +22,7 @@ async function opened(onStatement?: (sql: string) => void) {
 }
 const cleanup: (() => Promise<void>)[] = [];
 afterAll(async () => {
-  await Promise.all(cleanup.map((step) => step()));
+  await Promise.allSettled(cleanup.map((step) => step()));
 });
 
 /** One account with a user, an app and an environment, for rows that need them. */
