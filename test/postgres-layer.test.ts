@@ -250,6 +250,24 @@ describe('failures and readiness', () => {
     expect(database.isFailure(error)).toBe(true);
   });
 
+  it('answers not ready in time when no connection is free, rather than waiting for one', async () => {
+    const { database } = await opened();
+    const { pool } = database;
+    const held = await Promise.all(Array.from({ length: pool.options.max }, () => pool.connect()));
+    const order: string[] = [];
+    // Queued before the probe: it gets a connection only when one is released.
+    const queued = pool.connect().then(
+      (client) => (client.release(), order.push('connection')),
+      () => order.push('connection timed out'),
+    );
+    expect(await database.isReady()).toBe(false);
+    order.push('ready answered');
+    for (const client of held) client.release();
+    await queued;
+    expect(order).toEqual(['ready answered', 'connection']);
+    expect(await database.isReady()).toBe(true);
+  });
+
   it('counts a connection the server ended as a failure, remembers it, and survives idle connections dropped', async () => {
     const { database, created } = await opened();
     await world(database);
