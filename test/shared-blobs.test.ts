@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -128,6 +128,21 @@ describe('a BLOB_DIR shared by instances', () => {
     expect(a.remove(sha256(bytes))).toBe(true);
     expect(committed).toBe(true);
     expect(readFileSync(b.pathOf(sha256(bytes)))).toEqual(bytes);
+  });
+
+  it('a blob whose removal was cut short (the process died after moving it aside) is put back at start', async () => {
+    const blobDir = sharedDir();
+    const store = instance(blobDir);
+    const bytes = Buffer.from('moved aside, then the process died');
+    const temp = await tempOf(store, bytes);
+    // What remove() leaves between its rename aside and its end.
+    const aside = join(blobDir, '.tmp', `${temp.sha256}.removing.00ff`);
+    renameSync(temp.path, aside);
+    age(aside, 2 * HOUR_MS);
+
+    instance(blobDir);
+    expect(readFileSync(store.pathOf(temp.sha256))).toEqual(bytes);
+    expect(existsSync(aside)).toBe(false);
   });
 
   it('a private blob directory keeps the single-instance behaviour: tmp emptied at start, removal at once', async () => {

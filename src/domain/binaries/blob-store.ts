@@ -28,6 +28,9 @@ const HOUR_MS = 60 * 60 * 1000;
 export const SHARED_STALE_TEMP_MS = HOUR_MS;
 export const SHARED_GRACE_MS = 10 * 60 * 1000;
 const UNRECORDED_MIN_AGE_MS = 10 * 60 * 1000;
+/** A blob being removed waits in the temporary directory as <sha256>.removing.<random>. */
+const ASIDE_MARK = '.removing.';
+const ASIDE = /^([0-9a-f]{64})\.removing\.[0-9a-f]+$/;
 
 /** Larger buffers mean fewer, bigger writes: measured in bench/upload.ts. */
 const WRITE_BUFFER_BYTES = 1024 * 1024;
@@ -138,7 +141,7 @@ export class BlobStore {
    */
   remove(sha256: string, graceMs = this.graceMs): boolean {
     const target = this.pathOf(sha256);
-    const aside = join(this.tempDir, `${sha256}.removing.${randomBytes(8).toString('hex')}`);
+    const aside = join(this.tempDir, `${sha256}${ASIDE_MARK}${randomBytes(8).toString('hex')}`);
     try {
       renameSync(target, aside);
     } catch (error) {
@@ -146,8 +149,7 @@ export class BlobStore {
       throw error;
     }
     if (Date.now() - this.touchedAt(aside) < graceMs) {
-      // Identical content: replacing a copy another commit has just put there is harmless.
-      renameSync(aside, target);
+      this.putBack(aside, sha256);
       return false;
     }
     rmSync(aside, { force: true });
@@ -190,6 +192,12 @@ export class BlobStore {
     return Math.max(this.graceMs, UNRECORDED_MIN_AGE_MS);
   }
 
+  /** Identical content: replacing a copy another commit has just put there is harmless. */
+  private putBack(aside: string, sha256: string): void {
+    mkdirSync(join(this.blobDir, sha256.slice(0, 2)), { recursive: true });
+    renameSync(aside, this.pathOf(sha256));
+  }
+
   /** The modification time of a file, read through an open descriptor so that an NFS client revalidates it. */
   protected touchedAt(path: string): number {
     const fd = openSync(path, 'r');
@@ -204,6 +212,14 @@ export class BlobStore {
     const now = Date.now();
     for (const name of readdirSync(this.tempDir)) {
       const path = join(this.tempDir, name);
+      const aside = ASIDE.exec(name);
+      if (aside?.[1]) {
+        // A removal cut short between the rename aside and its end: the blob may be one a commit
+        // had just touched, so it goes back; if nothing records it, the sweep of unrecorded files
+        // removes it once it is old.
+        this.putBack(path, aside[1]);
+        continue;
+      }
       try {
         const stat = statSync(path);
         if (staleMs === 0 || now - stat.mtimeMs >= staleMs) rmSync(path, { recursive: true, force: true });
