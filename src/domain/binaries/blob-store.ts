@@ -148,7 +148,15 @@ export class BlobStore {
       if (isMissing(error)) return true;
       throw error;
     }
-    if (Date.now() - this.touchedAt(aside) < graceMs) {
+    let touchedAt: number;
+    try {
+      touchedAt = this.touchedAt(aside);
+    } catch (error) {
+      // An instance starting just now put it back (removeStaleTemps): it stays.
+      if (isMissing(error)) return false;
+      throw error;
+    }
+    if (Date.now() - touchedAt < graceMs) {
       this.putBack(aside, sha256);
       return false;
     }
@@ -192,10 +200,17 @@ export class BlobStore {
     return Math.max(this.graceMs, UNRECORDED_MIN_AGE_MS);
   }
 
-  /** Identical content: replacing a copy another commit has just put there is harmless. */
+  /**
+   * Identical content: replacing a copy another commit has just put there is harmless. A file
+   * already gone was put back or finished by someone else (its remover, or an instance starting).
+   */
   private putBack(aside: string, sha256: string): void {
     mkdirSync(join(this.blobDir, sha256.slice(0, 2)), { recursive: true });
-    renameSync(aside, this.pathOf(sha256));
+    try {
+      renameSync(aside, this.pathOf(sha256));
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+    }
   }
 
   /** The modification time of a file, read through an open descriptor so that an NFS client revalidates it. */
