@@ -24,6 +24,7 @@ const schema = z.object({
   PORT: integer('PORT', 0, 65535).default('4000'),
   HOST: z.string().min(1, 'HOST must not be empty').default('127.0.0.1'),
   DATA_DIR: z.string().min(1, 'DATA_DIR must not be empty').default('./data'),
+  BLOB_DIR: z.string().min(1, 'BLOB_DIR must not be empty').optional(),
   ADMIN_TOKEN: z
     .string()
     .min(16, 'ADMIN_TOKEN must be at least 16 characters')
@@ -73,6 +74,8 @@ export interface Config {
   port: number;
   host: string;
   dataDir: string;
+  /** BLOB_DIR: blobs shared by every instance (docs/binaries.md); unset, DATA_DIR/blobs. */
+  blobDir?: string | undefined;
   adminToken: string | undefined;
   seed: 'demo' | 'none';
   publishStageDelayMs: number;
@@ -114,6 +117,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: c.PORT,
     host: c.HOST,
     dataDir: c.DATA_DIR,
+    blobDir: c.BLOB_DIR,
     adminToken: c.ADMIN_TOKEN,
     seed: c.SEED,
     publishStageDelayMs: c.PUBLISH_STAGE_DELAY_MS,

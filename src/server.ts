@@ -96,6 +96,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   const metrics = new Metrics();
   const domain = createDomain(database.db, {
     dataDir,
+    blobDir: config.blobDir === undefined ? undefined : resolve(config.blobDir),
     limits: { maxUploadBytes: config.maxUploadBytes, maxMultipartBytes: config.maxMultipartBytes, uploadQuotaBytes: config.uploadQuotaBytes },
     remoteRuntime:
       options.remoteRuntime ??

@@ -28,6 +28,8 @@ import { join } from 'node:path';
 export interface DomainOptions {
   /** Where blobs live (DATA_DIR). */
   dataDir: string;
+  /** BLOB_DIR, shared by instances; unset, blobs live in DATA_DIR. */
+  blobDir?: string | undefined;
   limits: BinaryLimits;
   /** Limits of the worker threads that read uploaded files (R68); defaults unless a test needs others. */
   inspectorLimits?: InspectorLimits;
@@ -43,7 +45,7 @@ export interface DomainOptions {
 export function createDomain(db: Db, options: DomainOptions) {
   const events = new DomainEvents();
   const jobs = new JobStore(db);
-  const store = new BlobStore(options.dataDir);
+  const store = new BlobStore(options.dataDir, options.blobDir === undefined ? {} : { blobDir: options.blobDir });
   // The embedded runtime keeps its tables in this database and its files apart from Shipyard's.
   const runtimes = new Runtimes(new RuntimeHost(db as RuntimeDb, join(options.dataDir, 'runtime')), options.remoteRuntime, options.logger);
   const apps = new AppService(db, store);
