@@ -75,6 +75,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     logLevel: (process.env.TEST_LOG_LEVEL as Config['logLevel'] | undefined) ?? 'silent',
     graphiqlPrefill: true,
     metricsToken: undefined,
+    redisUrl: undefined,
+    redisPrefix: 'shipyard:',
     ...overrides,
   };
 }

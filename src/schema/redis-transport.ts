@@ -1,0 +1,147 @@
+import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
+import type { PubSubEventTarget } from '@graphql-yoga/subscription';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from '../logger.js';
+import type { EventTransport, Topics } from './realtime.js';
+
+/**
+ * Dates do not survive JSON on their own: each one travels as `{ "$date": iso }` and comes back
+ * as a Date, so a job or status event from another instance reads exactly like a local one.
+ */
+export const eventSerializer = {
+  stringify(message: unknown): string {
+    return JSON.stringify(message, function (this: Record<string, unknown>, key: string, value: unknown) {
+      // `value` is already the result of Date#toJSON; the holder still has the Date itself.
+      const raw = this[key];
+      return raw instanceof Date ? { $date: raw.toISOString() } : value;
+    });
+  },
+  parse(message: string): unknown {
+    return JSON.parse(message, (_key, value: unknown) => {
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+        const keys = Object.keys(value);
+        const iso = (value as { $date?: unknown }).$date;
+        if (keys.length === 1 && typeof iso === 'string') return new Date(iso);
+      }
+      return value;
+    });
+  },
+};
+
+export interface RedisTransportOptions {
+  url: string;
+  /** Put before every channel name, so that deployments (or test files) sharing a Redis never hear each other. */
+  prefix: string;
+  logger: Logger;
+}
+
+/** Reconnects forever, backing off to 2 s: a Redis that goes away must never end the process. */
+const retryStrategy = (times: number): number => Math.min(times * 100, 2000);
+
+/**
+ * Live updates through Redis pub/sub (graphql-yoga's Redis event target over ioredis): one
+ * connection publishes, one subscribes. Every event, this instance's own included, arrives back
+ * through Redis, so all instances' subscribers see one order per publisher. When Redis is down,
+ * the failures are logged (once per outage) and the server keeps serving; live updates resume
+ * when it is back, and `onResume` lets streams catch up on what they missed.
+ */
+export function redisTransport({ url, prefix, logger }: RedisTransportOptions): EventTransport {
+  const base: RedisOptions = { retryStrategy, connectionName: 'shipyard-live-updates' };
+  // A publish waits for a reconnection at most twice before it fails (and is logged): an outage
+  // never piles events up in memory.
+  const publisher = new Redis(url, { ...base, maxRetriesPerRequest: 2 });
+  // SUBSCRIBE waits for Redis however long it takes: one that failed would leave a topic silent for good.
+  const subscriber = new Redis(url, { ...base, maxRetriesPerRequest: null });
+
+  const failing = new Set<Redis>();
+  const failed = (client: Redis, role: string) => (error: unknown) => {
+    if (failing.has(client)) return;
+    failing.add(client);
+    logger.error({ err: error, role }, 'redis unavailable for live updates; retrying');
+  };
+  const onPublisherError = failed(publisher, 'publish');
+  const onSubscriberError = failed(subscriber, 'subscribe');
+  publisher.on('error', onPublisherError);
+  subscriber.on('error', onSubscriberError);
+  publisher.on('ready', () => failing.delete(publisher));
+
+  /** Channels the event target listens to now, by their full (prefixed) name. */
+  const channels = new Set<string>();
+  const resumeListeners = new Set<() => void>();
+  let connectedBefore = false;
+  subscriber.on('ready', () => {
+    failing.delete(subscriber);
+    if (!connectedBefore) {
+      connectedBefore = true;
+      return;
+    }
+    // Events published while the connection was down are lost: once every channel is listened
+    // to again, streams read what they may have missed.
+    const again = [...channels];
+    void (again.length > 0 ? subscriber.subscribe(...again) : Promise.resolve()).then(
+      () => {
+        logger.info({ channels: again.length }, 'live updates resumed through redis');
+        for (const listener of resumeListeners) listener();
+      },
+      onSubscriberError,
+    );
+  });
+
+  /**
+   * The event target calls `publish`, `subscribe`, `unsubscribe` and `on('message')` and never
+   * handles the promises: here each channel gets the prefix (and loses it on the way in), and a
+   * failed command is logged instead of becoming an unhandled rejection.
+   */
+  const channelled = (client: Redis, onError: (error: unknown) => void): Redis =>
+    new Proxy(client, {
+      get(target, property) {
+        if (property === 'publish')
+          return (channel: string, message: string) => target.publish(prefix + channel, message).catch(onError);
+        if (property === 'subscribe')
+          return (...names: string[]) => {
+            for (const name of names) channels.add(prefix + name);
+            return target.subscribe(...names.map((name) => prefix + name)).catch(onError);
+          };
+        if (property === 'unsubscribe')
+          return (...names: string[]) => {
+            for (const name of names) channels.delete(prefix + name);
+            return target.unsubscribe(...names.map((name) => prefix + name)).catch(onError);
+          };
+        if (property === 'on')
+          return (event: string, listener: (channel: string, message: string) => void) => {
+            if (event !== 'message') return target.on(event, listener);
+            return target.on('message', (channel: string, message: string) => {
+              if (channel.startsWith(prefix)) listener(channel.slice(prefix.length), message);
+            });
+          };
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+
+  const eventTarget = createRedisEventTarget({
+    publishClient: channelled(publisher, onPublisherError),
+    subscribeClient: channelled(subscriber, onSubscriberError),
+    serializer: eventSerializer,
+  }) as PubSubEventTarget<Topics>;
+
+  return {
+    eventTarget,
+    async listening(topic) {
+      // SUBSCRIBE again is harmless, and its answer comes after that of the event target's own
+      // SUBSCRIBE on this connection: from then on, every event published to the topic reaches us.
+      await subscriber.subscribe(prefix + topic);
+    },
+    onResume(listener) {
+      resumeListeners.add(listener);
+      return () => resumeListeners.delete(listener);
+    },
+    async close() {
+      resumeListeners.clear();
+      subscriber.disconnect();
+      // Events announced while stopping (jobs rolled back, R4) still reach the other instances.
+      if (publisher.status === 'ready') await publisher.quit().catch(() => publisher.disconnect());
+      else publisher.disconnect();
+    },
+  };
+}
