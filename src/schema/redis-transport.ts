@@ -46,31 +46,37 @@ const retryStrategy = (times: number): number => Math.min(times * 100, 2000);
  * when it is back, and `onResume` lets streams catch up on what they missed.
  */
 export function redisTransport({ url, prefix, logger }: RedisTransportOptions): EventTransport {
-  const base: RedisOptions = { retryStrategy, connectionName: 'shipyard-live-updates' };
+  // CLIENT LIST names the deployment a connection belongs to.
+  const base: RedisOptions = { retryStrategy, connectionName: `shipyard-live-updates-${prefix}`.replace(/[^\x21-\x7e]/g, '') };
   // A publish waits for a reconnection at most twice before it fails (and is logged): an outage
   // never piles events up in memory.
   const publisher = new Redis(url, { ...base, maxRetriesPerRequest: 2 });
   // SUBSCRIBE waits for Redis however long it takes: one that failed would leave a topic silent for good.
   const subscriber = new Redis(url, { ...base, maxRetriesPerRequest: null });
 
-  const failing = new Set<Redis>();
-  const failed = (client: Redis, role: string) => (error: unknown) => {
-    if (failing.has(client)) return;
-    failing.add(client);
-    logger.error({ err: error, role }, 'redis unavailable for live updates; retrying');
+  /** What has been logged in this outage: a connection's errors, then its failed commands, once each. */
+  const logged = new Set<string>();
+  const failed = (role: 'publish' | 'subscribe', what: 'connection' | 'command', message: string) => (error: unknown) => {
+    if (logged.has(`${role} ${what}`)) return;
+    logged.add(`${role} ${what}`);
+    logger.error({ err: error, role }, message);
   };
-  const onPublisherError = failed(publisher, 'publish');
-  const onSubscriberError = failed(subscriber, 'subscribe');
-  publisher.on('error', onPublisherError);
-  subscriber.on('error', onSubscriberError);
-  publisher.on('ready', () => failing.delete(publisher));
+  const recovered = (role: 'publish' | 'subscribe') => {
+    logged.delete(`${role} connection`);
+    logged.delete(`${role} command`);
+  };
+  publisher.on('error', failed('publish', 'connection', 'redis unavailable for live updates; retrying'));
+  subscriber.on('error', failed('subscribe', 'connection', 'redis unavailable for live updates; retrying'));
+  const onPublisherError = failed('publish', 'command', 'live update not sent: redis unavailable');
+  const onSubscriberError = failed('subscribe', 'command', 'live updates not received: redis unavailable');
+  publisher.on('ready', () => recovered('publish'));
 
   /** Channels the event target listens to now, by their full (prefixed) name. */
   const channels = new Set<string>();
   const resumeListeners = new Set<() => void>();
   let connectedBefore = false;
   subscriber.on('ready', () => {
-    failing.delete(subscriber);
+    recovered('subscribe');
     if (!connectedBefore) {
       connectedBefore = true;
       return;
