@@ -28,6 +28,24 @@ export const eventSerializer = {
   },
 };
 
+/**
+ * Redis hands over many messages from one read of the socket; passed on in one go, a burst would
+ * fill a healthy subscriber's bounded queue before it could take anything, and drop it as stalled
+ * (R42). They are passed on one per turn of the event loop, in order, as the runner's own events
+ * come: each subscriber takes an event before the next arrives.
+ */
+function handOut(listener: (channel: string, message: string) => void): (channel: string, message: string) => void {
+  const waiting: [string, string][] = [];
+  const passOn = () => {
+    const message = waiting.shift();
+    if (waiting.length > 0) setImmediate(passOn);
+    if (message) listener(...message);
+  };
+  return (channel, message) => {
+    if (waiting.push([channel, message]) === 1) setImmediate(passOn);
+  };
+}
+
 export interface RedisTransportOptions {
   url: string;
   /** Put before every channel name, so that deployments (or test files) sharing a Redis never hear each other. */
@@ -116,8 +134,9 @@ export function redisTransport({ url, prefix, logger }: RedisTransportOptions): 
         if (property === 'on')
           return (event: string, listener: (channel: string, message: string) => void) => {
             if (event !== 'message') return target.on(event, listener);
+            const inbox = handOut(listener);
             return target.on('message', (channel: string, message: string) => {
-              if (channel.startsWith(prefix)) listener(channel.slice(prefix.length), message);
+              if (channel.startsWith(prefix)) inbox(channel.slice(prefix.length), message);
             });
           };
         const value: unknown = Reflect.get(target, property, target);
