@@ -127,8 +127,9 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   domain.runner.recover();
   domain.binaries.sweepOrphanBlobs();
   const runtimePages = new RuntimePublic(domain.runtimes.embedded);
-  const transport = config.redisUrl ? redisTransport({ url: config.redisUrl, prefix: config.redisPrefix, logger }) : undefined;
-  const realtime = new Realtime(domain, { maxQueuedEvents: options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS, ...(transport ? { transport } : {}) });
+  const maxQueuedEvents = options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS;
+  const transport = config.redisUrl ? redisTransport({ url: config.redisUrl, prefix: config.redisPrefix, logger, perTurn: Math.ceil(maxQueuedEvents / 2) }) : undefined;
+  const realtime = new Realtime(domain, { maxQueuedEvents, ...(transport ? { transport } : {}) });
   metrics.watchSubscriptions(realtime);
   const sessions = new TokenSessions(domain, options.tokenSweepIntervalMs);
 

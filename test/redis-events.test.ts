@@ -29,7 +29,7 @@ function capturingLogger() {
 function instance(prefix: string, url = REDIS_URL) {
   const { logger, lines } = capturingLogger();
   const source: RealtimeSource = { events: new DomainEvents(), jobs: { snapshot: () => null } };
-  const transport = redisTransport({ url, prefix, logger });
+  const transport = redisTransport({ url, prefix, logger, perTurn: 512 });
   const realtime = new Realtime(source, { maxQueuedEvents: 1024, transport });
   return { source, transport, realtime, lines };
 }

@@ -30,16 +30,16 @@ export const eventSerializer = {
 
 /**
  * Redis hands over many messages from one read of the socket; passed on in one go, a burst would
- * fill a healthy subscriber's bounded queue before it could take anything, and drop it as stalled
- * (R42). They are passed on one per turn of the event loop, in order, as the runner's own events
- * come: each subscriber takes an event before the next arrives.
+ * fill a healthy subscriber's bounded queue before it could take anything and drop it as stalled
+ * (R42). They are passed on in order, at most `perTurn` per turn of the event loop: with half a
+ * subscriber's bound, one that keeps up is never dropped, and one that takes nothing still is.
  */
-function handOut(listener: (channel: string, message: string) => void): (channel: string, message: string) => void {
+function handOut(perTurn: number, listener: (channel: string, message: string) => void): (channel: string, message: string) => void {
   const waiting: [string, string][] = [];
   const passOn = () => {
-    const message = waiting.shift();
+    const turn = waiting.splice(0, perTurn);
     if (waiting.length > 0) setImmediate(passOn);
-    if (message) listener(...message);
+    for (const message of turn) listener(...message);
   };
   return (channel, message) => {
     if (waiting.push([channel, message]) === 1) setImmediate(passOn);
@@ -51,6 +51,8 @@ export interface RedisTransportOptions {
   /** Put before every channel name, so that deployments (or test files) sharing a Redis never hear each other. */
   prefix: string;
   logger: Logger;
+  /** Messages passed on to subscribers per turn of the event loop: half their queue bound (R42). */
+  perTurn: number;
 }
 
 /** Reconnects forever, backing off to 2 s: a Redis that goes away must never end the process. */
@@ -63,7 +65,7 @@ const retryStrategy = (times: number): number => Math.min(times * 100, 2000);
  * the failures are logged (once per outage) and the server keeps serving; live updates resume
  * when it is back, and `onResume` lets streams catch up on what they missed.
  */
-export function redisTransport({ url, prefix, logger }: RedisTransportOptions): EventTransport {
+export function redisTransport({ url, prefix, logger, perTurn }: RedisTransportOptions): EventTransport {
   // CLIENT LIST names the deployment a connection belongs to.
   const base: RedisOptions = { retryStrategy, connectionName: `shipyard-live-updates-${prefix}`.replace(/[^\x21-\x7e]/g, '') };
   // A publish waits for a reconnection at most twice before it fails (and is logged): an outage
@@ -134,7 +136,7 @@ export function redisTransport({ url, prefix, logger }: RedisTransportOptions): 
         if (property === 'on')
           return (event: string, listener: (channel: string, message: string) => void) => {
             if (event !== 'message') return target.on(event, listener);
-            const inbox = handOut(listener);
+            const inbox = handOut(perTurn, listener);
             return target.on('message', (channel: string, message: string) => {
               if (channel.startsWith(prefix)) inbox(channel.slice(prefix.length), message);
             });
