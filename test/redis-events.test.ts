@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DomainEvents, type EnvironmentStatusChanged } from '../src/domain/events.js';
 import type { JobSnapshot, PublishJob, PublishStage } from '../src/domain/publish/jobs.js';
 import { Realtime, type RealtimeSource } from '../src/schema/realtime.js';
-import { redisTransport } from '../src/schema/redis-transport.js';
+import { eventSerializer, redisTransport } from '../src/schema/redis-transport.js';
 import { startServer } from './kit.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -26,9 +26,9 @@ function capturingLogger() {
  * One instance's live updates: its own event bus, and no jobs of its own (each instance here
  * could be on its own database: whatever a subscriber gets came through Redis).
  */
-function instance(prefix: string, url = REDIS_URL) {
+function instance(prefix: string, url = REDIS_URL, snapshot: RealtimeSource['jobs']['snapshot'] = () => null) {
   const { logger, lines } = capturingLogger();
-  const source: RealtimeSource = { events: new DomainEvents(), jobs: { snapshot: () => null } };
+  const source: RealtimeSource = { events: new DomainEvents(), jobs: { snapshot } };
   const transport = redisTransport({ url, prefix, logger, perTurn: 512 });
   const realtime = new Realtime(source, { maxQueuedEvents: 1024, transport });
   return { source, transport, realtime, lines };
@@ -93,8 +93,8 @@ const noDrop = () => {
 
 describe('live updates through Redis (R57, R58)', () => {
   const instances: Instance[] = [];
-  const start = (prefix = PREFIX, url = REDIS_URL) => {
-    const created = instance(prefix, url);
+  const start = (prefix = PREFIX, url = REDIS_URL, snapshot?: RealtimeSource['jobs']['snapshot']) => {
+    const created = instance(prefix, url, snapshot);
     instances.push(created);
     return created;
   };
@@ -148,6 +148,49 @@ describe('live updates through Redis (R57, R58)', () => {
     expect(last?.job.finishedAt?.getTime()).toBe(at.getTime() + 200);
     expect(last?.stages[0]?.startedAt).toEqual(at);
     expect(last?.stages[0]?.message).toBe('r200');
+  });
+
+  it('reads the job only once Redis listens: a change made as the stream starts (connection not yet ready) is not lost', async () => {
+    const raw = new Redis(REDIS_URL);
+    try {
+      // The job as read is at revision 1; by then revision 2, its last, was announced by another
+      // instance. Reading before Redis listens would miss it, and the stream would never end.
+      const announceFinal = async () => {
+        await raw.publish(`${PREFIX}publishJob:${ACCOUNT}`, eventSerializer.stringify({ type: 'publishJobUpdated', accountId: ACCOUNT, ...jobAt(2, 'SUCCEEDED') }));
+        return jobAt(1);
+      };
+      const b = start(PREFIX, REDIS_URL, announceFinal);
+      const one = collect(b.realtime.jobStream(ACCOUNT, JOB_ID, noDrop)); // at once: B is still connecting
+      await poll(() => one.state.done);
+      expect(one.values.map(({ job }) => job.revision)).toEqual([1, 2]);
+    } finally {
+      await raw.quit();
+    }
+  });
+
+  it('catches up after the connection to Redis was lost: the stream reads its job again and still ends', async () => {
+    let current = jobAt(1);
+    const a = start();
+    const b = start(PREFIX, REDIS_URL, () => current);
+    const one = collect(b.realtime.jobStream(ACCOUNT, JOB_ID, noDrop));
+    await poll(() => one.values.length === 1);
+    expect(one.values.map(({ job }) => job.revision)).toEqual([1]);
+
+    // B's subscribe connection is cut (found by its name, which holds this file's prefix; A's
+    // listens to nothing, so it is not in pub/sub mode).
+    const admin = new Redis(REDIS_URL);
+    const clients = String(await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')).split('\n');
+    const ours = clients.filter((line) => line.includes(`name=shipyard-live-updates-${PREFIX} `)).map((line) => /id=(\d+)/.exec(line)?.[1]);
+    expect(ours).toHaveLength(1);
+    for (const id of ours) await admin.call('CLIENT', 'KILL', 'ID', String(id));
+    await admin.quit();
+    // The job ends while B hears nothing: that announcement is lost to B.
+    current = jobAt(2, 'SUCCEEDED');
+    announce(a, current);
+
+    await poll(() => one.state.done);
+    expect(one.values.map(({ job }) => job.revision)).toEqual([1, 2]);
+    expect(b.lines.some((line) => line.msg === 'live updates resumed through redis')).toBe(true);
   });
 
   it('carries environment status changes between instances, with their moment as a Date', async () => {
