@@ -26,11 +26,12 @@ function capturingLogger() {
  * One instance's live updates: its own event bus, and no jobs of its own (each instance here
  * could be on its own database: whatever a subscriber gets came through Redis).
  */
-function instance(prefix: string, url = REDIS_URL, snapshot: RealtimeSource['jobs']['snapshot'] = () => null) {
+function instance(prefix: string, url = REDIS_URL, snapshot: RealtimeSource['jobs']['snapshot'] = () => null, maxQueuedEvents = 1024) {
   const { logger, lines } = capturingLogger();
   const source: RealtimeSource = { events: new DomainEvents(), jobs: { snapshot } };
-  const transport = redisTransport({ url, prefix, logger, perTurn: 512 });
-  const realtime = new Realtime(source, { maxQueuedEvents: 1024, transport });
+  // As the server sets it: half a subscriber's bound per turn of the event loop.
+  const transport = redisTransport({ url, prefix, logger, perTurn: Math.ceil(maxQueuedEvents / 2) });
+  const realtime = new Realtime(source, { maxQueuedEvents, transport });
   return { source, transport, realtime, lines };
 }
 type Instance = ReturnType<typeof instance>;
@@ -67,13 +68,16 @@ function jobAt(revision: number, state: PublishJob['state'] = 'RUNNING'): JobSna
 
 const announce = (from: Instance, snapshot: JobSnapshot) => from.source.events.publish({ type: 'publishJobUpdated', accountId: ACCOUNT, ...snapshot });
 
-/** Reads a stream in the background; `values` fills as events arrive. */
-function collect<T>(stream: AsyncIterable<T>) {
+/** Reads a stream in the background; `values` fills as events arrive, each taken `after` the one before. */
+function collect<T>(stream: AsyncIterable<T>, after: () => Promise<void> = async () => undefined) {
   const values: T[] = [];
   const state = { done: false, error: undefined as unknown };
   const finished = (async () => {
     try {
-      for await (const value of stream) values.push(value);
+      for await (const value of stream) {
+        values.push(value);
+        await after();
+      }
     } catch (error) {
       state.error = error;
     } finally {
@@ -93,8 +97,8 @@ const noDrop = () => {
 
 describe('live updates through Redis (R57, R58)', () => {
   const instances: Instance[] = [];
-  const start = (prefix = PREFIX, url = REDIS_URL, snapshot?: RealtimeSource['jobs']['snapshot']) => {
-    const created = instance(prefix, url, snapshot);
+  const start = (prefix = PREFIX, url = REDIS_URL, snapshot?: RealtimeSource['jobs']['snapshot'], maxQueuedEvents?: number) => {
+    const created = instance(prefix, url, snapshot, maxQueuedEvents);
     instances.push(created);
     return created;
   };
@@ -191,6 +195,21 @@ describe('live updates through Redis (R57, R58)', () => {
     await poll(() => one.state.done);
     expect(one.values.map(({ job }) => job.revision)).toEqual([1, 2]);
     expect(b.lines.some((line) => line.msg === 'live updates resumed through redis')).toBe(true);
+  });
+
+  it('does not mistake a burst read from Redis for a stalled subscriber: one that keeps up is not dropped (R42)', async () => {
+    const a = start();
+    const b = start(PREFIX, REDIS_URL, undefined, 16);
+    let drops = 0;
+    // Like a socket's writer, it takes the next event once the last one is written (a tick later).
+    const all = collect(b.realtime.jobsStream(ACCOUNT, () => true, () => (drops += 1)), () => new Promise((resolve) => process.nextTick(resolve)));
+    await poll(() => b.realtime.openStreams === 1);
+    await b.transport.listening(`publishJob:${ACCOUNT}`);
+    // 200 announcements in one go reach B in a few reads of its socket, far more than 16 each.
+    for (let revision = 1; revision <= 200; revision += 1) announce(a, jobAt(revision));
+    await poll(() => all.values.length === 200 || all.state.done);
+    expect(drops).toBe(0);
+    expect(all.values).toHaveLength(200);
   });
 
   it('carries environment status changes between instances, with their moment as a Date', async () => {
