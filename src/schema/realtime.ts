@@ -1,6 +1,5 @@
 import { setMaxListeners } from 'node:events';
 import { GraphQLError } from 'graphql';
-import { LRUCache } from 'lru-cache';
 import { createPubSub, Repeater, type PubSub, type PubSubEventTarget } from '@graphql-yoga/subscription';
 import type { DomainEvents, EnvironmentStatusChanged, PublishJobUpdated } from '../domain/events.js';
 import { isFinal, type JobSnapshot } from '../domain/publish/jobs.js';
@@ -46,7 +45,7 @@ export interface EventTransport {
 /** The pubsub's name of a topic keyed by account (as `createPubSub` builds it). */
 const topicName = (topic: keyof Topics, accountId: number): string => `${topic}:${accountId}`;
 
-/** Jobs whose last revision one wide stream remembers; an older job's stale event could slip through, never a current one's. */
+/** Jobs whose last revision one wide stream remembers: the most recently changed ones. */
 const REMEMBERED_JOBS = 10_000;
 
 /**
@@ -55,12 +54,16 @@ const REMEMBERED_JOBS = 10_000;
  * messages per publisher only; each event is the whole job, so dropping a stale one loses nothing.
  */
 class RevisionGate {
-  private readonly seen = new LRUCache<number, number>({ max: REMEMBERED_JOBS });
+  /** Last revision by job, least recently changed first (a Map keeps insertion order). */
+  private readonly seen = new Map<number, number>();
 
   pass({ job }: JobSnapshot): boolean {
     const seen = this.seen.get(job.id);
     if (seen !== undefined && job.revision <= seen) return false;
+    this.seen.delete(job.id);
     this.seen.set(job.id, job.revision);
+    const oldest = this.seen.keys().next();
+    if (this.seen.size > REMEMBERED_JOBS && !oldest.done) this.seen.delete(oldest.value);
     return true;
   }
 }

@@ -1,5 +1,5 @@
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
-import type { PubSubEventTarget } from '@graphql-yoga/subscription';
+import type { PubSubEvent, PubSubEventTarget } from '@graphql-yoga/subscription';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { EventTransport, Topics } from './realtime.js';
@@ -146,11 +146,11 @@ export function redisTransport({ url, prefix, logger, perTurn }: RedisTransportO
       },
     });
 
-  const eventTarget = createRedisEventTarget({
+  const eventTarget: PubSubEventTarget<Topics> = createRedisEventTarget<PubSubEvent<Topics, keyof Topics>>({
     publishClient: channelled(publisher, onPublisherError),
     subscribeClient: channelled(subscriber, onSubscriberError),
     serializer: eventSerializer,
-  }) as PubSubEventTarget<Topics>;
+  });
 
   return {
     eventTarget,
