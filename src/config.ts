@@ -20,6 +20,16 @@ const isOrigin = (value: string): boolean => {
   }
 };
 
+/** A redis:// or rediss:// URL with a host. */
+const isRedisUrl = (value: string): boolean => {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+};
+
 const schema = z.object({
   PORT: integer('PORT', 0, 65535).default('4000'),
   HOST: z.string().min(1, 'HOST must not be empty').default('127.0.0.1'),
@@ -68,6 +78,12 @@ const schema = z.object({
     .max(512, 'METRICS_TOKEN must be at most 512 characters')
     .regex(/^[\x21-\x7e]+$/, 'METRICS_TOKEN must be printable ASCII without spaces')
     .optional(),
+  REDIS_URL: z.string().refine(isRedisUrl, 'REDIS_URL must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379').optional(),
+  REDIS_PREFIX: z
+    .string()
+    .max(100, 'REDIS_PREFIX must be at most 100 characters')
+    .regex(/^[\x21-\x7e]+$/, 'REDIS_PREFIX must be printable ASCII without spaces')
+    .default('shipyard:'),
 });
 
 export interface Config {
@@ -96,6 +112,10 @@ export interface Config {
   graphiqlPrefill: boolean;
   /** R61: when set, GET /metrics wants `Authorization: Bearer <METRICS_TOKEN>`. */
   metricsToken: string | undefined;
+  /** R57: live updates travel between instances through this Redis; unset keeps them in-process. */
+  redisUrl: string | undefined;
+  /** Put before every Redis channel name, so that deployments sharing one Redis stay apart. */
+  redisPrefix: string;
 }
 
 export class ConfigError extends Error {
@@ -131,5 +151,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: c.LOG_LEVEL,
     graphiqlPrefill: c.GRAPHIQL_PREFILL === 'true',
     metricsToken: c.METRICS_TOKEN,
+    redisUrl: c.REDIS_URL,
+    redisPrefix: c.REDIS_PREFIX,
   };
 }

@@ -28,6 +28,7 @@ import { Metrics } from './ops/metrics.js';
 import { observePublishJobs } from './ops/publish-outcomes.js';
 import { timedRuntime } from './ops/timed-runtime.js';
 import { Realtime } from './schema/realtime.js';
+import { redisTransport } from './schema/redis-transport.js';
 
 /** How often URL environments are probed in the background (R9). */
 export const PROBE_INTERVAL_MS = 30_000;
@@ -127,7 +128,9 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   domain.runner.recover();
   domain.binaries.sweepOrphanBlobs();
   const runtimePages = new RuntimePublic(domain.runtimes.embedded);
-  const realtime = new Realtime(domain, { maxQueuedEvents: options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS });
+  const maxQueuedEvents = options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS;
+  const transport = config.redisUrl ? redisTransport({ url: config.redisUrl, prefix: config.redisPrefix, logger, perTurn: Math.ceil(maxQueuedEvents / 2) }) : undefined;
+  const realtime = new Realtime(domain, { maxQueuedEvents, ...(transport ? { transport } : {}) });
   metrics.watchSubscriptions(realtime);
   const sessions = new TokenSessions(domain, options.tokenSweepIntervalMs);
 
@@ -292,7 +295,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       await domain.artifactWorkers.close();
       await closeWebSockets();
       sessions.close();
-      realtime.close();
+      await realtime.close();
       stopObservingJobs();
       http.closeAllConnections();
       await closed;

@@ -20,6 +20,8 @@ describe('configuration (R3)', () => {
       logLevel: 'info',
       graphiqlPrefill: true,
       metricsToken: undefined,
+      redisUrl: undefined,
+      redisPrefix: 'shipyard:',
     });
   });
 
@@ -41,6 +43,8 @@ describe('configuration (R3)', () => {
       METRICS_TOKEN: 'a-long-enough-metrics-token',
       RUNTIME_STAGE_DEADLINE_MS: '5000',
       RUNTIME_URL_ALLOW: 'runtime.example.com,*.internal',
+      REDIS_URL: 'redis://127.0.0.1:6379/2',
+      REDIS_PREFIX: 'staging:',
     });
     expect(config).toMatchObject({
       port: 0,
@@ -56,6 +60,8 @@ describe('configuration (R3)', () => {
       metricsToken: 'a-long-enough-metrics-token',
       runtimeStageDeadlineMs: 5000,
       runtimeUrlAllow: ['runtime.example.com', '*.internal'],
+      redisUrl: 'redis://127.0.0.1:6379/2',
+      redisPrefix: 'staging:',
     });
   });
 
@@ -78,6 +84,8 @@ describe('configuration (R3)', () => {
     ['CORS_ORIGINS', 'null', /CORS_ORIGINS must be a comma-separated list/],
     ['RUNTIME_STAGE_DEADLINE_MS', '5', /RUNTIME_STAGE_DEADLINE_MS must be at least 100/],
     ['RUNTIME_URL_ALLOW', 'http://x.example/path', /RUNTIME_URL_ALLOW must be comma-separated host patterns/],
+    ['REDIS_URL', 'http://127.0.0.1:6379', /REDIS_URL: REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
+    ['REDIS_PREFIX', 'two words', /REDIS_PREFIX: REDIS_PREFIX must be printable ASCII without spaces/],
   ])('explains a bad %s', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +58,12 @@ export interface TestServer {
   stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
+/**
+ * With TEST_REDIS_URL, test servers carry live updates through that Redis, on channels of this
+ * test file alone (each file loads its own copy of this module).
+ */
+const testRedisPrefix = `shipyard-test:${randomBytes(6).toString('hex')}:`;
+
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return {
     port: 0,
@@ -75,6 +82,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     logLevel: (process.env.TEST_LOG_LEVEL as Config['logLevel'] | undefined) ?? 'silent',
     graphiqlPrefill: true,
     metricsToken: undefined,
+    redisUrl: process.env.TEST_REDIS_URL || undefined,
+    redisPrefix: testRedisPrefix,
     ...overrides,
   };
 }

@@ -1,9 +1,14 @@
 import { setMaxListeners } from 'node:events';
 import { GraphQLError } from 'graphql';
 import { createPubSub, Repeater, type PubSub, type PubSubEventTarget } from '@graphql-yoga/subscription';
-import type { EnvironmentStatusChanged, PublishJobUpdated } from '../domain/events.js';
-import type { Domain } from '../domain/index.js';
+import type { DomainEvents, EnvironmentStatusChanged, PublishJobUpdated } from '../domain/events.js';
 import { isFinal, type JobSnapshot } from '../domain/publish/jobs.js';
+
+/** What Realtime needs of the domain: its events, and a job as it stands (synchronous or not). */
+export interface RealtimeSource {
+  events: DomainEvents;
+  jobs: { snapshot(jobId: number): JobSnapshot | null | Promise<JobSnapshot | null> };
+}
 
 /** Topics by account: a subscriber only ever listens to its own account (R40). */
 export type Topics = {
@@ -18,11 +23,49 @@ export interface RealtimeOptions {
    */
   maxQueuedEvents: number;
   /**
-   * Where events travel. In-process by default; a multi-instance deployment passes
-   * `createRedisEventTarget(...)` from @graphql-yoga/redis-event-target here, and nothing
-   * else changes (payloads then travel as JSON).
+   * Where events travel between instances (`redisTransport`, with REDIS_URL); in-process when
+   * absent. Every event then goes out and comes back through it, this instance's own included.
    */
-  eventTarget?: PubSubEventTarget<Topics>;
+  transport?: EventTransport;
+}
+
+/** How events reach every instance's subscribers. */
+export interface EventTransport {
+  eventTarget: PubSubEventTarget<Topics>;
+  /**
+   * Resolves once every event published to the topic from now on will reach this instance's
+   * listener of it (already added). Only then may a stream read the state it starts from (R41).
+   */
+  listening(topic: string): Promise<void>;
+  /** Calls back after events may have been lost (a reconnection), once listening again. */
+  onResume(listener: () => void): () => void;
+  close(): Promise<void>;
+}
+
+/** The pubsub's name of a topic keyed by account (as `createPubSub` builds it). */
+const topicName = (topic: keyof Topics, accountId: number): string => `${topic}:${accountId}`;
+
+/** Jobs whose last revision one wide stream remembers: the most recently changed ones. */
+const REMEMBERED_JOBS = 10_000;
+
+/**
+ * R41 per job: each revision passes once, and never after a newer one. Events of one job may come
+ * from different instances (the one running it, the one that took a cancel), and Redis orders
+ * messages per publisher only; each event is the whole job, so dropping a stale one loses nothing.
+ */
+class RevisionGate {
+  /** Last revision by job, least recently changed first (a Map keeps insertion order). */
+  private readonly seen = new Map<number, number>();
+
+  pass({ job }: JobSnapshot): boolean {
+    const seen = this.seen.get(job.id);
+    if (seen !== undefined && job.revision <= seen) return false;
+    this.seen.delete(job.id);
+    this.seen.set(job.id, job.revision);
+    const oldest = this.seen.keys().next();
+    if (this.seen.size > REMEMBERED_JOBS && !oldest.done) this.seen.delete(oldest.value);
+    return true;
+  }
 }
 
 /** Node warns past ten listeners on one EventTarget; a thousand dashboards on one topic are normal. */
@@ -45,6 +88,13 @@ interface SharedExecution<T = unknown> {
 
 const isAsyncIterable = <T>(value: unknown): value is AsyncIterable<T> =>
   typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+
+/** A stream once started: its first event to come, what to do with each, and how to read its state again. */
+interface Started<Event> {
+  first: Promise<IteratorResult<Event>>;
+  accept: (event: Event) => void;
+  catchUp?: () => void;
+}
 
 /** Called when a subscriber's queue overflows: the transport drops that connection. */
 export type DropConnection = () => void;
@@ -73,12 +123,18 @@ export class Realtime {
   private readonly unsubscribe: () => void;
   /** Executions shared by subscribers of the same operation, variables and account. */
   private readonly shared = new Map<string, SharedExecution>();
+  /** Open single-job streams' ways to read their job again after a reconnection lost events. */
+  private readonly catchUps = new Set<() => void>();
+  private readonly stopResume: () => void;
 
   constructor(
-    private readonly domain: Domain,
+    private readonly domain: RealtimeSource,
     private readonly options: RealtimeOptions,
   ) {
-    this.pubsub = createPubSub<Topics>({ eventTarget: options.eventTarget ?? unlimitedEventTarget() });
+    this.pubsub = createPubSub<Topics>({ eventTarget: options.transport?.eventTarget ?? unlimitedEventTarget() });
+    this.stopResume = options.transport?.onResume(() => {
+      for (const catchUp of this.catchUps) catchUp();
+    }) ?? (() => undefined);
     this.unsubscribe = domain.events.subscribe((event) => {
       if (event.type === 'publishJobUpdated') this.pubsub.publish('publishJob', event.accountId, event);
       else if (event.type === 'environmentStatusChanged') this.pubsub.publish('environmentStatus', event.accountId, event);
@@ -106,8 +162,10 @@ export class Realtime {
     this.serialisations += 1;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.unsubscribe();
+    this.stopResume();
+    await this.options.transport?.close();
   }
 
   /**
@@ -192,28 +250,33 @@ export class Realtime {
 
   /** R41: the job as it stands, then each change once and in order, then the end after a final state. */
   jobStream(accountId: number, jobId: number, drop: DropConnection): Repeater<JobSnapshot> {
-    return this.stream('publishJob', accountId, drop, (events, emit, end) => {
+    return this.stream('publishJob', accountId, drop, async (events, emit, end) => {
       // Listening starts before the job is read, so no change falls between the two; the
       // revision tells a change already in the reading from a new one.
       const first = events.next();
-      const snapshot = this.domain.jobs.snapshot(jobId);
-      let seen = -1;
+      await this.options.transport?.listening(topicName('publishJob', accountId));
+      const gate = new RevisionGate();
       const offer = (next: JobSnapshot) => {
-        if (next.job.revision <= seen) return;
-        seen = next.job.revision;
+        if (!gate.pass(next)) return;
         emit(next);
         if (isFinal(next.job.state)) end();
       };
-      if (snapshot) offer(snapshot);
-      return { first, accept: (event) => (event.job.id === jobId ? offer(event) : undefined) };
+      const read = async () => {
+        const snapshot = await this.domain.jobs.snapshot(jobId);
+        if (snapshot) offer(snapshot);
+      };
+      await read();
+      const catchUp = () => void read().catch((error: unknown) => end(error instanceof Error ? error : new Error(String(error))));
+      return { first, accept: (event) => (event.job.id === jobId ? offer(event) : undefined), catchUp };
     });
   }
 
   /** Every change of any job of the account that passes the filter. */
   jobsStream(accountId: number, filter: (event: PublishJobUpdated) => boolean, drop: DropConnection): Repeater<JobSnapshot> {
+    const gate = new RevisionGate();
     return this.stream('publishJob', accountId, drop, (events, emit) => ({
       first: events.next(),
-      accept: (event) => (filter(event) ? emit(event) : undefined),
+      accept: (event) => (filter(event) && gate.pass(event) ? emit(event) : undefined),
     }));
   }
 
@@ -233,11 +296,7 @@ export class Realtime {
     topic: Topic,
     accountId: number,
     drop: DropConnection,
-    start: (
-      events: AsyncIterator<Topics[Topic][1]>,
-      emit: (value: Out) => void,
-      end: () => void,
-    ) => { first: Promise<IteratorResult<Topics[Topic][1]>>; accept: (event: Topics[Topic][1]) => void },
+    start: (events: AsyncIterator<Topics[Topic][1]>, emit: (value: Out) => void, end: (error?: Error) => void) => Started<Topics[Topic][1]> | Promise<Started<Topics[Topic][1]>>,
   ): Repeater<Out> {
     return new Repeater<Out>(async (push, stop) => {
       this.open += 1;
@@ -263,8 +322,16 @@ export class Realtime {
         void push(value).then(() => (waiting -= 1), () => undefined);
       };
       const stopped = stop.then(() => ({ done: true as const, value: undefined }));
+      let catchUp: (() => void) | undefined;
       try {
-        const { first, accept } = start(events, emit, () => end());
+        // Starting may wait for the transport; a subscriber that leaves meanwhile ends it.
+        const started = await Promise.race([start(events, emit, end), stopped]);
+        if ('done' in started) return;
+        const { first, accept } = started;
+        if (started.catchUp) {
+          catchUp = started.catchUp;
+          this.catchUps.add(catchUp);
+        }
         let next = first;
         while (!ended) {
           const result = await Promise.race([next, stopped]);
@@ -274,6 +341,7 @@ export class Realtime {
         }
       } finally {
         ended = true;
+        if (catchUp) this.catchUps.delete(catchUp);
         await events.return?.();
         this.open -= 1;
       }
