@@ -24,8 +24,8 @@ export class RuntimeBlobs {
     this.store = new BlobStore(dataDir);
   }
 
-  has(sha256: string): boolean {
-    return this.db.select({ sha256: runtimeBlobs.sha256 }).from(runtimeBlobs).where(eq(runtimeBlobs.sha256, sha256)).get() !== undefined && existsSync(this.store.pathOf(sha256));
+  async has(sha256: string): Promise<boolean> {
+    return (await this.db.select({ sha256: runtimeBlobs.sha256 }).from(runtimeBlobs).where(eq(runtimeBlobs.sha256, sha256)).limit(1))[0] !== undefined && existsSync(this.store.pathOf(sha256));
   }
 
   pathOf(sha256: string): string {
@@ -40,25 +40,24 @@ export class RuntimeBlobs {
       throw new RuntimeRefusedError('SHA256_MISMATCH', `the file's SHA-256 is ${temp.sha256}, not ${sha256}`);
     }
     this.store.commit(temp);
-    this.db.transaction((tx) => {
-      tx.insert(runtimeBlobs).values({ sha256, sizeBytes: temp.sizeBytes, receivedAt: new Date() }).onConflictDoNothing().run();
+    await this.db.transaction(async (tx) => {
+      await tx.insert(runtimeBlobs).values({ sha256, sizeBytes: temp.sizeBytes, receivedAt: new Date() }).onConflictDoNothing();
       if (restorePoint)
-        tx.update(runtimeRestorePoints)
+        await tx.update(runtimeRestorePoints)
           .set({ held: sql`json_insert(${runtimeRestorePoints.held}, '$[#]', ${sha256})` })
-          .where(eq(runtimeRestorePoints.key, restorePoint))
-          .run();
+          .where(eq(runtimeRestorePoints.key, restorePoint));
     });
   }
 
   /** Removes files nothing refers to and no open restore point holds. */
-  sweep(): number {
+  async sweep(): Promise<number> {
     const orphans = this.db.all<{ sha256: string }>(sql`
       select sha256 from runtime_blobs b
       where not exists (select 1 from management_versions v where v.artifact_sha256 = b.sha256)
         and not exists (select 1 from live_web_clients w where w.artifact_sha256 = b.sha256)
         and not exists (select 1 from runtime_restore_points p, json_each(p.held) h where h.value = b.sha256)`);
     for (const { sha256 } of orphans) {
-      this.db.delete(runtimeBlobs).where(eq(runtimeBlobs.sha256, sha256)).run();
+      await this.db.delete(runtimeBlobs).where(eq(runtimeBlobs.sha256, sha256));
       this.store.remove(sha256);
     }
     return orphans.length;
