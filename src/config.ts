@@ -67,7 +67,21 @@ const schema = z.object({
     .max(512, 'METRICS_TOKEN must be at most 512 characters')
     .regex(/^[\x21-\x7e]+$/, 'METRICS_TOKEN must be printable ASCII without spaces')
     .optional(),
+  DATABASE_URL: z
+    .string()
+    .max(2000, 'DATABASE_URL must be at most 2000 characters')
+    .refine(isPostgresUrl, 'DATABASE_URL must be a postgres:// or postgresql:// URL such as postgres://shipyard@db.example.com/shipyard')
+    .optional(),
 });
+
+function isPostgresUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
 
 export interface Config {
   port: number;
@@ -93,6 +107,8 @@ export interface Config {
   graphiqlPrefill: boolean;
   /** R61: when set, GET /metrics wants `Authorization: Bearer <METRICS_TOKEN>`. */
   metricsToken: string | undefined;
+  /** R57: PostgreSQL at this URL instead of the SQLite file in the data directory. */
+  databaseUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -127,5 +143,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: c.LOG_LEVEL,
     graphiqlPrefill: c.GRAPHIQL_PREFILL === 'true',
     metricsToken: c.METRICS_TOKEN,
+    databaseUrl: c.DATABASE_URL,
   };
 }

@@ -70,9 +70,9 @@ export function attachGraphQLWebSocket(
   onConnection: (socket: WebSocket, request: IncomingMessage) => void = () => undefined,
 ): () => Promise<void> {
   /** The connection's principal; null for no valid token; undefined when the lookup failed (socket closed). */
-  const principalOf = (ctx: { connectionParams?: Readonly<Record<string, unknown>>; extra: { socket: WebSocket } }) => {
+  const principalOf = async (ctx: { connectionParams?: Readonly<Record<string, unknown>>; extra: { socket: WebSocket } }) => {
     try {
-      return bearerPrincipal(domain, connectionAuthorization(ctx.connectionParams));
+      return await bearerPrincipal(domain, connectionAuthorization(ctx.connectionParams));
     } catch (error) {
       onFault(error);
       ctx.extra.socket.close(CLOSE_SERVER_FAULT, 'The server cannot check the token now; try again shortly');
@@ -98,9 +98,9 @@ export function attachGraphQLWebSocket(
       },
       // A shared result is its own payload: its bytes are made once for all subscribers.
       onNext: (_ctx, _id, _payload, _args, result) => (result instanceof SharedResult ? result.asPayload() : undefined),
-      onConnect: (ctx) => {
+      onConnect: async (ctx) => {
         if (limits.isRefused(ctx.extra.socket)) return false;
-        const principal = principalOf(ctx);
+        const principal = await principalOf(ctx);
         if (principal === undefined) return false;
         if (principal) {
           // R70: the connection ends with 4403 when its token is revoked or expires.
@@ -113,7 +113,7 @@ export function attachGraphQLWebSocket(
       },
       onSubscribe: async (ctx, _id, payload) => {
         // R70: a token lost since connecting closes the connection as forbidden, not as a fault.
-        const principal = principalOf(ctx);
+        const principal = await principalOf(ctx);
         if (principal === undefined) return [new GraphQLError('The server cannot check the token now', { extensions: { code: 'SERVICE_UNAVAILABLE' } })];
         if (!principal) {
           ctx.extra.socket.close(CLOSE_TOKEN_REVOKED, TOKEN_LOST);

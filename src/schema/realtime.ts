@@ -5,6 +5,8 @@ import type { EnvironmentStatusChanged, PublishJobUpdated } from '../domain/even
 import type { Domain } from '../domain/index.js';
 import { isFinal, type JobSnapshot } from '../domain/publish/jobs.js';
 
+type MaybePromise<T> = T | Promise<T>;
+
 /** Topics by account: a subscriber only ever listens to its own account (R40). */
 export type Topics = {
   publishJob: [accountId: number, event: PublishJobUpdated];
@@ -192,11 +194,11 @@ export class Realtime {
 
   /** R41: the job as it stands, then each change once and in order, then the end after a final state. */
   jobStream(accountId: number, jobId: number, drop: DropConnection): Repeater<JobSnapshot> {
-    return this.stream('publishJob', accountId, drop, (events, emit, end) => {
+    return this.stream('publishJob', accountId, drop, async (events, emit, end) => {
       // Listening starts before the job is read, so no change falls between the two; the
       // revision tells a change already in the reading from a new one.
       const first = events.next();
-      const snapshot = this.domain.jobs.snapshot(jobId);
+      const snapshot = await this.domain.jobs.snapshot(jobId);
       let seen = -1;
       const offer = (next: JobSnapshot) => {
         if (next.job.revision <= seen) return;
@@ -237,7 +239,7 @@ export class Realtime {
       events: AsyncIterator<Topics[Topic][1]>,
       emit: (value: Out) => void,
       end: () => void,
-    ) => { first: Promise<IteratorResult<Topics[Topic][1]>>; accept: (event: Topics[Topic][1]) => void },
+    ) => MaybePromise<{ first: Promise<IteratorResult<Topics[Topic][1]>>; accept: (event: Topics[Topic][1]) => void }>,
   ): Repeater<Out> {
     return new Repeater<Out>(async (push, stop) => {
       this.open += 1;
@@ -264,7 +266,7 @@ export class Realtime {
       };
       const stopped = stop.then(() => ({ done: true as const, value: undefined }));
       try {
-        const { first, accept } = start(events, emit, () => end());
+        const { first, accept } = await start(events, emit, () => end());
         let next = first;
         while (!ended) {
           const result = await Promise.race([next, stopped]);
