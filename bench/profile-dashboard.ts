@@ -49,7 +49,7 @@ time('baseline + JSON', () => JSON.stringify(baselineDashboard(d, p)));
   console.log(sqlite.prepare("explain query plan select max(id) from publish_jobs where kind = 'NATIVE_CLIENT' and app_id in (select value from json_each(?)) group by app_id, environment_id").all(JSON.stringify(ids)));
 }
 recording = true;
-baselineDashboard(d, p);
+await baselineDashboard(d, p);
 recording = false;
 for (const s of statements) {
   console.log('---', s.slice(0, 300));

@@ -75,10 +75,11 @@ export class AccountService {
     const problems = [checkName(input.name, ['name']), checkEmail(input.email, ['email'])].filter((p) => p !== null);
     if (problems.length > 0) return fail(...problems);
     // Only the operator creates accounts (npm run create-account), so this may look across them.
-    if ((await this.db.select({ id: users.id }).from(users).where(sql`lower(${users.email}) = lower(${input.email})`).limit(1))[0])
-      return fail(userError('NAME_TAKEN', 'A user with that email already exists', ['email']));
     const secret = input.secret ?? newTokenSecret();
-    const created = await this.db.transaction(async (tx) => {
+    // Checked and written in one transaction, so two creates cannot both find the email free.
+    return this.db.transaction(async (tx): Promise<Result<NewAccount>> => {
+      const [taken] = await tx.select({ id: users.id }).from(users).where(sql`lower(${users.email}) = lower(${input.email})`).limit(1);
+      if (taken) return fail(userError('NAME_TAKEN', 'A user with that email already exists', ['email']));
       const account = oneRow(await tx.insert(accounts).values({ name: input.name }).returning());
       const admin = oneRow(await tx
         .insert(users)
@@ -86,9 +87,8 @@ export class AccountService {
         .returning());
       await tx.insert(apiTokens)
         .values({ accountId: account.id, userId: admin.id, name: 'admin', tokenSha256: sha256Hex(secret) });
-      return { account, admin, token: secret };
+      return ok({ account, admin, token: secret });
     });
-    return ok(created);
   }
 
   /** The account created first: the one `npm start` bootstraps and serves GraphiQL for. */
@@ -182,13 +182,16 @@ export class AccountService {
     );
     if (problems.length > 0) return fail(...problems);
     // Unique within the account only: another account's users must not be detectable (R6).
-    const taken = (await this.db
-      .select({ id: users.id })
-      .from(users)
-      .where(and(eq(users.accountId, principal.accountId), sql`lower(${users.email}) = lower(${input.email})`))
-      .limit(1))[0];
-    if (taken) return fail(userError('NAME_TAKEN', 'A user with that email already exists in this account', ['input', 'email']));
-    return ok(oneRow(await this.db.insert(users).values({ ...input, accountId: principal.accountId }).returning()));
+    // Checked and written in one transaction, so two creates cannot both find the email free.
+    return this.db.transaction(async (tx): Promise<Result<User>> => {
+      const [taken] = await tx
+        .select({ id: users.id })
+        .from(users)
+        .where(and(eq(users.accountId, principal.accountId), sql`lower(${users.email}) = lower(${input.email})`))
+        .limit(1);
+      if (taken) return fail(userError('NAME_TAKEN', 'A user with that email already exists in this account', ['input', 'email']));
+      return ok(oneRow(await tx.insert(users).values({ ...input, accountId: principal.accountId }).returning()));
+    });
   }
 
   /**

@@ -135,7 +135,7 @@ export class AppService {
   async list(principal: Principal, args: PageArgs & { search?: string | null; orderBy?: OrderBy<AppOrderField> | null }): Promise<Page<App>> {
     const conditions: (SQL | undefined)[] = [eq(apps.accountId, principal.accountId)];
     if (args.search) {
-      conditions.push(sql`${apps.name} like ${`%${likeEscape(args.search.slice(0, MAX_NAME_LENGTH))}%`} escape '\\'`);
+      conditions.push(sql`lower(${apps.name}) like lower(${`%${likeEscape(args.search.slice(0, MAX_NAME_LENGTH))}%`}) escape '\\'`);
     }
     return keysetPage(
       tableSource(this.db, apps),
@@ -175,22 +175,22 @@ export class AppService {
     if (problems.length === 0 && !appNamePattern.test(input.name))
       problems.push(userError('INVALID_INPUT', 'App name must start with a letter and hold only letters and digits', ['input', 'name']));
     if (problems.length > 0) return fail(...problems);
-    const taken = (await this.db
-      .select({ id: apps.id })
-      .from(apps)
-      .where(and(eq(apps.accountId, principal.accountId), sql`lower(${apps.name}) = lower(${input.name})`))
-      .limit(1))[0];
-    if (taken) return fail(userError('NAME_TAKEN', `An app named ${input.name} already exists`, ['input', 'name']));
-    const app = await this.db.transaction(async (tx) => {
-      const created = oneRow(await tx
-        .insert(apps)
-        .values({ accountId: principal.accountId, name: input.name, description: input.description ?? null })
-        .returning());
+    // The name is checked inside the transaction that writes it: on SQLite transactions take
+    // turns, so two creates cannot both find it free; on PostgreSQL the unique index decides.
+    return this.db.transaction(async (tx): Promise<Result<App>> => {
+      const [taken] = await tx
+        .select({ id: apps.id })
+        .from(apps)
+        .where(and(eq(apps.accountId, principal.accountId), sql`lower(${apps.name}) = lower(${input.name})`))
+        .limit(1);
+      if (taken) return fail(userError('NAME_TAKEN', `An app named ${input.name} already exists`, ['input', 'name']));
+      const created = oneRow(
+        await tx.insert(apps).values({ accountId: principal.accountId, name: input.name, description: input.description ?? null }).returning(),
+      );
       await this.writeIdentityServices(tx, created.id, input.identityServices ?? []);
       await this.writeIntegrationServices(tx, created.id, input.integrationServices ?? []);
-      return created;
+      return ok(created);
     });
-    return ok(app);
   }
 
   /** Absent fields keep their values; identity or integration services given replace the app's list. */
@@ -241,8 +241,7 @@ export class AppService {
     // transaction below refuses while one of this app is active, so nothing changes in between.
     const publishedIn = await this.publishedIn(principal, app.id);
     if (publishedIn.length > 0) return stillPublished(publishedIn);
-    const outcome = await this.db.transaction(
-      async (tx) => {
+    const outcome = await this.db.transaction(async (tx) => {
         const active = (await tx
           .select({ id: publishJobs.id })
           .from(publishJobs)
@@ -254,9 +253,10 @@ export class AppService {
           ...(await tx.selectDistinct({ sha256: binaryUploads.sha256 }).from(binaryUploads).where(eq(binaryUploads.appId, app.id))),
         ].flatMap((row) => (row.sha256 === null ? [] : [row.sha256]));
         await tx.delete(apps).where(eq(apps.id, app.id));
-        return { underWay: false, unreferenced: [...new Set(held)].filter(async (sha256) => releaseBlob(tx, sha256)) };
-      },
-    );
+        const unreferenced: string[] = [];
+        for (const sha256 of new Set(held)) if (await releaseBlob(tx, sha256)) unreferenced.push(sha256);
+        return { underWay: false, unreferenced };
+    });
     if (outcome.underWay) return stillPublished(['an environment where a publish of it is under way']);
     for (const sha256 of outcome.unreferenced) this.store.remove(sha256);
     return ok(app.id);

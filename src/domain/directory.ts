@@ -77,7 +77,7 @@ const groupOrder: KeysetOrder<DirectoryGroup> = {
   idValue: (group) => group.id,
 };
 
-// LIKE is case-insensitive for ASCII in SQLite, which is what the A, B, C buttons need.
+// lower() on both sides: case-insensitive for ASCII on both dialects (PostgreSQL's LIKE is not), which is what the A, B, C buttons need.
 const prefix = (value: string): string => `${likeEscape(value.slice(0, MAX_NAME_LENGTH))}%`;
 const substring = (value: string): string => `%${likeEscape(value.slice(0, MAX_NAME_LENGTH))}%`;
 
@@ -109,14 +109,14 @@ export class DirectoryService {
 
   async users(environmentId: number, filter: DirectoryFilter): Promise<Page<DirectoryUser>> {
     const conditions: (SQL | undefined)[] = [eq(directoryUsers.environmentId, environmentId)];
-    if (filter.startsWith) conditions.push(sql`${directoryUsers.displayName} like ${prefix(filter.startsWith)} escape '\\'`);
+    if (filter.startsWith) conditions.push(sql`lower(${directoryUsers.displayName}) like lower(${prefix(filter.startsWith)}) escape '\\'`);
     if (filter.search) {
       const pattern = substring(filter.search);
       conditions.push(
         or(
-          sql`${directoryUsers.username} like ${pattern} escape '\\'`,
-          sql`${directoryUsers.displayName} like ${pattern} escape '\\'`,
-          sql`${directoryUsers.email} like ${pattern} escape '\\'`,
+          sql`lower(${directoryUsers.username}) like lower(${pattern}) escape '\\'`,
+          sql`lower(${directoryUsers.displayName}) like lower(${pattern}) escape '\\'`,
+          sql`lower(${directoryUsers.email}) like lower(${pattern}) escape '\\'`,
         ),
       );
     }
@@ -131,8 +131,8 @@ export class DirectoryService {
 
   async groups(environmentId: number, filter: DirectoryFilter): Promise<Page<DirectoryGroup>> {
     const conditions: (SQL | undefined)[] = [eq(directoryGroups.environmentId, environmentId)];
-    if (filter.startsWith) conditions.push(sql`${directoryGroups.name} like ${prefix(filter.startsWith)} escape '\\'`);
-    if (filter.search) conditions.push(sql`${directoryGroups.name} like ${substring(filter.search)} escape '\\'`);
+    if (filter.startsWith) conditions.push(sql`lower(${directoryGroups.name}) like lower(${prefix(filter.startsWith)}) escape '\\'`);
+    if (filter.search) conditions.push(sql`lower(${directoryGroups.name}) like lower(${substring(filter.search)}) escape '\\'`);
     if (filter.source) conditions.push(eq(directoryGroups.source, filter.source));
     return keysetPage(
       tableSource(this.db, directoryGroups),
@@ -188,13 +188,14 @@ export class DirectoryService {
       problems,
     );
     if (problems.length > 0) return fail(...problems);
-    const taken = (await this.db
-      .select({ id: directoryUsers.id })
-      .from(directoryUsers)
-      .where(and(eq(directoryUsers.environmentId, environmentId), sql`lower(${directoryUsers.username}) = lower(${input.username})`))
-      .limit(1))[0];
-    if (taken) return fail(userError('NAME_TAKEN', `A user named ${input.username} already exists there`, ['input', 'username']));
+    // Checked inside the transaction that writes: two creates cannot both find the name free.
     const user = await this.db.transaction(async (tx) => {
+      const [taken] = await tx
+        .select({ id: directoryUsers.id })
+        .from(directoryUsers)
+        .where(and(eq(directoryUsers.environmentId, environmentId), sql`lower(${directoryUsers.username}) = lower(${input.username})`))
+        .limit(1);
+      if (taken) return null;
       const created = oneRow(await tx
         .insert(directoryUsers)
         .values({
@@ -210,6 +211,7 @@ export class DirectoryService {
         await tx.insert(directoryGroupMembers).values(groupIds.map((groupId) => ({ groupId, userId: created.id })));
       return created;
     });
+    if (!user) return fail(userError('NAME_TAKEN', `A user named ${input.username} already exists there`, ['input', 'username']));
     return ok(user);
   }
 
@@ -228,13 +230,14 @@ export class DirectoryService {
       problems,
     );
     if (problems.length > 0) return fail(...problems);
-    const taken = (await this.db
-      .select({ id: directoryGroups.id })
-      .from(directoryGroups)
-      .where(and(eq(directoryGroups.environmentId, environmentId), sql`lower(${directoryGroups.name}) = lower(${input.name})`))
-      .limit(1))[0];
-    if (taken) return fail(userError('NAME_TAKEN', `A group named ${input.name} already exists there`, ['input', 'name']));
+    // Checked inside the transaction that writes: two creates cannot both find the name free.
     const group = await this.db.transaction(async (tx) => {
+      const [taken] = await tx
+        .select({ id: directoryGroups.id })
+        .from(directoryGroups)
+        .where(and(eq(directoryGroups.environmentId, environmentId), sql`lower(${directoryGroups.name}) = lower(${input.name})`))
+        .limit(1);
+      if (taken) return null;
       const created = oneRow(await tx
         .insert(directoryGroups)
         .values({ accountId: principal.accountId, environmentId, name: input.name, source: input.source })
@@ -243,6 +246,7 @@ export class DirectoryService {
         await tx.insert(directoryGroupMembers).values(memberIds.map((userId) => ({ groupId: created.id, userId })));
       return created;
     });
+    if (!group) return fail(userError('NAME_TAKEN', `A group named ${input.name} already exists there`, ['input', 'name']));
     return ok(group);
   }
 
@@ -292,15 +296,16 @@ export class DirectoryService {
         ? null
         : await this.resolveInEnvironment((ids) => this.usersByIds(principal, ids), group.environmentId, input.memberIds, ['input', 'memberIds'], 'directory user', problems);
     if (problems.length > 0) return fail(...problems);
-    if (input.name != null) {
-      const taken = (await this.db
-        .select({ id: directoryGroups.id })
-        .from(directoryGroups)
-        .where(and(eq(directoryGroups.environmentId, group.environmentId), sql`lower(${directoryGroups.name}) = lower(${input.name})`, ne(directoryGroups.id, group.id)))
-        .limit(1))[0];
-      if (taken) return fail(userError('NAME_TAKEN', `A group named ${input.name} already exists there`, ['input', 'name']));
-    }
+    // Checked inside the transaction that writes: two renames cannot both find the name free.
     const updated = await this.db.transaction(async (tx) => {
+      if (input.name != null) {
+        const [taken] = await tx
+          .select({ id: directoryGroups.id })
+          .from(directoryGroups)
+          .where(and(eq(directoryGroups.environmentId, group.environmentId), sql`lower(${directoryGroups.name}) = lower(${input.name})`, ne(directoryGroups.id, group.id)))
+          .limit(1);
+        if (taken) return null;
+      }
       const row = oneRow(await tx.update(directoryGroups).set({ name: input.name ?? group.name }).where(eq(directoryGroups.id, group.id)).returning());
       if (memberIds) {
         await tx.delete(directoryGroupMembers).where(eq(directoryGroupMembers.groupId, group.id));
@@ -308,6 +313,7 @@ export class DirectoryService {
       }
       return row;
     });
+    if (!updated) return fail(userError('NAME_TAKEN', `A group named ${input.name ?? group.name} already exists there`, ['input', 'name']));
     return ok(updated);
   }
 

@@ -217,33 +217,40 @@ export class EnvironmentService {
     if (input.runtimeVersions) problems.push(...checkRuntimeVersions(input.runtimeVersions, ['input', 'runtimeVersions']));
     if (problems.length > 0) return fail(...problems);
 
-    const nameTaken = (await this.db
-      .select({ id: environments.id })
-      .from(environments)
-      .where(and(eq(environments.accountId, principal.accountId), sql`lower(${environments.name}) = lower(${input.name})`))
-      .limit(1))[0];
-    if (nameTaken) problems.push(userError('NAME_TAKEN', `An environment named ${input.name} already exists`, ['input', 'name']));
-    // R8 within the account: another account's environments must not be detectable (R6).
-    if (url !== null && (await this.db.select({ id: environments.id }).from(environments).where(and(eq(environments.accountId, principal.accountId), eq(environments.url, url))).limit(1))[0])
-      problems.push(userError('URL_TAKEN', `${url} already belongs to an environment of this account`, ['input', 'url']));
-    if (problems.length > 0) return fail(...problems);
-
     const versions = input.runtimeVersions ?? { integration: CONSOLE_VERSION, sync: CONSOLE_VERSION, messaging: CONSOLE_VERSION };
-    const environment = oneRow(await this.db
-      .insert(environments)
-      .values({
-        accountId: principal.accountId,
-        name: input.name,
-        url,
-        allowManualPublishOnly: input.allowManualPublishOnly ?? false,
-        managementEnabled: input.managementEnabled ?? false,
-        integrationVersion: versions.integration,
-        syncVersion: versions.sync,
-        messagingVersion: versions.messaging,
-        runtimeToken: url === null ? null : (input.runtimeToken ?? null),
-      })
-      .returning());
-    return ok(environment);
+    // Checked inside the transaction that writes: two creates cannot both find the name or URL free.
+    return this.db.transaction(async (tx): Promise<Result<Environment>> => {
+      const [nameTaken] = await tx
+        .select({ id: environments.id })
+        .from(environments)
+        .where(and(eq(environments.accountId, principal.accountId), sql`lower(${environments.name}) = lower(${input.name})`))
+        .limit(1);
+      if (nameTaken) problems.push(userError('NAME_TAKEN', `An environment named ${input.name} already exists`, ['input', 'name']));
+      // R8 within the account: another account's environments must not be detectable (R6).
+      const [urlTaken] =
+        url === null
+          ? []
+          : await tx.select({ id: environments.id }).from(environments).where(and(eq(environments.accountId, principal.accountId), eq(environments.url, url))).limit(1);
+      if (urlTaken) problems.push(userError('URL_TAKEN', `${url} already belongs to an environment of this account`, ['input', 'url']));
+      if (problems.length > 0) return fail(...problems);
+      const environment = oneRow(
+        await tx
+          .insert(environments)
+          .values({
+            accountId: principal.accountId,
+            name: input.name,
+            url,
+            allowManualPublishOnly: input.allowManualPublishOnly ?? false,
+            managementEnabled: input.managementEnabled ?? false,
+            integrationVersion: versions.integration,
+            syncVersion: versions.sync,
+            messagingVersion: versions.messaging,
+            runtimeToken: url === null ? null : (input.runtimeToken ?? null),
+          })
+          .returning(),
+      );
+      return ok(environment);
+    });
   }
 
   /** Name and URL are immutable (R8); absent fields keep their values. */

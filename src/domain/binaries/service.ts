@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { and, eq, inArray, notExists, sql, type SQL } from 'drizzle-orm';
-import { SqliteError } from 'better-sqlite3';
-import { oneRow, countRows, type Db } from '../../db/client.js';
+import { countRows, isUniqueViolation, oneRow, type Db } from '../../db/client.js';
 import { apps, binaryUploads, blobs, clientBinaries } from '../../db/schema.js';
 import { denial } from '../policy.js';
 import { chooseOrder, keysetPage, tableSource, type KeysetOrder, type OrderBy, type Page, type PageArgs } from '../pagination.js';
@@ -108,8 +107,6 @@ function checkExtension(platform: ClientPlatform, fileName: string, field: strin
   return mismatch(platform, kind, field, 'The file name says it is');
 }
 
-const isUniqueViolation = (error: unknown) => error instanceof SqliteError && error.code === 'SQLITE_CONSTRAINT_UNIQUE';
-
 export class BinaryService {
   /** Bytes received so far by PUTs under way, by upload id; they are written to the row at the end. */
   private readonly receiving = new Map<number, number>();
@@ -202,29 +199,38 @@ export class BinaryService {
     else if (input.sizeBytes > this.limits.maxUploadBytes)
       problems.push(userError('LIMIT_EXCEEDED', `Uploads are at most ${this.limits.maxUploadBytes} bytes`, ['input', 'sizeBytes']));
     if (problems.length > 0) return fail(...problems);
-    const outstanding = await this.outstandingUploadBytes(principal.accountId);
-    if (outstanding + input.sizeBytes > this.limits.uploadQuotaBytes)
-      return fail(
-        userError(
-          'LIMIT_EXCEEDED',
-          `The account's uploads in progress already declare ${outstanding} of ${this.limits.uploadQuotaBytes} bytes; complete or let some expire first`,
-          ['input', 'sizeBytes'],
-        ),
-      );
     const token = randomBytes(32).toString('base64url');
-    const upload = oneRow(await this.db
-      .insert(binaryUploads)
-      .values({
-        accountId: principal.accountId,
-        appId: app.id,
-        platform: input.platform,
-        fileName: input.fileName,
-        sizeBytes: input.sizeBytes,
-        tokenSha256: sha256Hex(token),
-        expiresAt: new Date(Date.now() + UPLOAD_TTL_MS),
-        createdBy: principal.userId,
-      })
-      .returning());
+    // R69: the quota is read and the upload written in one transaction, so two uploads started
+    // at once cannot both fit in what is left for one.
+    const created = await this.db.transaction(async (tx): Promise<Result<BinaryUpload>> => {
+      const outstanding = await this.outstandingUploadBytes(principal.accountId);
+      if (outstanding + input.sizeBytes > this.limits.uploadQuotaBytes)
+        return fail(
+          userError(
+            'LIMIT_EXCEEDED',
+            `The account's uploads in progress already declare ${outstanding} of ${this.limits.uploadQuotaBytes} bytes; complete or let some expire first`,
+            ['input', 'sizeBytes'],
+          ),
+        );
+      const upload = oneRow(
+        await tx
+          .insert(binaryUploads)
+          .values({
+            accountId: principal.accountId,
+            appId: app.id,
+            platform: input.platform,
+            fileName: input.fileName,
+            sizeBytes: input.sizeBytes,
+            tokenSha256: sha256Hex(token),
+            expiresAt: new Date(Date.now() + UPLOAD_TTL_MS),
+            createdBy: principal.userId,
+          })
+          .returning(),
+      );
+      return ok(upload);
+    });
+    if (!created.ok) return created;
+    const upload = created.value;
     return ok({ upload, token });
   }
 
@@ -365,7 +371,7 @@ export class BinaryService {
         ),
       ));
     for (const { sha256 } of orphans) {
-      if (await this.db.transaction(async (tx) => releaseBlob(tx, sha256))) this.store.remove(sha256);
+      if (await this.db.transaction((tx) => releaseBlob(tx, sha256))) this.store.remove(sha256);
     }
     return orphans.length;
   }
@@ -470,8 +476,8 @@ export class BinaryService {
         return created;
       });
     } catch (error) {
-      if (!(error instanceof LimitReached) && !isUniqueViolation(error)) throw error;
-      if (isTemp && await this.db.transaction(async (tx) => releaseBlob(tx, stored.sha256))) this.store.remove(stored.sha256);
+      if (!(error instanceof LimitReached) && !isUniqueViolation(error, 'client_binaries_app_platform_version_unique')) throw error;
+      if (isTemp && await this.db.transaction((tx) => releaseBlob(tx, stored.sha256))) this.store.remove(stored.sha256);
       if (error instanceof LimitReached)
         return fail(userError('LIMIT_EXCEEDED', `An app keeps at most ${MAX_WEB_BINARIES} web client binaries; delete one first`, ['input', 'platform']));
       return fail(duplicate);

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { eq } from 'drizzle-orm';
 import { oneRow } from '../../db/queries.js';
 import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -7,7 +8,6 @@ import { join, resolve } from 'node:path';
 import { runtimeCommand, restorePointKey, type CommandType } from '../commands.js';
 import { RuntimeHost, runtimeInfo } from '../embedded/index.js';
 import { RuntimeRefusedError } from '../errors.js';
-import { eq } from 'drizzle-orm';
 import { PUBLIC_ROUTES, RuntimePublic } from '../serve/public.js';
 import { openRuntimeDatabase } from './database.js';
 import { runtimeEnvironments } from './schema.js';
@@ -97,8 +97,11 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
   /** The environment a path names: the root is 0, any other path gets a number the first time. */
   const environmentOf = async (path: string): Promise<number> => {
     if (path === '') return 0;
-    const known = (await database.db.select().from(runtimeEnvironments).where(eq(runtimeEnvironments.path, path)).limit(1))[0];
-    return known?.id ?? oneRow(await database.db.insert(runtimeEnvironments).values({ path }).returning()).id;
+    // Looked up and created in one transaction: two first requests to a path make one environment.
+    return database.db.transaction(async (tx) => {
+      const [known] = await tx.select().from(runtimeEnvironments).where(eq(runtimeEnvironments.path, path)).limit(1);
+      return known?.id ?? oneRow(await tx.insert(runtimeEnvironments).values({ path }).returning()).id;
+    });
   };
 
   type Route = {
@@ -167,7 +170,16 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
   const knownEnvironment = async (path: string): Promise<number | null> =>
     path === '' ? 0 : ((await database.db.select().from(runtimeEnvironments).where(eq(runtimeEnvironments.path, path)).limit(1))[0]?.id ?? null);
 
-  const http = createServer(async (req, res) => {
+  const http = createServer((req, res) => {
+    serve(req, res).catch(() => {
+      // Public pages and the lookups before a route (a failing database) end here.
+      if (res.headersSent) return void res.destroy();
+      req.resume();
+      send(res, 500, { code: 'INTERNAL', message: 'the runtime failed' });
+    });
+  });
+
+  const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // Public pages read the raw path: URL parsing would resolve `..` before the web root sees it.
     const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
     const publicMatch = publicPattern.exec(rawPath);
@@ -190,19 +202,19 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
       res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'application/json' });
       return void res.end(JSON.stringify({ code: 'UNAUTHORIZED', message: 'a runtime token is required (Authorization: Bearer <token>)' }));
     }
-    Promise.resolve()
-      .then(async () => found.route.handle(req, res, found.match as RegExpExecArray, url, await environmentOf(environmentPath)))
-      .catch((error: unknown) => {
-        if (res.headersSent) return void res.destroy();
-        if (error instanceof RuntimeRefusedError) {
-          req.resume();
-          return send(res, error.code === 'INVALID_COMMAND' ? 400 : 409, { code: error.code, message: error.message });
-        }
-        // A client that went away mid-transfer, or a fault here: nothing was kept.
-        if (!req.complete) return void res.destroy();
-        send(res, 500, { code: 'INTERNAL', message: 'the runtime failed' });
-      });
-  });
+    try {
+      await found.route.handle(req, res, found.match as RegExpExecArray, url, await environmentOf(environmentPath));
+    } catch (error) {
+      if (res.headersSent) return void res.destroy();
+      if (error instanceof RuntimeRefusedError) {
+        req.resume();
+        return send(res, error.code === 'INVALID_COMMAND' ? 400 : 409, { code: error.code, message: error.message });
+      }
+      // A client that went away mid-transfer, or a fault here: nothing was kept.
+      if (!req.complete) return void res.destroy();
+      send(res, 500, { code: 'INTERNAL', message: 'the runtime failed' });
+    }
+  };
   http.requestTimeout = 0;
 
   return {
@@ -222,7 +234,7 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
       http.closeAllConnections();
       await closed;
       publicPages.close();
-      database.close();
+      await database.close();
     },
   };
 }
