@@ -41,6 +41,7 @@ describe('configuration (R3)', () => {
       METRICS_TOKEN: 'a-long-enough-metrics-token',
       RUNTIME_STAGE_DEADLINE_MS: '5000',
       RUNTIME_URL_ALLOW: 'runtime.example.com,*.internal',
+      DATABASE_URL: 'postgres://shipyard@db.example.com:5432/shipyard',
     });
     expect(config).toMatchObject({
       port: 0,
@@ -56,6 +57,7 @@ describe('configuration (R3)', () => {
       metricsToken: 'a-long-enough-metrics-token',
       runtimeStageDeadlineMs: 5000,
       runtimeUrlAllow: ['runtime.example.com', '*.internal'],
+      databaseUrl: 'postgres://shipyard@db.example.com:5432/shipyard',
     });
   });
 
@@ -78,6 +80,8 @@ describe('configuration (R3)', () => {
     ['CORS_ORIGINS', 'null', /CORS_ORIGINS must be a comma-separated list/],
     ['RUNTIME_STAGE_DEADLINE_MS', '5', /RUNTIME_STAGE_DEADLINE_MS must be at least 100/],
     ['RUNTIME_URL_ALLOW', 'http://x.example/path', /RUNTIME_URL_ALLOW must be comma-separated host patterns/],
+    ['DATABASE_URL', 'mysql://db.example.com/shipyard', /DATABASE_URL: DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL/],
+    ['DATABASE_URL', 'shipyard.db', /DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL/],
   ])('explains a bad %s', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);

@@ -112,6 +112,10 @@ export function attachGraphQLWebSocket(
         return false;
       },
       onSubscribe: async (ctx, _id, payload) => {
+        // Counted before the first await: graphql-ws lists every operation as it arrives, so a
+        // count taken after awaiting would include the ones still arriving behind this one.
+        const excess = limits.refuseExcessOperation(ctx.subscriptions);
+        if (excess) return excess;
         // R70: a token lost since connecting closes the connection as forbidden, not as a fault.
         const principal = await principalOf(ctx);
         if (principal === undefined) return [new GraphQLError('The server cannot check the token now', { extensions: { code: 'SERVICE_UNAVAILABLE' } })];
@@ -119,8 +123,6 @@ export function attachGraphQLWebSocket(
           ctx.extra.socket.close(CLOSE_TOKEN_REVOKED, TOKEN_LOST);
           return [new GraphQLError(TOKEN_LOST, { extensions: { code: 'FORBIDDEN' } })];
         }
-        const excess = limits.refuseExcessOperation(ctx.subscriptions);
-        if (excess) return excess;
         const enveloped = yoga.getEnveloped({
           req: ctx.extra.request,
           socket: ctx.extra.socket,
