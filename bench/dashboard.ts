@@ -23,17 +23,19 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
  * 50 apps × 8 environments × 20 finished jobs each, with their stages. Jobs are written straight
  * into the database in one transaction: going through the pipeline would take minutes.
  */
-export function seed(domain: Domain, principal: Principal, dataDir: string, jobsPerPair = JOBS_PER_PAIR): void {
-  const environments = Array.from({ length: ENVIRONMENTS }, (_, i) => {
-    const created = domain.environments.create(principal, { name: `bench-${i}`, managementEnabled: true });
+export async function seed(domain: Domain, principal: Principal, dataDir: string, jobsPerPair = JOBS_PER_PAIR): Promise<void> {
+  const environments: { id: number }[] = [];
+  for (let i = 0; i < ENVIRONMENTS; i += 1) {
+    const created = await domain.environments.create(principal, { name: `bench-${i}`, managementEnabled: true });
     if (!created.ok) throw new Error('seed environment');
-    return created.value;
-  });
-  const apps = Array.from({ length: APPS }, (_, i) => {
-    const created = domain.apps.create(principal, { name: `BenchApp${i}` });
+    environments.push(created.value);
+  }
+  const apps: { id: number }[] = [];
+  for (let i = 0; i < APPS; i += 1) {
+    const created = await domain.apps.create(principal, { name: `BenchApp${i}` });
     if (!created.ok) throw new Error('seed app');
-    return created.value;
-  });
+    apps.push(created.value);
+  }
   const sqlite = new Database(join(dataDir, 'shipyard.db'));
   try {
     const insertJob = sqlite.prepare(
@@ -63,13 +65,13 @@ export function seed(domain: Domain, principal: Principal, dataDir: string, jobs
 
 /** The same answer as the GraphQL dashboard query, from the same domain calls, as plain JSON. */
 export async function baselineDashboard(domain: Domain, principal: Principal): Promise<unknown> {
-  const page = domain.apps.list(principal, { first: 50 });
+  const page = await domain.apps.list(principal, { first: 50 });
   const rows = await domain.appStatuses.forApps(principal, page.nodes.map((app) => app.id));
   const environmentIds = [...new Set(rows.flat().map((row) => row.environment.id))];
-  const environmentStatuses = domain.environments.statuses(environmentIds);
+  const environmentStatuses = await domain.environments.statuses(environmentIds);
   const statuses = new Map(environmentIds.map((id, i) => [id, environmentStatuses[i]]));
   const nativeJobs = rows.flat().flatMap((row) => (row.latestNativeJob ? [row.latestNativeJob.id] : []));
-  const nativeStages = domain.jobs.stagesOf(nativeJobs);
+  const nativeStages = await domain.jobs.stagesOf(nativeJobs);
   const stages = new Map(nativeJobs.map((id, i) => [id, nativeStages[i] ?? []]));
   return {
     data: {
@@ -101,7 +103,7 @@ export async function dashboard(seconds = 10, jit = false): Promise<Figure[]> {
   let statements = 0;
   const bench = await startBenchServer({}, { onStatement: () => (statements += 1), jit });
   try {
-    seed(bench.server.domain, bench.principal, bench.dataDir);
+    await seed(bench.server.domain, bench.principal, bench.dataDir);
     await gql(bench.url, bench.token, DASHBOARD);
     statements = 0;
     const answer = await gql(bench.url, bench.token, DASHBOARD);
@@ -109,14 +111,16 @@ export async function dashboard(seconds = 10, jit = false): Promise<Figure[]> {
     const rows = (answer.apps.nodes as { environmentStatuses: unknown[] }[]).reduce((sum, app) => sum + app.environmentStatuses.length, 0);
 
     const plain = createHttpServer((req, res) => {
-      // The same authentication the GraphQL server does, then the same domain calls.
-      const principal = bench.server.domain.accounts.authenticate((req.headers.authorization ?? '').replace(/^Bearer /, ''));
       req.resume();
-      if (!principal) return void res.writeHead(401).end();
-      void baselineDashboard(bench.server.domain, principal).then((body) => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(body));
-      });
+      // The same authentication the GraphQL server does, then the same domain calls.
+      void bench.server.domain.accounts
+        .authenticate((req.headers.authorization ?? '').replace(/^Bearer /, ''))
+        .then(async (principal) => {
+          if (!principal) return void res.writeHead(401).end();
+          const body = await baselineDashboard(bench.server.domain, principal);
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(body));
+        });
     });
     await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
     const plainUrl = `http://127.0.0.1:${(plain.address() as AddressInfo).port}/dashboard`;
@@ -135,10 +139,10 @@ export async function dashboard(seconds = 10, jit = false): Promise<Figure[]> {
       const summary = (values: number[], digits = 1) => `${round(median(values), digits)} (${round(Math.min(...values), digits)}–${round(Math.max(...values), digits)})`;
       // The baseline's domain reads alone, in CPU time (wall time on a loaded machine counts other processes).
       const cpu = process.cpuUsage();
-      for (let i = 0; i < 50; i += 1) baselineDashboard(bench.server.domain, bench.principal);
+      for (let i = 0; i < 50; i += 1) await baselineDashboard(bench.server.domain, bench.principal);
       const used = process.cpuUsage(cpu);
       const wallStart = performance.now();
-      for (let i = 0; i < 50; i += 1) baselineDashboard(bench.server.domain, bench.principal);
+      for (let i = 0; i < 50; i += 1) await baselineDashboard(bench.server.domain, bench.principal);
       const readsWall = (performance.now() - wallStart) / 50;
       const readsCpu = (used.user + used.system) / 50 / 1000;
       return [

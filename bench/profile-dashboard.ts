@@ -5,7 +5,7 @@ import { startBenchServer } from './support.js';
 const statements: string[] = [];
 let recording = false;
 const bench = await startBenchServer({}, { onStatement: (sql) => recording && statements.push(sql) });
-seed(bench.server.domain, bench.principal, bench.dataDir);
+await seed(bench.server.domain, bench.principal, bench.dataDir);
 const d = bench.server.domain;
 const p = bench.principal;
 const time = (name: string, f: () => unknown) => {
@@ -20,16 +20,16 @@ if (process.env.PRAGMAS) {
   const sqlite = (d.jobs as unknown as { db: { $client: import('better-sqlite3').Database } }).db.$client;
   for (const pragma of process.env.PRAGMAS.split(';')) console.log(pragma, sqlite.pragma(pragma));
 }
-const page = d.apps.list(p, { first: 50 });
+const page = await d.apps.list(p, { first: 50 });
 const ids = page.nodes.map((a) => a.id);
-time('apps.list', () => d.apps.list(p, { first: 50 }));
+time('apps.list', async () => d.apps.list(p, { first: 50 }));
 time('forApps', () => d.appStatuses.forApps(p, ids));
 const pairs = ids.flatMap((appId) => [1, 2, 3, 4, 5, 6, 7, 8].map((environmentId) => ({ appId, environmentId })));
-time('latestOfKinds', () => d.jobs.latestOfKinds(pairs));
+time('latestOfKinds', async () => d.jobs.latestOfKinds(pairs));
 const rows = await d.appStatuses.forApps(p, ids);
 const nativeJobs = rows.flat().flatMap((row) => (row.latestNativeJob ? [row.latestNativeJob.id] : []));
-time('stagesOf', () => d.jobs.stagesOf(nativeJobs));
-time('environments.statuses', () => d.environments.statuses([...new Set(rows.flat().map((r) => r.environment.id))]));
+time('stagesOf', async () => d.jobs.stagesOf(nativeJobs));
+time('environments.statuses', async () => d.environments.statuses([...new Set(rows.flat().map((r) => r.environment.id))]));
 time('baseline total', () => baselineDashboard(d, p));
 time('baseline + JSON', () => JSON.stringify(baselineDashboard(d, p)));
 {
@@ -49,7 +49,7 @@ time('baseline + JSON', () => JSON.stringify(baselineDashboard(d, p)));
   console.log(sqlite.prepare("explain query plan select max(id) from publish_jobs where kind = 'NATIVE_CLIENT' and app_id in (select value from json_each(?)) group by app_id, environment_id").all(JSON.stringify(ids)));
 }
 recording = true;
-baselineDashboard(d, p);
+await baselineDashboard(d, p);
 recording = false;
 for (const s of statements) {
   console.log('---', s.slice(0, 300));

@@ -38,12 +38,12 @@ export async function run(): Promise<void> {
   try {
     // 50 apps × 8 environments × 25 jobs: 10,000 jobs with 90,000 stages.
     const config = benchConfig({ dataDir: full });
-    const server = createServer(config);
-    const principal = server.domain.accounts.authenticate(config.adminToken ?? '');
+    const server = await createServer(config);
+    const principal = await server.domain.accounts.authenticate(config.adminToken ?? '');
     if (!principal) throw new Error('no admin');
-    seed(server.domain, principal, full, 25);
+    await seed(server.domain, principal, full, 25);
     await server.stop();
-    const emptyServer = createServer(benchConfig({ dataDir: empty }));
+    const emptyServer = await createServer(benchConfig({ dataDir: empty }));
     await emptyServer.stop();
     const runs = 3;
     const emptyTimes: number[] = [];

@@ -20,6 +20,7 @@ export function benchConfig(overrides: Partial<Config> = {}): Config {
     host: '127.0.0.1',
     dataDir: mkdtempSync(join(tmpdir(), 'shipyard-bench-')),
     adminToken: 'bench-admin-token-0123456789abcdef',
+    databaseUrl: undefined,
     seed: 'none',
     publishStageDelayMs: 0,
     graphiqlPrefill: false,
@@ -38,10 +39,10 @@ export function benchConfig(overrides: Partial<Config> = {}): Config {
 
 export async function startBenchServer(overrides: Partial<Config> = {}, options: ServerOptions = {}): Promise<BenchServer> {
   const config = benchConfig(overrides);
-  const server = createServer(config, options);
+  const server = await createServer(config, options);
   const url = await server.start();
   const token = config.adminToken ?? '';
-  const principal = server.domain.accounts.authenticate(token);
+  const principal = await server.domain.accounts.authenticate(token);
   if (!principal) throw new Error('bench admin token does not work');
   return {
     server,

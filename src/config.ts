@@ -84,7 +84,21 @@ const schema = z.object({
     .max(100, 'REDIS_PREFIX must be at most 100 characters')
     .regex(/^[\x21-\x7e]+$/, 'REDIS_PREFIX must be printable ASCII without spaces')
     .default('shipyard:'),
+  DATABASE_URL: z
+    .string()
+    .max(2000, 'DATABASE_URL must be at most 2000 characters')
+    .refine(isPostgresUrl, 'DATABASE_URL must be a postgres:// or postgresql:// URL such as postgres://shipyard@db.example.com/shipyard')
+    .optional(),
 });
+
+function isPostgresUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
 
 export interface Config {
   port: number;
@@ -116,6 +130,8 @@ export interface Config {
   redisUrl: string | undefined;
   /** Put before every Redis channel name, so that deployments sharing one Redis stay apart. */
   redisPrefix: string;
+  /** R57: PostgreSQL at this URL instead of the SQLite file in the data directory. */
+  databaseUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -153,5 +169,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metricsToken: c.METRICS_TOKEN,
     redisUrl: c.REDIS_URL,
     redisPrefix: c.REDIS_PREFIX,
+    databaseUrl: c.DATABASE_URL,
   };
 }

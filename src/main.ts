@@ -17,7 +17,7 @@ try {
 const logger = createLogger(config.logLevel);
 let server;
 try {
-  server = createServer(config, { logger });
+  server = await createServer(config, { logger });
 } catch (error) {
   // R72: one line naming the file and the problem, not a stack.
   if (error instanceof DatabaseOpenError) {

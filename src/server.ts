@@ -3,7 +3,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Config } from './config.js';
-import { openDatabase, type DatabaseHandle } from './db/client.js';
+import { openDatabase, type Database } from './db/client.js';
 import { bootstrap } from './domain/bootstrap.js';
 import type { InspectorLimits } from './domain/binaries/inspector.js';
 import { createDomain, type Domain } from './domain/index.js';
@@ -48,10 +48,11 @@ export interface ServerOptions {
   /** Sees every SQL statement, for tests that count statements per request. */
   onStatement?: (sql: string) => void;
   /**
-   * Sees the SQLite connection once it is open: tests make it read-only (PRAGMA query_only, the
-   * state a read-only file or mount puts SQLite in) or close it under a running server (R72).
+   * Sees the database once it is open: tests make SQLite's connection read-only (PRAGMA
+   * query_only, the state a read-only file or mount puts SQLite in) or close it under a running
+   * server (R72).
    */
-  onDatabaseOpen?: (sqlite: DatabaseHandle['sqlite']) => void;
+  onDatabaseOpen?: (database: Database) => void;
   /** How often URL environments are probed; 30 s unless a test needs it sooner. */
   probeIntervalMs?: number;
   /** How many publish jobs run at once (different environments); the rest wait QUEUED. */
@@ -88,12 +89,16 @@ const sendJson = (res: ServerResponse, status: number, body: unknown) => {
 };
 
 /** Builds a whole server over one data directory; nothing is shared between two of them. */
-export function createServer(config: Config, options: ServerOptions = {}): ServerHandle {
+export async function createServer(config: Config, options: ServerOptions = {}): Promise<ServerHandle> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
-  const database = openDatabase(join(dataDir, 'shipyard.db'), options.onStatement);
-  options.onDatabaseOpen?.(database.sqlite);
+  const database = await openDatabase({
+    file: join(dataDir, 'shipyard.db'),
+    url: config.databaseUrl,
+    onStatement: options.onStatement,
+  });
+  options.onDatabaseOpen?.(database);
   const metrics = new Metrics();
   const domain = createDomain(database.db, {
     dataDir,
@@ -125,8 +130,8 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       logger.info({ environmentId: event.environmentId, from: event.previousStatus, to: event.status }, 'environment status changed');
   });
   const stopObservingJobs = observePublishJobs(domain.events, metrics, logger);
-  domain.runner.recover();
-  domain.binaries.sweepOrphanBlobs();
+  await domain.runner.recover();
+  await domain.binaries.sweepOrphanBlobs();
   const runtimePages = new RuntimePublic(domain.runtimes.embedded);
   const maxQueuedEvents = options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS;
   const transport = config.redisUrl ? redisTransport({ url: config.redisUrl, prefix: config.redisPrefix, logger, perTurn: Math.ceil(maxQueuedEvents / 2) }) : undefined;
@@ -135,7 +140,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   const sessions = new TokenSessions(domain, options.tokenSweepIntervalMs);
 
   const tokenFile = join(dataDir, 'admin-token');
-  const outcome = bootstrap(database.db, domain, {
+  const outcome = await bootstrap(database.db, domain, {
     seed: config.seed,
     ...(config.adminToken ? { adminToken: config.adminToken } : {}),
   });
@@ -158,9 +163,9 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   const pages = {
     prefill: config.graphiqlPrefill,
     // ADMIN_TOKEN, else the token file's, and only while it still works.
-    adminToken: () => {
+    adminToken: async () => {
       const candidate = config.adminToken ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : null);
-      return candidate && domain.accounts.isLiveToken(candidate) ? candidate : null;
+      return candidate && await domain.accounts.isLiveToken(candidate) ? candidate : null;
     },
   };
 
@@ -200,28 +205,24 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   };
 
   const http = createHttpServer((req, res) => {
-    try {
-      route(req, res);
-    } catch (error) {
-      answerFault(req, res, error);
-    }
+    route(req, res).catch((error: unknown) => answerFault(req, res, error));
   });
 
-  const route = (req: IncomingMessage, res: ServerResponse) => {
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     setBaselineSecurityHeaders(res);
     if (isApiRoute(path) && cors(req, res)) return;
     if (path === '/health' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
     if (path === '/ready' && req.method === 'GET') {
-      const ready = database.isReady();
+      const ready = await database.isReady();
       return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'database unavailable' });
     }
     const facts: RequestFacts = { requestId: newRequestId(), errorCodes: [] };
     res.setHeader('x-request-id', facts.requestId);
     observeRequest(req, res, path, facts, metrics, logger);
-    withRequest(facts, () => {
+    await withRequest(facts, async () => {
       if (path === '/metrics') return void serveMetrics(req, res, metrics, config.metricsToken);
-      if (handlePages(req, res, path, pages)) return;
+      if (await handlePages(req, res, path, pages)) return;
       if (path === yoga.graphqlEndpoint) {
         const refusal = oversizedBody(req);
         if (refusal) {
@@ -232,8 +233,8 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
         }
         return void yoga(req, res);
       }
-      if (handleBinaryRoutes(domain, logger, req, res, path, (error) => answerFault(req, res, error))) return;
-      if (handleEmbeddedRuntimePages(domain, runtimePages, req, res, publicUrl)) return;
+      if (await handleBinaryRoutes(domain, logger, req, res, path, (error) => answerFault(req, res, error))) return;
+      if (await handleEmbeddedRuntimePages(domain, runtimePages, req, res, publicUrl)) return;
       sendJson(res, 404, { error: 'Not found' });
     });
   };
@@ -251,10 +252,10 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
   let publicUrl = config.publicUrl ?? '';
   let maintenanceTimer: NodeJS.Timeout | undefined;
   /** Background work every interval: probe URL environments (R9), drop expired uploads (R18). */
-  const runMaintenance = () => {
+  const runMaintenance = async () => {
     try {
-      domain.binaries.sweepExpiredUploads();
-      domain.binaries.sweepOrphanBlobs();
+      await domain.binaries.sweepExpiredUploads();
+      await domain.binaries.sweepOrphanBlobs();
     } catch (error) {
       logger.error({ err: error }, 'sweeping uploads and blobs failed');
     }
@@ -301,7 +302,7 @@ export function createServer(config: Config, options: ServerOptions = {}): Serve
       await closed;
       await yoga.dispose();
       runtimePages.close();
-      database.close();
+      await database.close();
     },
   };
 }

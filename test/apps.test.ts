@@ -37,6 +37,17 @@ describe('apps', () => {
     expect(Date.parse(payload.app.createdAt)).not.toBeNaN();
   });
 
+  it('creates one app when several creates of one name arrive at once; the others are NAME_TAKEN, none fails', async () => {
+    // The name is checked and written in one transaction. Checked apart, every create started in
+    // the same tick finds it free, and all but one fail on the unique index instead of answering.
+    const owner = await t.otherAccount('Concurrent');
+    const principal = await t.server.domain.accounts.authenticate(owner.token ?? '');
+    if (!principal) throw new Error('no principal');
+    const outcomes = await Promise.all(Array.from({ length: 8 }, () => t.server.domain.apps.create(principal, { name: 'AtOnce' })));
+    expect(outcomes.filter((outcome) => outcome.ok)).toHaveLength(1);
+    expect(outcomes.flatMap((outcome) => (outcome.ok ? [] : outcome.userErrors.map((error) => error.code)))).toEqual(Array(7).fill('NAME_TAKEN'));
+  });
+
   it('refuses a taken name in any case, and names that are not Volt MX app names', async () => {
     expect((await t.admin.request(CREATE, { input: { name: 'BANKING' } })).createApp.userErrors).toEqual([
       expect.objectContaining({ code: 'NAME_TAKEN', field: ['input', 'name'] }),

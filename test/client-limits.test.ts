@@ -117,7 +117,7 @@ describe('completing an upload URL (R71)', () => {
   it('takes the bytes only from a role that may upload, of the same account', async () => {
     const body = Buffer.from('0123456789');
     const [viewer, member] = [await t.as('VIEWER'), await t.as('MEMBER')];
-    const stranger = t.otherAccount('Strangers');
+    const stranger = (await t.otherAccount('Strangers'));
     const cases: [string, Client, number][] = [
       ['VIEWER of the account', viewer, 403],
       ['ADMIN of another account', stranger, 404],
@@ -149,7 +149,7 @@ describe('UPLOAD_QUOTA_BYTES (R69)', () => {
     noUserErrors(await create(t.admin, appId, QUOTA - 600));
 
     // Another account has its own quota.
-    const stranger = t.otherAccount('Quota');
+    const stranger = (await t.otherAccount('Quota'));
     const strangerApp = (await stranger.request('mutation { createApp(input: { name: "Theirs" }) { app { id } } }')).createApp.app.id;
     noUserErrors(await create(stranger, strangerApp, QUOTA));
 
@@ -167,5 +167,20 @@ describe('UPLOAD_QUOTA_BYTES (R69)', () => {
     }
     noUserErrors(await create(t.admin, appId, QUOTA));
     expect(second.upload.id).toBeTruthy();
+  });
+
+  it('lets only what fits through when several uploads of one account are created at once', async () => {
+    // The outstanding bytes are read and the upload written in one transaction. Read apart, every
+    // create started in the same tick sees the whole quota free and all of them are accepted.
+    const owner = await t.otherAccount('QuotaAtOnce');
+    const principal = await t.server.domain.accounts.authenticate(owner.token ?? '');
+    if (!principal) throw new Error('no principal');
+    const app = await t.server.domain.apps.create(principal, { name: 'AtOnce' });
+    if (!app.ok) throw new Error('no app');
+    const outcomes = await Promise.all(
+      Array.from({ length: 4 }, () => t.server.domain.binaries.createUpload(principal, { appId: app.value.id, platform: 'IOS_PHONE', fileName: 'q.ipa', sizeBytes: 400 })),
+    );
+    expect(outcomes.filter((outcome) => outcome.ok)).toHaveLength(2);
+    expect(outcomes.flatMap((outcome) => (outcome.ok ? [] : outcome.userErrors.map((error) => error.code)))).toEqual(['LIMIT_EXCEEDED', 'LIMIT_EXCEEDED']);
   });
 });

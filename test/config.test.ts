@@ -45,6 +45,7 @@ describe('configuration (R3)', () => {
       RUNTIME_URL_ALLOW: 'runtime.example.com,*.internal',
       REDIS_URL: 'redis://127.0.0.1:6379/2',
       REDIS_PREFIX: 'staging:',
+      DATABASE_URL: 'postgres://shipyard@db.example.com:5432/shipyard',
     });
     expect(config).toMatchObject({
       port: 0,
@@ -62,6 +63,7 @@ describe('configuration (R3)', () => {
       runtimeUrlAllow: ['runtime.example.com', '*.internal'],
       redisUrl: 'redis://127.0.0.1:6379/2',
       redisPrefix: 'staging:',
+      databaseUrl: 'postgres://shipyard@db.example.com:5432/shipyard',
     });
   });
 
@@ -86,6 +88,8 @@ describe('configuration (R3)', () => {
     ['RUNTIME_URL_ALLOW', 'http://x.example/path', /RUNTIME_URL_ALLOW must be comma-separated host patterns/],
     ['REDIS_URL', 'http://127.0.0.1:6379', /REDIS_URL: REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
     ['REDIS_PREFIX', 'two words', /REDIS_PREFIX: REDIS_PREFIX must be printable ASCII without spaces/],
+    ['DATABASE_URL', 'mysql://db.example.com/shipyard', /DATABASE_URL: DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL/],
+    ['DATABASE_URL', 'shipyard.db', /DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL/],
   ])('explains a bad %s', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type Database from 'better-sqlite3';
+import type { SqliteDatabase } from '../src/db/sqlite.js';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ipa } from './fixtures.js';
@@ -14,7 +15,9 @@ const run = promisify(execFile);
 /** A world with one app and one binary, and the server's own SQLite connection. */
 async function world(options: { onStatement?: (sql: string) => void } = {}) {
   let sqlite: Database.Database | undefined;
-  const t = await startServer({}, { ...options, onDatabaseOpen: (connection) => (sqlite = connection) });
+  const t = await startServer({}, { ...options, onDatabaseOpen: (database) => {
+    if (database.dialect === 'sqlite') sqlite = (database as SqliteDatabase).sqlite;
+  } });
   const appId = (await t.admin.request('mutation { createApp(input: { name: "Stored" }) { app { id } } }')).createApp.app.id;
   const uploaded = await multipartUpload(t.admin, { appId, platform: 'IOS_PHONE' }, { name: 'Stored.ipa', content: await ipa() });
   const binary = noUserErrors((uploaded.body.data as { uploadClientBinary: { userErrors: unknown[]; binary: { downloadUrl: string } } }).uploadClientBinary).binary;

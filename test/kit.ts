@@ -54,7 +54,7 @@ export interface TestServer {
   as(role: Role): Promise<Client>;
   client(token: string | null): Client;
   /** Creates another account with its admin, as `npm run create-account` does. */
-  otherAccount(name?: string): Client;
+  otherAccount(name?: string): Promise<Client>;
   stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
@@ -70,6 +70,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     host: '127.0.0.1',
     dataDir: overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'shipyard-test-')),
     adminToken: undefined,
+    databaseUrl: undefined,
     seed: 'none',
     publishStageDelayMs: 0,
     runtimeStageDeadlineMs: 30_000,
@@ -94,7 +95,7 @@ let userCounter = 0;
 /** Starts a real server on a free port with its own temporary data directory. */
 export async function startServer(overrides: Partial<Config> = {}, options: ServerOptions = {}): Promise<TestServer> {
   const config = testConfig(overrides);
-  const server = createServer(config, options);
+  const server = await createServer(config, options);
   const url = await server.start();
   const graphqlUrl = `${url}/graphql`;
   const tokenFile = join(config.dataDir, 'admin-token');
@@ -120,9 +121,9 @@ export async function startServer(overrides: Partial<Config> = {}, options: Serv
       );
       return new Client(graphqlUrl, token.createApiToken.token);
     },
-    otherAccount(name = 'Other') {
+    async otherAccount(name = 'Other') {
       accountCounter += 1;
-      const result = server.domain.accounts.createAccount({ name, email: `owner${accountCounter}@other.example` });
+      const result = await server.domain.accounts.createAccount({ name, email: `owner${accountCounter}@other.example` });
       if (!result.ok) throw new Error(result.userErrors[0]?.message);
       return new Client(graphqlUrl, result.value.token);
     },

@@ -47,8 +47,8 @@ describe('the partial unique index holds one active job per environment on its o
       const otherEnvironment = (a.prepare('select max(id) as id from environments').get() as { id: number }).id;
       const principal = { accountId: Number(template.account_id), userId: Number(template.requested_by), role: 'ADMIN' as const, tokenId: 0 };
       const newJob = { appId: Number(template.app_id), environmentId: otherEnvironment, kind: 'NATIVE_CLIENT' as const, action: 'PUBLISH' as const, sync: false, request: draft(other), warnings: [], stages: [{ key: 'VALIDATE' as const, title: 'Validate' }] };
-      const first = t.server.domain.jobs.create(principal, newJob);
-      const second = t.server.domain.jobs.create(principal, newJob);
+      const first = await t.server.domain.jobs.create(principal, newJob);
+      const second = await t.server.domain.jobs.create(principal, newJob);
       expect(first).not.toBeNull();
       expect(second).toBeNull();
 

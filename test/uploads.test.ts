@@ -169,7 +169,7 @@ describe('streamed uploads (R18)', () => {
     const content = await ipa({ CFBundleShortVersionString: '4.4' });
     const upload = await createUpload('auth.ipa', content.length);
     expect((await put(upload.uploadUrl, content, null)).status).toBe(401);
-    expect((await put(upload.uploadUrl, content, t.otherAccount().token)).status).toBe(404);
+    expect((await put(upload.uploadUrl, content, (await t.otherAccount()).token)).status).toBe(404);
     expect((await put(upload.uploadUrl.replace(/uploads\/.*/, 'uploads/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'), content)).status).toBe(404);
     expect((await put(upload.uploadUrl, content)).status).toBe(201);
   });

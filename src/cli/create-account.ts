@@ -7,7 +7,7 @@ import { AccountService } from '../domain/accounts.js';
 
 // npm run create-account -- --name <name> --email <email>
 // Adds an account with its first ADMIN; the admin's token is the last line of the output (R6).
-function main(): number {
+async function main(): Promise<number> {
   let options;
   try {
     options = parseArgs({ options: { name: { type: 'string' }, email: { type: 'string' } }, strict: true }).values;
@@ -31,9 +31,9 @@ function main(): number {
   }
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
-  const database = openDatabase(join(dataDir, 'shipyard.db'));
+  const database = await openDatabase({ file: join(dataDir, 'shipyard.db'), url: config.databaseUrl });
   try {
-    const result = new AccountService(database.db).createAccount({ name: options.name, email: options.email });
+    const result = await new AccountService(database.db).createAccount({ name: options.name, email: options.email });
     if (!result.ok) {
       for (const problem of result.userErrors) console.error(`create-account: ${problem.field?.join('.') ?? ''}: ${problem.message}`);
       return 1;
@@ -43,8 +43,8 @@ function main(): number {
     console.log(result.value.token);
     return 0;
   } finally {
-    database.close();
+    await database.close();
   }
 }
 
-process.exitCode = main();
+process.exitCode = await main();

@@ -21,3 +21,5 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   }
   return openSqlite(options.file, options.onStatement);
 }
+export { countRows, oneRow } from './queries.js';
+export { isUniqueViolation } from './errors.js';

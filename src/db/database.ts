@@ -9,21 +9,24 @@ import type * as schema from './schema.js';
  * same rows on both. Statements are awaited; the synchronous `.get()`, `.all()` and `.run()` of
  * better-sqlite3 exist on one dialect only and are refused by lint outside `src/db/`.
  */
-export type Db = Omit<BetterSQLite3Database<typeof schema>, 'transaction'> & {
+export type Db = DbOf<typeof schema>;
+
+/** `Db` over another set of tables (a runtime server's own database). */
+export type DbOf<TSchema extends Record<string, unknown>> = Omit<BetterSQLite3Database<TSchema>, 'transaction'> & {
   /**
    * Runs `work` in one transaction: committed when it resolves, rolled back when it throws. Inside,
    * every statement through this `Db` (not only through `tx`) belongs to the transaction, so
    * helpers called from `work` need no transaction passed in. A nested call joins the outer one.
    */
-  transaction<T>(work: (tx: Db) => Promise<T>): Promise<T>;
+  transaction<T>(work: (tx: DbOf<TSchema>) => Promise<T>): Promise<T>;
 };
 
 export type Dialect = 'sqlite' | 'postgres';
 
-export interface Database {
+export interface Database<TDb = Db> {
   dialect: Dialect;
   /** Statements through it run in the caller's transaction when there is one. */
-  db: Db;
+  db: TDb;
   close(): Promise<void>;
   /**
    * Whether `error` says the database itself is failing (read-only, I/O, full, unreachable,
@@ -46,7 +49,7 @@ export class DatabaseOpenError extends Error {
  * A `Db` whose every property is read from the transaction the caller is in, or from `root`
  * outside one: code written against one `Db` joins its caller's transaction without being told.
  */
-export function contextualDb(root: object, current: AsyncLocalStorage<object>, transaction: Db['transaction']): Db {
+export function contextualDb<TDb extends { transaction: unknown }>(root: object, current: AsyncLocalStorage<object>, transaction: TDb['transaction']): TDb {
   return new Proxy(root, {
     get(_, property) {
       if (property === 'transaction') return transaction;
@@ -54,5 +57,5 @@ export function contextualDb(root: object, current: AsyncLocalStorage<object>, t
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === 'function' ? value.bind(target) : value;
     },
-  }) as Db;
+  }) as TDb;
 }

@@ -4,7 +4,7 @@ import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { fileURLToPath } from 'node:url';
-import { contextualDb, DatabaseOpenError, type Database as ShipyardDatabase, type Db } from './database.js';
+import { contextualDb, DatabaseOpenError, type Database as ShipyardDatabase, type Db, type DbOf } from './database.js';
 import * as schema from './schema.js';
 
 /** SQLite result codes that mean the database, not the statement, is failing. */
@@ -14,35 +14,51 @@ const FAILURE_MEMORY_MS = 10_000;
 
 const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
 
-export interface SqliteDatabase extends ShipyardDatabase {
+export interface SqliteDatabase<TDb = Db> extends ShipyardDatabase<TDb> {
   dialect: 'sqlite';
   /** The connection itself, for tests that break it on purpose. */
   sqlite: Database.Database;
 }
 
+export interface SqliteOptions<TSchema extends Record<string, unknown>> {
+  /** The tables, for the relational API and the migrations' foreign key check. */
+  schema: TSchema;
+  migrationsFolder: string;
+  /** FULL acknowledges a change only once it is on disk; NORMAL (the default) may lose the last ones on power loss, never consistency. */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** Sees every SQL statement run, for tests that count them. */
+  onStatement?: (sql: string) => void;
+}
+
 /**
- * Opens the database file, sets the pragmas every connection needs and applies pending
+ * Opens Shipyard's database file, sets the pragmas every connection needs and applies pending
  * migrations. `onStatement` sees every SQL statement run, for tests that count them.
  */
 export function openSqlite(file: string, onStatement?: (sql: string) => void): SqliteDatabase {
+  return openSqliteWith(file, { schema, migrationsFolder, ...(onStatement ? { onStatement } : {}) });
+}
+
+/** Opens a SQLite file holding `options.schema`'s tables, migrated from `options.migrationsFolder`. */
+export function openSqliteWith<TSchema extends Record<string, unknown>>(file: string, options: SqliteOptions<TSchema>): SqliteDatabase<DbOf<TSchema>> {
   try {
-    return open(file, onStatement);
+    return open(file, options);
   } catch (error) {
     throw new DatabaseOpenError(file, error);
   }
 }
 
-function open(file: string, onStatement?: (sql: string) => void): SqliteDatabase {
+function open<TSchema extends Record<string, unknown>>(file: string, options: SqliteOptions<TSchema>): SqliteDatabase<DbOf<TSchema>> {
+  const { onStatement } = options;
   const sqlite = new Database(file, onStatement ? { verbose: (message) => onStatement(String(message)) } : {});
   let lastFailureAt = 0;
   sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
   sqlite.pragma('busy_timeout = 5000');
-  const raw = drizzle(sqlite, { schema });
+  const raw = drizzle(sqlite, { schema: options.schema });
   // A migration that rebuilds a table drops the old one; with foreign keys on, that would
   // cascade into every referencing table, so they are off while migrating and checked after.
   sqlite.pragma('foreign_keys = OFF');
-  migrate(raw, { migrationsFolder });
+  migrate(raw, { migrationsFolder: options.migrationsFolder });
   const violations = sqlite.pragma('foreign_key_check') as unknown[];
   if (violations.length > 0) {
     sqlite.close();
@@ -52,7 +68,7 @@ function open(file: string, onStatement?: (sql: string) => void): SqliteDatabase
 
   const gate = new TransactionGate();
   const current = new AsyncLocalStorage<object>();
-  const transaction: Db['transaction'] = async (work) => {
+  const transaction: DbOf<TSchema>['transaction'] = async (work) => {
     if (current.getStore()) return work(db);
     await gate.enter();
     try {
@@ -69,7 +85,7 @@ function open(file: string, onStatement?: (sql: string) => void): SqliteDatabase
       gate.leave();
     }
   };
-  const db = contextualDb(gate.guard(raw, () => current.getStore() !== undefined), current, transaction);
+  const db = contextualDb<DbOf<TSchema>>(gate.guard(raw, () => current.getStore() !== undefined), current, transaction);
 
   return {
     dialect: 'sqlite',

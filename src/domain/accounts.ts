@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, inArray, isNull, ne, or, sql } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
+import { oneRow, type Db } from '../db/client.js';
 import { accounts, apiTokens, users } from '../db/schema.js';
 import { DomainEvents } from './events.js';
 import { chooseOrder, keysetPage, tableSource, type KeysetOrder, type OrderBy, type Page, type PageArgs } from './pagination.js';
@@ -71,36 +71,34 @@ export class AccountService {
    * Creates an account with its first ADMIN and that admin's token. `secret` lets the operator
    * choose the token (ADMIN_TOKEN); otherwise one is generated.
    */
-  createAccount(input: { name: string; email: string; adminName?: string; secret?: string }): Result<NewAccount> {
+  async createAccount(input: { name: string; email: string; adminName?: string; secret?: string }): Promise<Result<NewAccount>> {
     const problems = [checkName(input.name, ['name']), checkEmail(input.email, ['email'])].filter((p) => p !== null);
     if (problems.length > 0) return fail(...problems);
     // Only the operator creates accounts (npm run create-account), so this may look across them.
-    if (this.db.select({ id: users.id }).from(users).where(sql`lower(${users.email}) = lower(${input.email})`).get())
-      return fail(userError('NAME_TAKEN', 'A user with that email already exists', ['email']));
     const secret = input.secret ?? newTokenSecret();
-    const created = this.db.transaction((tx) => {
-      const account = tx.insert(accounts).values({ name: input.name }).returning().get();
-      const admin = tx
+    // Checked and written in one transaction, so two creates cannot both find the email free.
+    return this.db.transaction(async (tx): Promise<Result<NewAccount>> => {
+      const [taken] = await tx.select({ id: users.id }).from(users).where(sql`lower(${users.email}) = lower(${input.email})`).limit(1);
+      if (taken) return fail(userError('NAME_TAKEN', 'A user with that email already exists', ['email']));
+      const account = oneRow(await tx.insert(accounts).values({ name: input.name }).returning());
+      const admin = oneRow(await tx
         .insert(users)
         .values({ accountId: account.id, email: input.email, name: input.adminName ?? 'Administrator', role: 'ADMIN' })
-        .returning()
-        .get();
-      tx.insert(apiTokens)
-        .values({ accountId: account.id, userId: admin.id, name: 'admin', tokenSha256: sha256Hex(secret) })
-        .run();
-      return { account, admin, token: secret };
+        .returning());
+      await tx.insert(apiTokens)
+        .values({ accountId: account.id, userId: admin.id, name: 'admin', tokenSha256: sha256Hex(secret) });
+      return ok({ account, admin, token: secret });
     });
-    return ok(created);
   }
 
   /** The account created first: the one `npm start` bootstraps and serves GraphiQL for. */
-  defaultAccount(): Account | undefined {
-    return this.db.select().from(accounts).orderBy(asc(accounts.id)).limit(1).get();
+  async defaultAccount(): Promise<Account | undefined> {
+    return (await this.db.select().from(accounts).orderBy(asc(accounts.id)).limit(1))[0];
   }
 
   /** Resolves a bearer token secret to its principal; null for an unknown, revoked or expired token. */
-  authenticate(secret: string, now = new Date()): Principal | null {
-    const row = this.db
+  async authenticate(secret: string, now = new Date()): Promise<Principal | null> {
+    const row = (await this.db
       .select({
         tokenId: apiTokens.id,
         lastUsedAt: apiTokens.lastUsedAt,
@@ -113,11 +111,11 @@ export class AccountService {
       .innerJoin(users, eq(users.id, apiTokens.userId))
       // A deactivated user's tokens stop at once: this runs on every request.
       .where(and(eq(apiTokens.tokenSha256, sha256Hex(secret)), isNull(users.deactivatedAt)))
-      .get();
+      .limit(1))[0];
     if (!row || (row.expiresAt && row.expiresAt.getTime() <= now.getTime())) return null;
     if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
       try {
-        this.db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.tokenId)).run();
+        await this.db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.tokenId));
       } catch {
         // A database that takes no writes (R72) still serves reads; the time is a courtesy.
       }
@@ -126,50 +124,48 @@ export class AccountService {
   }
 
   /** Whether this secret is a live token: used to pre-fill GraphiQL only with a working token. */
-  isLiveToken(secret: string, now = new Date()): boolean {
+  async isLiveToken(secret: string, now = new Date()): Promise<boolean> {
     return (
-      this.db
+      (await this.db
         .select({ id: apiTokens.id })
         .from(apiTokens)
         .innerJoin(users, eq(users.id, apiTokens.userId))
         .where(and(eq(apiTokens.tokenSha256, sha256Hex(secret)), isNull(users.deactivatedAt), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now))))
-        .get() !== undefined
+        .limit(1))[0] !== undefined
     );
   }
 
   /** Which of these token ids still exist, have not expired and belong to an active user (R70). */
-  liveTokenIds(ids: readonly number[], now = new Date()): Set<number> {
+  async liveTokenIds(ids: readonly number[], now = new Date()): Promise<Set<number>> {
     const live = new Set<number>();
     // In slices, to stay far below SQLite's limit on bound parameters.
     for (let start = 0; start < ids.length; start += 500) {
-      const rows = this.db
+      const rows = (await this.db
         .select({ id: apiTokens.id })
         .from(apiTokens)
         .innerJoin(users, eq(users.id, apiTokens.userId))
-        .where(and(inArray(apiTokens.id, ids.slice(start, start + 500)), isNull(users.deactivatedAt), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now))))
-        .all();
+        .where(and(inArray(apiTokens.id, ids.slice(start, start + 500)), isNull(users.deactivatedAt), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now)))));
       for (const row of rows) live.add(row.id);
     }
     return live;
   }
 
-  accountsByIds(principal: Principal, ids: readonly number[]): (Account | null)[] {
+  async accountsByIds(principal: Principal, ids: readonly number[]): Promise<(Account | null)[]> {
     // A caller only ever sees its own account.
-    const own = this.db.select().from(accounts).where(eq(accounts.id, principal.accountId)).get();
+    const own = (await this.db.select().from(accounts).where(eq(accounts.id, principal.accountId)).limit(1))[0];
     return inIdOrder(ids, own ? [own] : []);
   }
 
-  usersByIds(principal: Principal, ids: readonly number[]): (User | null)[] {
-    const rows = this.db
+  async usersByIds(principal: Principal, ids: readonly number[]): Promise<(User | null)[]> {
+    const rows = (await this.db
       .select()
       .from(users)
-      .where(and(eq(users.accountId, principal.accountId), inArray(users.id, [...ids])))
-      .all();
+      .where(and(eq(users.accountId, principal.accountId), inArray(users.id, [...ids]))));
     return inIdOrder(ids, rows);
   }
 
   /** The account's users, deactivated ones included. */
-  listUsers(principal: Principal, args: PageArgs & { orderBy?: OrderBy<UserOrderField> | null }): Page<User> {
+  async listUsers(principal: Principal, args: PageArgs & { orderBy?: OrderBy<UserOrderField> | null }): Promise<Page<User>> {
     return keysetPage(
       tableSource(this.db, users),
       args.orderBy ? chooseOrder(userOrders, args.orderBy) : defaultUserOrder,
@@ -178,7 +174,7 @@ export class AccountService {
     );
   }
 
-  createUser(principal: Principal, input: { email: string; name: string; role: Role }): Result<User> {
+  async createUser(principal: Principal, input: { email: string; name: string; role: Role }): Promise<Result<User>> {
     const forbidden = denial(principal, 'manageUsers');
     if (forbidden) return fail(forbidden);
     const problems = [checkName(input.name, ['input', 'name']), checkEmail(input.email, ['input', 'email'])].filter(
@@ -186,38 +182,41 @@ export class AccountService {
     );
     if (problems.length > 0) return fail(...problems);
     // Unique within the account only: another account's users must not be detectable (R6).
-    const taken = this.db
-      .select({ id: users.id })
-      .from(users)
-      .where(and(eq(users.accountId, principal.accountId), sql`lower(${users.email}) = lower(${input.email})`))
-      .get();
-    if (taken) return fail(userError('NAME_TAKEN', 'A user with that email already exists in this account', ['input', 'email']));
-    return ok(this.db.insert(users).values({ ...input, accountId: principal.accountId }).returning().get());
+    // Checked and written in one transaction, so two creates cannot both find the email free.
+    return this.db.transaction(async (tx): Promise<Result<User>> => {
+      const [taken] = await tx
+        .select({ id: users.id })
+        .from(users)
+        .where(and(eq(users.accountId, principal.accountId), sql`lower(${users.email}) = lower(${input.email})`))
+        .limit(1);
+      if (taken) return fail(userError('NAME_TAKEN', 'A user with that email already exists in this account', ['input', 'email']));
+      return ok(oneRow(await tx.insert(users).values({ ...input, accountId: principal.accountId }).returning()));
+    });
   }
 
   /**
    * Changes a user's role or (de)activates them. A deactivated user's tokens stop at once, and
    * `userDeactivated` tells open streams to end. The account always keeps one active ADMIN.
    */
-  updateUser(principal: Principal, input: UpdateUserInput): Result<User> {
+  async updateUser(principal: Principal, input: UpdateUserInput): Promise<Result<User>> {
     const forbidden = denial(principal, 'manageUsers');
     if (forbidden) return fail(forbidden);
-    const [user] = input.userId === null ? [null] : this.usersByIds(principal, [input.userId]);
+    const [user] = input.userId === null ? [null] : await this.usersByIds(principal, [input.userId]);
     if (!user) return fail(notFound('user', ['input', 'userId']));
     // Immediate: the write lock is taken before the ADMINs are counted, so two admins demoting each
     // other at once cannot both succeed.
-    const outcome = this.db.transaction((tx): Result<{ user: User; tokenIds: number[] | null }> => {
-      const current = tx.select().from(users).where(eq(users.id, user.id)).get() ?? user;
+    const outcome = await this.db.transaction(async (tx): Promise<Result<{ user: User; tokenIds: number[] | null }>> => {
+      const current = (await tx.select().from(users).where(eq(users.id, user.id)).limit(1))[0] ?? user;
       const role = input.role ?? current.role;
       const deactivating = input.deactivated === true && current.deactivatedAt === null;
       const deactivatedAt = input.deactivated == null ? current.deactivatedAt : input.deactivated ? (current.deactivatedAt ?? new Date()) : null;
       const losesAdmin = current.role === 'ADMIN' && current.deactivatedAt === null && (role !== 'ADMIN' || deactivatedAt !== null);
       if (losesAdmin) {
-        const otherAdmin = tx
+        const otherAdmin = (await tx
           .select({ id: users.id })
           .from(users)
           .where(and(eq(users.accountId, user.accountId), eq(users.role, 'ADMIN'), isNull(users.deactivatedAt), ne(users.id, user.id)))
-          .get();
+          .limit(1))[0];
         if (!otherAdmin)
           return fail(
             userError(
@@ -228,12 +227,12 @@ export class AccountService {
           );
       }
       if (role === current.role && deactivatedAt === current.deactivatedAt) return ok({ user: current, tokenIds: null });
-      const updated = tx.update(users).set({ role, deactivatedAt }).where(eq(users.id, user.id)).returning().get();
+      const updated = oneRow(await tx.update(users).set({ role, deactivatedAt }).where(eq(users.id, user.id)).returning());
       const tokenIds = deactivating
-        ? tx.select({ id: apiTokens.id }).from(apiTokens).where(eq(apiTokens.userId, user.id)).all().map((token) => token.id)
+        ? (await tx.select({ id: apiTokens.id }).from(apiTokens).where(eq(apiTokens.userId, user.id))).map((token) => token.id)
         : null;
       return ok({ user: updated, tokenIds });
-    }, { behavior: 'immediate' });
+    });
     if (!outcome.ok) return outcome;
     const { user: updated, tokenIds } = outcome.value;
     if (tokenIds && updated.deactivatedAt) {
@@ -244,21 +243,19 @@ export class AccountService {
     return ok(updated);
   }
 
-  tokensOf(principal: Principal): ApiToken[] {
-    return this.db
+  async tokensOf(principal: Principal): Promise<ApiToken[]> {
+    return (await this.db
       .select(tokenColumns)
       .from(apiTokens)
       .where(and(eq(apiTokens.accountId, principal.accountId), eq(apiTokens.userId, principal.userId)))
-      .orderBy(asc(apiTokens.id))
-      .all();
+      .orderBy(asc(apiTokens.id)));
   }
 
-  tokensByIds(principal: Principal, ids: readonly number[]): (ApiToken | null)[] {
-    const rows = this.db
+  async tokensByIds(principal: Principal, ids: readonly number[]): Promise<(ApiToken | null)[]> {
+    const rows = (await this.db
       .select(tokenColumns)
       .from(apiTokens)
-      .where(and(eq(apiTokens.accountId, principal.accountId), inArray(apiTokens.id, [...ids])))
-      .all();
+      .where(and(eq(apiTokens.accountId, principal.accountId), inArray(apiTokens.id, [...ids]))));
     const visible = rows.filter((row) => can(principal, 'readTokens', { userId: row.userId }));
     return inIdOrder(ids, visible);
   }
@@ -267,44 +264,43 @@ export class AccountService {
    * Anyone may hold tokens for themselves (a token never grants more than its user's role);
    * creating one for another user of the account is for ADMINs.
    */
-  createApiToken(
+  async createApiToken(
     principal: Principal,
     input: { name: string; userId: number | null; expiresAt?: Date | null },
     now = new Date(),
-  ): Result<{ apiToken: ApiToken; token: string }> {
+  ): Promise<Result<{ apiToken: ApiToken; token: string }>> {
     const nameProblem = checkName(input.name, ['input', 'name']);
     if (nameProblem) return fail(nameProblem);
     if (input.expiresAt && input.expiresAt.getTime() <= now.getTime())
       return fail(userError('INVALID_INPUT', 'expiresAt must be in the future', ['input', 'expiresAt']));
     const userId = input.userId ?? principal.userId;
     if (userId !== principal.userId) {
-      const [owner] = this.usersByIds(principal, [userId]);
+      const [owner] = await this.usersByIds(principal, [userId]);
       if (!owner) return fail(notFound('user', ['input', 'userId']));
     }
     const forbidden = denial(principal, 'manageTokens', { userId });
     if (forbidden) return fail({ ...forbidden, field: ['input', 'userId'] });
     const token = newTokenSecret();
-    const apiToken = this.db
+    const apiToken = oneRow(await this.db
       .insert(apiTokens)
       .values({ accountId: principal.accountId, userId, name: input.name, tokenSha256: sha256Hex(token), expiresAt: input.expiresAt ?? null })
-      .returning(tokenColumns)
-      .get();
+      .returning(tokenColumns));
     return ok({ apiToken, token });
   }
 
-  revokeApiToken(principal: Principal, tokenId: number | null): Result<number> {
+  async revokeApiToken(principal: Principal, tokenId: number | null): Promise<Result<number>> {
     const token =
       tokenId === null
         ? undefined
-        : this.db
+        : (await this.db
             .select(tokenColumns)
             .from(apiTokens)
             .where(and(eq(apiTokens.accountId, principal.accountId), eq(apiTokens.id, tokenId)))
-            .get();
+            .limit(1))[0];
     if (!token) return fail(notFound('API token', ['input', 'id']));
     const forbidden = denial(principal, 'manageTokens', { userId: token.userId });
     if (forbidden) return fail({ ...forbidden, field: ['input', 'id'] });
-    this.db.delete(apiTokens).where(eq(apiTokens.id, token.id)).run();
+    await this.db.delete(apiTokens).where(eq(apiTokens.id, token.id));
     for (const listener of this.revocationListeners) listener(token.id);
     return ok(token.id);
   }

@@ -39,12 +39,11 @@ export class AppStatusService {
   ) {}
 
   async forApps(principal: Principal, appIds: readonly number[]): Promise<AppEnvironmentStatus[][]> {
-    const accountEnvironments = this.db
+    const accountEnvironments = (await this.db
       .select()
       .from(environments)
       .where(eq(environments.accountId, principal.accountId))
-      .orderBy(asc(sql`lower(${environments.name})`), asc(environments.id))
-      .all();
+      .orderBy(asc(sql`lower(${environments.name})`), asc(environments.id)));
     // Each environment's runtime is asked once; the embedded one once for all of them.
     const [management, held] = await Promise.all([this.runtimes.managementOf(accountEnvironments), this.runtimes.servicesOf(accountEnvironments)]);
     const pairKey = (appId: number, environmentId: number) => `${appId}:${environmentId}`;
@@ -60,7 +59,7 @@ export class AppStatusService {
       accountEnvironments.flatMap((environment, index) => (held[index]?.webClients ?? []).map((row) => [pairKey(row.appId, environment.id), row.binaryId] as const)),
     );
     const pairs = appIds.flatMap((appId) => accountEnvironments.map((environment) => ({ appId, environmentId: environment.id })));
-    const { NATIVE_CLIENT: latestNative, SERVICES_AND_WEB: latestServices } = this.jobs.latestOfKinds(pairs);
+    const { NATIVE_CLIENT: latestNative, SERVICES_AND_WEB: latestServices } = await this.jobs.latestOfKinds(pairs);
     return appIds.map((appId, appIndex) =>
       accountEnvironments.map((environment, environmentIndex) => {
         const key = `${appId}:${environment.id}`;

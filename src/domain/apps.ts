@@ -1,5 +1,5 @@
 import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
+import { oneRow, type Db } from '../db/client.js';
 import { appIdentityServices, appIntegrationServices, apps, binaryUploads, clientBinaries, publishJobs } from '../db/schema.js';
 import { releaseBlob } from './binaries/blob-refs.js';
 import type { BlobStore } from './binaries/blob-store.js';
@@ -118,25 +118,24 @@ export class AppService {
     this.publishedIn = check;
   }
 
-  byIds(principal: Principal, ids: readonly number[]): (App | null)[] {
-    const rows = this.db
+  async byIds(principal: Principal, ids: readonly number[]): Promise<(App | null)[]> {
+    const rows = (await this.db
       .select()
       .from(apps)
-      .where(and(eq(apps.accountId, principal.accountId), inArray(apps.id, [...ids])))
-      .all();
+      .where(and(eq(apps.accountId, principal.accountId), inArray(apps.id, [...ids]))));
     return inIdOrder(ids, rows);
   }
 
   /** For jobs, which act inside their own account already. */
-  byIdsUnscoped(ids: readonly number[]): (App | null)[] {
-    const rows = this.db.select().from(apps).where(inArray(apps.id, [...ids])).all();
+  async byIdsUnscoped(ids: readonly number[]): Promise<(App | null)[]> {
+    const rows = (await this.db.select().from(apps).where(inArray(apps.id, [...ids])));
     return inIdOrder(ids, rows);
   }
 
-  list(principal: Principal, args: PageArgs & { search?: string | null; orderBy?: OrderBy<AppOrderField> | null }): Page<App> {
+  async list(principal: Principal, args: PageArgs & { search?: string | null; orderBy?: OrderBy<AppOrderField> | null }): Promise<Page<App>> {
     const conditions: (SQL | undefined)[] = [eq(apps.accountId, principal.accountId)];
     if (args.search) {
-      conditions.push(sql`${apps.name} like ${`%${likeEscape(args.search.slice(0, MAX_NAME_LENGTH))}%`} escape '\\'`);
+      conditions.push(sql`lower(${apps.name}) like lower(${`%${likeEscape(args.search.slice(0, MAX_NAME_LENGTH))}%`}) escape '\\'`);
     }
     return keysetPage(
       tableSource(this.db, apps),
@@ -147,26 +146,24 @@ export class AppService {
   }
 
   /** Identity services of many apps in one statement, in each app's own order. */
-  identityServicesOf(appIds: readonly number[]): IdentityService[] {
-    return this.db
+  async identityServicesOf(appIds: readonly number[]): Promise<IdentityService[]> {
+    return (await this.db
       .select()
       .from(appIdentityServices)
       .where(inArray(appIdentityServices.appId, [...appIds]))
-      .orderBy(asc(appIdentityServices.appId), asc(appIdentityServices.position))
-      .all();
+      .orderBy(asc(appIdentityServices.appId), asc(appIdentityServices.position)));
   }
 
   /** Integration services of many apps in one statement, in each app's own order. */
-  integrationServicesOf(appIds: readonly number[]): IntegrationService[] {
-    return this.db
+  async integrationServicesOf(appIds: readonly number[]): Promise<IntegrationService[]> {
+    return (await this.db
       .select()
       .from(appIntegrationServices)
       .where(inArray(appIntegrationServices.appId, [...appIds]))
-      .orderBy(asc(appIntegrationServices.appId), asc(appIntegrationServices.position))
-      .all();
+      .orderBy(asc(appIntegrationServices.appId), asc(appIntegrationServices.position)));
   }
 
-  create(principal: Principal, input: CreateAppInput): Result<App> {
+  async create(principal: Principal, input: CreateAppInput): Promise<Result<App>> {
     const forbidden = denial(principal, 'manageApps');
     if (forbidden) return fail(forbidden);
     const problems = [
@@ -178,30 +175,29 @@ export class AppService {
     if (problems.length === 0 && !appNamePattern.test(input.name))
       problems.push(userError('INVALID_INPUT', 'App name must start with a letter and hold only letters and digits', ['input', 'name']));
     if (problems.length > 0) return fail(...problems);
-    const taken = this.db
-      .select({ id: apps.id })
-      .from(apps)
-      .where(and(eq(apps.accountId, principal.accountId), sql`lower(${apps.name}) = lower(${input.name})`))
-      .get();
-    if (taken) return fail(userError('NAME_TAKEN', `An app named ${input.name} already exists`, ['input', 'name']));
-    const app = this.db.transaction((tx) => {
-      const created = tx
-        .insert(apps)
-        .values({ accountId: principal.accountId, name: input.name, description: input.description ?? null })
-        .returning()
-        .get();
-      this.writeIdentityServices(tx, created.id, input.identityServices ?? []);
-      this.writeIntegrationServices(tx, created.id, input.integrationServices ?? []);
-      return created;
+    // The name is checked inside the transaction that writes it: on SQLite transactions take
+    // turns, so two creates cannot both find it free; on PostgreSQL the unique index decides.
+    return this.db.transaction(async (tx): Promise<Result<App>> => {
+      const [taken] = await tx
+        .select({ id: apps.id })
+        .from(apps)
+        .where(and(eq(apps.accountId, principal.accountId), sql`lower(${apps.name}) = lower(${input.name})`))
+        .limit(1);
+      if (taken) return fail(userError('NAME_TAKEN', `An app named ${input.name} already exists`, ['input', 'name']));
+      const created = oneRow(
+        await tx.insert(apps).values({ accountId: principal.accountId, name: input.name, description: input.description ?? null }).returning(),
+      );
+      await this.writeIdentityServices(tx, created.id, input.identityServices ?? []);
+      await this.writeIntegrationServices(tx, created.id, input.integrationServices ?? []);
+      return ok(created);
     });
-    return ok(app);
   }
 
   /** Absent fields keep their values; identity or integration services given replace the app's list. */
-  update(principal: Principal, input: UpdateAppInput): Result<App> {
+  async update(principal: Principal, input: UpdateAppInput): Promise<Result<App>> {
     const forbidden = denial(principal, 'manageApps');
     if (forbidden) return fail(forbidden);
-    const [app] = input.id === null ? [null] : this.byIds(principal, [input.id]);
+    const [app] = input.id === null ? [null] : await this.byIds(principal, [input.id]);
     if (!app) return fail(notFound('app', ['input', 'id']));
     const problems = [
       checkDescription(input.description, ['input', 'description']),
@@ -209,22 +205,21 @@ export class AppService {
       ...checkIntegrationServices(input.integrationServices ?? [], ['input', 'integrationServices']),
     ].filter((p) => p !== null);
     if (problems.length > 0) return fail(...problems);
-    const updated = this.db.transaction((tx) => {
+    const updated = await this.db.transaction(async (tx) => {
       if (input.description === undefined && input.identityServices == null && input.integrationServices == null) return app;
       // Identity and integration services live in their own tables; the app row is stamped either way.
-      const row = tx
+      const row = oneRow(await tx
         .update(apps)
         .set(input.description === undefined ? { updatedAt: new Date() } : { description: input.description })
         .where(eq(apps.id, app.id))
-        .returning()
-        .get();
+        .returning());
       if (input.identityServices != null) {
-        tx.delete(appIdentityServices).where(eq(appIdentityServices.appId, app.id)).run();
-        this.writeIdentityServices(tx, app.id, input.identityServices);
+        await tx.delete(appIdentityServices).where(eq(appIdentityServices.appId, app.id));
+        await this.writeIdentityServices(tx, app.id, input.identityServices);
       }
       if (input.integrationServices != null) {
-        tx.delete(appIntegrationServices).where(eq(appIntegrationServices.appId, app.id)).run();
-        this.writeIntegrationServices(tx, app.id, input.integrationServices);
+        await tx.delete(appIntegrationServices).where(eq(appIntegrationServices.appId, app.id));
+        await this.writeIntegrationServices(tx, app.id, input.integrationServices);
       }
       return row;
     });
@@ -238,7 +233,7 @@ export class AppService {
   async delete(principal: Principal, id: number | null): Promise<Result<number>> {
     const forbidden = denial(principal, 'manageApps');
     if (forbidden) return fail(forbidden);
-    const [app] = id === null ? [null] : this.byIds(principal, [id]);
+    const [app] = id === null ? [null] : await this.byIds(principal, [id]);
     if (!app) return fail(notFound('app', ['input', 'id']));
     const stillPublished = (where: string[]) =>
       fail(userError('APP_PUBLISHED', `${app.name} is still published in ${where.join(', ')}; unpublish it there first`, ['input', 'id']));
@@ -246,40 +241,36 @@ export class AppService {
     // transaction below refuses while one of this app is active, so nothing changes in between.
     const publishedIn = await this.publishedIn(principal, app.id);
     if (publishedIn.length > 0) return stillPublished(publishedIn);
-    const outcome = this.db.transaction(
-      (tx) => {
-        const active = tx
+    const outcome = await this.db.transaction(async (tx) => {
+        const active = (await tx
           .select({ id: publishJobs.id })
           .from(publishJobs)
           .where(and(eq(publishJobs.appId, app.id), inArray(publishJobs.state, ['QUEUED', 'RUNNING', 'CANCELING'])))
-          .limit(1)
-          .get();
+          .limit(1))[0];
         if (active) return { underWay: true, unreferenced: [] };
         const held = [
-          ...tx.selectDistinct({ sha256: clientBinaries.sha256 }).from(clientBinaries).where(eq(clientBinaries.appId, app.id)).all(),
-          ...tx.selectDistinct({ sha256: binaryUploads.sha256 }).from(binaryUploads).where(eq(binaryUploads.appId, app.id)).all(),
+          ...(await tx.selectDistinct({ sha256: clientBinaries.sha256 }).from(clientBinaries).where(eq(clientBinaries.appId, app.id))),
+          ...(await tx.selectDistinct({ sha256: binaryUploads.sha256 }).from(binaryUploads).where(eq(binaryUploads.appId, app.id))),
         ].flatMap((row) => (row.sha256 === null ? [] : [row.sha256]));
-        tx.delete(apps).where(eq(apps.id, app.id)).run();
-        return { underWay: false, unreferenced: [...new Set(held)].filter((sha256) => releaseBlob(tx, sha256)) };
-      },
-      { behavior: 'immediate' },
-    );
+        await tx.delete(apps).where(eq(apps.id, app.id));
+        const unreferenced: string[] = [];
+        for (const sha256 of new Set(held)) if (await releaseBlob(tx, sha256)) unreferenced.push(sha256);
+        return { underWay: false, unreferenced };
+    });
     if (outcome.underWay) return stillPublished(['an environment where a publish of it is under way']);
     for (const sha256 of outcome.unreferenced) this.store.remove(sha256);
     return ok(app.id);
   }
 
-  private writeIntegrationServices(tx: Pick<Db, 'insert'>, appId: number, services: IntegrationServiceInput[]): void {
+  private async writeIntegrationServices(tx: Pick<Db, 'insert'>, appId: number, services: IntegrationServiceInput[]): Promise<void> {
     if (services.length === 0) return;
-    tx.insert(appIntegrationServices)
-      .values(services.map((service, position) => ({ appId, position, ...service })))
-      .run();
+    await tx.insert(appIntegrationServices)
+      .values(services.map((service, position) => ({ appId, position, ...service })));
   }
 
-  private writeIdentityServices(tx: Pick<Db, 'insert'>, appId: number, services: IdentityServiceInput[]): void {
+  private async writeIdentityServices(tx: Pick<Db, 'insert'>, appId: number, services: IdentityServiceInput[]): Promise<void> {
     if (services.length === 0) return;
-    tx.insert(appIdentityServices)
-      .values(services.map((service, position) => ({ appId, position, ...service })))
-      .run();
+    await tx.insert(appIdentityServices)
+      .values(services.map((service, position) => ({ appId, position, ...service })));
   }
 }

@@ -35,34 +35,33 @@ const value = <T>(result: Result<T>): T => {
  * R1/R2: on an empty database, the default account and its ADMIN, then demo data unless
  * `seed` is 'none'. A later start with a new ADMIN_TOKEN adds it to the default admin.
  */
-export function bootstrap(db: Db, services: Services, options: { adminToken?: string; seed: 'demo' | 'none' }): BootstrapOutcome {
-  const existing = services.accounts.defaultAccount();
+export async function bootstrap(db: Db, services: Services, options: { adminToken?: string; seed: 'demo' | 'none' }): Promise<BootstrapOutcome> {
+  const existing = await services.accounts.defaultAccount();
   if (existing) {
-    if (options.adminToken && !services.accounts.isLiveToken(options.adminToken)) {
-      const admin = db.select().from(users).where(eq(users.accountId, existing.id)).orderBy(asc(users.id)).limit(1).get();
+    if (options.adminToken && !await services.accounts.isLiveToken(options.adminToken)) {
+      const admin = (await db.select().from(users).where(eq(users.accountId, existing.id)).orderBy(asc(users.id)).limit(1))[0];
       if (admin)
-        db.insert(apiTokens)
-          .values({ accountId: existing.id, userId: admin.id, name: 'ADMIN_TOKEN', tokenSha256: sha256Hex(options.adminToken) })
-          .run();
+        await db.insert(apiTokens)
+          .values({ accountId: existing.id, userId: admin.id, name: 'ADMIN_TOKEN', tokenSha256: sha256Hex(options.adminToken) });
     }
     return { createdToken: null, seeded: null };
   }
   const created = value(
-    services.accounts.createAccount({
+    await services.accounts.createAccount({
       name: DEFAULT_ACCOUNT_NAME,
       email: DEFAULT_ADMIN_EMAIL,
       ...(options.adminToken ? { secret: options.adminToken } : {}),
     }),
   );
   const principal: Principal = { accountId: created.account.id, userId: created.admin.id, role: 'ADMIN', tokenId: 0 };
-  const appId = options.seed === 'demo' ? seedDemoData(principal, services) : null;
+  const appId = options.seed === 'demo' ? await seedDemoData(principal, services) : null;
   return { createdToken: created.token, seeded: appId === null ? null : { principal, appId } };
 }
 
 /** A small but complete account, so that the README's example operations work as written; answers the main app. */
-function seedDemoData(principal: Principal, { apps, environments, directory }: Services): number {
+async function seedDemoData(principal: Principal, { apps, environments, directory }: Services): Promise<number> {
   const retailBanking = value(
-    apps.create(principal, {
+    await apps.create(principal, {
       name: 'RetailBanking',
       description: 'Mobile and web banking for retail customers',
       identityServices: [
@@ -72,20 +71,20 @@ function seedDemoData(principal: Principal, { apps, environments, directory }: S
     }),
   );
   value(
-    apps.create(principal, {
+    await apps.create(principal, {
       name: 'FieldService',
       description: 'Work orders for field technicians',
       identityServices: [{ name: 'EmployeeSSO', providerType: 'OAuth2' }],
     }),
   );
-  const dev = value(environments.create(principal, { name: 'dev', managementEnabled: true }));
-  value(environments.create(principal, { name: 'staging', allowManualPublishOnly: true }));
+  const dev = value(await environments.create(principal, { name: 'dev', managementEnabled: true }));
+  value(await environments.create(principal, { name: 'staging', allowManualPublishOnly: true }));
   // Port 9 (discard) on loopback: nobody answers, so this environment shows UNKNOWN.
-  value(environments.create(principal, { name: 'prod-eu', url: 'http://127.0.0.1:9/runtime' }));
+  value(await environments.create(principal, { name: 'prod-eu', url: 'http://127.0.0.1:9/runtime' }));
 
-  const user = (username: string, displayName: string, source: 'LOCAL' | 'ACTIVE_DIRECTORY' | 'SAP' | 'CLOUD') =>
+  const user = async (username: string, displayName: string, source: 'LOCAL' | 'ACTIVE_DIRECTORY' | 'SAP' | 'CLOUD') =>
     value(
-      directory.createUser(principal, {
+      await directory.createUser(principal, {
         environmentId: dev.id,
         username,
         displayName,
@@ -93,13 +92,13 @@ function seedDemoData(principal: Principal, { apps, environments, directory }: S
         source,
       }),
     ).id;
-  const alice = user('alice', 'Alice Andrews', 'LOCAL');
-  const bob = user('bob', 'Bob Brown', 'ACTIVE_DIRECTORY');
-  const carol = user('carol', 'Carol Chen', 'SAP');
-  const dave = user('dave', 'Dave Duncan', 'CLOUD');
-  const erin = user('erin', 'Erin Evans', 'ACTIVE_DIRECTORY');
-  value(directory.createGroup(principal, { environmentId: dev.id, name: 'Sales', source: 'LOCAL', memberIds: [alice, bob] }));
-  value(directory.createGroup(principal, { environmentId: dev.id, name: 'Field Technicians', source: 'ACTIVE_DIRECTORY', memberIds: [bob, carol, erin] }));
-  value(directory.createGroup(principal, { environmentId: dev.id, name: 'Cloud Operators', source: 'CLOUD', memberIds: [dave] }));
+  const alice = await user('alice', 'Alice Andrews', 'LOCAL');
+  const bob = await user('bob', 'Bob Brown', 'ACTIVE_DIRECTORY');
+  const carol = await user('carol', 'Carol Chen', 'SAP');
+  const dave = await user('dave', 'Dave Duncan', 'CLOUD');
+  const erin = await user('erin', 'Erin Evans', 'ACTIVE_DIRECTORY');
+  value(await directory.createGroup(principal, { environmentId: dev.id, name: 'Sales', source: 'LOCAL', memberIds: [alice, bob] }));
+  value(await directory.createGroup(principal, { environmentId: dev.id, name: 'Field Technicians', source: 'ACTIVE_DIRECTORY', memberIds: [bob, carol, erin] }));
+  value(await directory.createGroup(principal, { environmentId: dev.id, name: 'Cloud Operators', source: 'CLOUD', memberIds: [dave] }));
   return retailBanking.id;
 }

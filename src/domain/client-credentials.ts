@@ -27,13 +27,12 @@ export class ClientCredentialsService {
   ) {}
 
   /** Pairs of (app, environment) at once; null where no services publish has made them yet. */
-  of(pairs: readonly { appId: number; environmentId: number }[]): (ClientCredentials | null)[] {
+  async of(pairs: readonly { appId: number; environmentId: number }[]): Promise<(ClientCredentials | null)[]> {
     if (pairs.length === 0) return [];
-    const rows = this.db
+    const rows = (await this.db
       .select()
       .from(appClientCredentials)
-      .where(inArray(appClientCredentials.appId, [...new Set(pairs.map((pair) => pair.appId))]))
-      .all();
+      .where(inArray(appClientCredentials.appId, [...new Set(pairs.map((pair) => pair.appId))])));
     return pairs.map(({ appId, environmentId }) => {
       const row = rows.find((candidate) => candidate.appId === appId && candidate.environmentId === environmentId);
       return row ? { appId, environmentId, appKey: row.appKey, appSecret: this.box.open(row.secretEncrypted), rotatedAt: row.rotatedAt } : null;
@@ -42,11 +41,11 @@ export class ClientCredentialsService {
 
   /** Makes them on the first publish; every publish tells the runtime again (it may be new). */
   async ensure(appId: number, environmentId: number, runtime: Runtime, key: string): Promise<void> {
-    let [current] = this.of([{ appId, environmentId }]);
+    let [current] = await this.of([{ appId, environmentId }]);
     if (!current) {
       const made = { appKey: randomBytes(16).toString('hex'), secretEncrypted: this.box.seal(newSecret()), rotatedAt: new Date() };
-      this.db.insert(appClientCredentials).values({ appId, environmentId, ...made }).onConflictDoNothing().run();
-      [current] = this.of([{ appId, environmentId }]);
+      await this.db.insert(appClientCredentials).values({ appId, environmentId, ...made }).onConflictDoNothing();
+      [current] = await this.of([{ appId, environmentId }]);
       if (!current) throw new Error('app credentials were not stored');
     }
     await runtime.run(key, { type: 'setAppCredentials', appId, appKey: current.appKey, secretSha256: secretDigest(current.appSecret) });
@@ -57,7 +56,7 @@ export class ClientCredentialsService {
    * always the one the runtime accepts. Null when there is nothing to rotate yet.
    */
   async rotate(appId: number, environmentId: number, runtime: Runtime): Promise<ClientCredentials | null> {
-    const [current] = this.of([{ appId, environmentId }]);
+    const [current] = await this.of([{ appId, environmentId }]);
     if (!current) return null;
     const secret = newSecret();
     await runtime.run(`rotate:${appId}:${environmentId}:${randomBytes(8).toString('hex')}`, {
@@ -67,11 +66,10 @@ export class ClientCredentialsService {
       secretSha256: secretDigest(secret),
     });
     const rotatedAt = new Date();
-    this.db
+    await this.db
       .update(appClientCredentials)
       .set({ secretEncrypted: this.box.seal(secret), rotatedAt })
-      .where(and(eq(appClientCredentials.appId, appId), eq(appClientCredentials.environmentId, environmentId)))
-      .run();
+      .where(and(eq(appClientCredentials.appId, appId), eq(appClientCredentials.environmentId, environmentId)));
     return { ...current, appSecret: secret, rotatedAt };
   }
 }

@@ -1,5 +1,5 @@
 import { and, asc, eq, inArray, ne, or, sql, type SQL } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
+import { oneRow, type Db } from '../db/client.js';
 import { directoryGroupMembers, directoryGroups, directoryUsers, environments } from '../db/schema.js';
 import { denial } from './policy.js';
 import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from './pagination.js';
@@ -77,7 +77,7 @@ const groupOrder: KeysetOrder<DirectoryGroup> = {
   idValue: (group) => group.id,
 };
 
-// LIKE is case-insensitive for ASCII in SQLite, which is what the A, B, C buttons need.
+// lower() on both sides: case-insensitive for ASCII on both dialects (PostgreSQL's LIKE is not), which is what the A, B, C buttons need.
 const prefix = (value: string): string => `${likeEscape(value.slice(0, MAX_NAME_LENGTH))}%`;
 const substring = (value: string): string => `%${likeEscape(value.slice(0, MAX_NAME_LENGTH))}%`;
 
@@ -91,34 +91,32 @@ export class DirectoryService {
     this.stranded = check;
   }
 
-  usersByIds(principal: Principal, ids: readonly number[]): (DirectoryUser | null)[] {
-    const rows = this.db
+  async usersByIds(principal: Principal, ids: readonly number[]): Promise<(DirectoryUser | null)[]> {
+    const rows = (await this.db
       .select()
       .from(directoryUsers)
-      .where(and(eq(directoryUsers.accountId, principal.accountId), inArray(directoryUsers.id, [...ids])))
-      .all();
+      .where(and(eq(directoryUsers.accountId, principal.accountId), inArray(directoryUsers.id, [...ids]))));
     return inIdOrder(ids, rows);
   }
 
-  groupsByIds(principal: Principal, ids: readonly number[]): (DirectoryGroup | null)[] {
-    const rows = this.db
+  async groupsByIds(principal: Principal, ids: readonly number[]): Promise<(DirectoryGroup | null)[]> {
+    const rows = (await this.db
       .select()
       .from(directoryGroups)
-      .where(and(eq(directoryGroups.accountId, principal.accountId), inArray(directoryGroups.id, [...ids])))
-      .all();
+      .where(and(eq(directoryGroups.accountId, principal.accountId), inArray(directoryGroups.id, [...ids]))));
     return inIdOrder(ids, rows);
   }
 
-  users(environmentId: number, filter: DirectoryFilter): Page<DirectoryUser> {
+  async users(environmentId: number, filter: DirectoryFilter): Promise<Page<DirectoryUser>> {
     const conditions: (SQL | undefined)[] = [eq(directoryUsers.environmentId, environmentId)];
-    if (filter.startsWith) conditions.push(sql`${directoryUsers.displayName} like ${prefix(filter.startsWith)} escape '\\'`);
+    if (filter.startsWith) conditions.push(sql`lower(${directoryUsers.displayName}) like lower(${prefix(filter.startsWith)}) escape '\\'`);
     if (filter.search) {
       const pattern = substring(filter.search);
       conditions.push(
         or(
-          sql`${directoryUsers.username} like ${pattern} escape '\\'`,
-          sql`${directoryUsers.displayName} like ${pattern} escape '\\'`,
-          sql`${directoryUsers.email} like ${pattern} escape '\\'`,
+          sql`lower(${directoryUsers.username}) like lower(${pattern}) escape '\\'`,
+          sql`lower(${directoryUsers.displayName}) like lower(${pattern}) escape '\\'`,
+          sql`lower(${directoryUsers.email}) like lower(${pattern}) escape '\\'`,
         ),
       );
     }
@@ -131,10 +129,10 @@ export class DirectoryService {
     );
   }
 
-  groups(environmentId: number, filter: DirectoryFilter): Page<DirectoryGroup> {
+  async groups(environmentId: number, filter: DirectoryFilter): Promise<Page<DirectoryGroup>> {
     const conditions: (SQL | undefined)[] = [eq(directoryGroups.environmentId, environmentId)];
-    if (filter.startsWith) conditions.push(sql`${directoryGroups.name} like ${prefix(filter.startsWith)} escape '\\'`);
-    if (filter.search) conditions.push(sql`${directoryGroups.name} like ${substring(filter.search)} escape '\\'`);
+    if (filter.startsWith) conditions.push(sql`lower(${directoryGroups.name}) like lower(${prefix(filter.startsWith)}) escape '\\'`);
+    if (filter.search) conditions.push(sql`lower(${directoryGroups.name}) like lower(${substring(filter.search)}) escape '\\'`);
     if (filter.source) conditions.push(eq(directoryGroups.source, filter.source));
     return keysetPage(
       tableSource(this.db, directoryGroups),
@@ -145,45 +143,43 @@ export class DirectoryService {
   }
 
   /** Groups of many users in one statement, one list per user id. */
-  groupsOfUsers(userIds: readonly number[]): DirectoryGroup[][] {
-    const rows = this.db
+  async groupsOfUsers(userIds: readonly number[]): Promise<DirectoryGroup[][]> {
+    const rows = (await this.db
       .select({ userId: directoryGroupMembers.userId, group: directoryGroups })
       .from(directoryGroupMembers)
       .innerJoin(directoryGroups, eq(directoryGroups.id, directoryGroupMembers.groupId))
       .where(inArray(directoryGroupMembers.userId, [...userIds]))
-      .orderBy(asc(sql`lower(${directoryGroups.name})`), asc(directoryGroups.id))
-      .all();
+      .orderBy(asc(sql`lower(${directoryGroups.name})`), asc(directoryGroups.id)));
     return listsByKey(userIds, rows, (row) => row.userId, (row) => row.group);
   }
 
   /** Members of many groups in one statement, one list per group id. */
   /** Every user id of an environment's directory. */
-  userIdsOf(environmentId: number): number[] {
-    return this.db.select({ id: directoryUsers.id }).from(directoryUsers).where(eq(directoryUsers.environmentId, environmentId)).all().map((row) => row.id);
+  async userIdsOf(environmentId: number): Promise<number[]> {
+    return (await this.db.select({ id: directoryUsers.id }).from(directoryUsers).where(eq(directoryUsers.environmentId, environmentId))).map((row) => row.id);
   }
 
-  membersOfGroups(groupIds: readonly number[]): DirectoryUser[][] {
-    const rows = this.db
+  async membersOfGroups(groupIds: readonly number[]): Promise<DirectoryUser[][]> {
+    const rows = (await this.db
       .select({ groupId: directoryGroupMembers.groupId, user: directoryUsers })
       .from(directoryGroupMembers)
       .innerJoin(directoryUsers, eq(directoryUsers.id, directoryGroupMembers.userId))
       .where(inArray(directoryGroupMembers.groupId, [...groupIds]))
-      .orderBy(asc(sql`lower(${directoryUsers.displayName})`), asc(directoryUsers.id))
-      .all();
+      .orderBy(asc(sql`lower(${directoryUsers.displayName})`), asc(directoryUsers.id)));
     return listsByKey(groupIds, rows, (row) => row.groupId, (row) => row.user);
   }
 
-  createUser(principal: Principal, input: CreateDirectoryUserInput): Result<DirectoryUser> {
+  async createUser(principal: Principal, input: CreateDirectoryUserInput): Promise<Result<DirectoryUser>> {
     const forbidden = denial(principal, 'manageDirectory');
     if (forbidden) return fail(forbidden);
-    const environmentId = this.environmentOf(principal, input.environmentId);
+    const environmentId = await this.environmentOf(principal, input.environmentId);
     if (environmentId === null) return fail(notFound('environment', ['input', 'environmentId']));
     const problems = [
       checkName(input.username, ['input', 'username'], 'Username'),
       checkName(input.displayName, ['input', 'displayName'], 'Display name'),
       input.email == null ? null : checkEmail(input.email, ['input', 'email']),
     ].filter((p) => p !== null);
-    const groupIds = this.resolveInEnvironment(
+    const groupIds = await this.resolveInEnvironment(
       (ids) => this.groupsByIds(principal, ids),
       environmentId,
       input.groupIds ?? [],
@@ -192,14 +188,15 @@ export class DirectoryService {
       problems,
     );
     if (problems.length > 0) return fail(...problems);
-    const taken = this.db
-      .select({ id: directoryUsers.id })
-      .from(directoryUsers)
-      .where(and(eq(directoryUsers.environmentId, environmentId), sql`lower(${directoryUsers.username}) = lower(${input.username})`))
-      .get();
-    if (taken) return fail(userError('NAME_TAKEN', `A user named ${input.username} already exists there`, ['input', 'username']));
-    const user = this.db.transaction((tx) => {
-      const created = tx
+    // Checked inside the transaction that writes: two creates cannot both find the name free.
+    const user = await this.db.transaction(async (tx) => {
+      const [taken] = await tx
+        .select({ id: directoryUsers.id })
+        .from(directoryUsers)
+        .where(and(eq(directoryUsers.environmentId, environmentId), sql`lower(${directoryUsers.username}) = lower(${input.username})`))
+        .limit(1);
+      if (taken) return null;
+      const created = oneRow(await tx
         .insert(directoryUsers)
         .values({
           accountId: principal.accountId,
@@ -209,22 +206,22 @@ export class DirectoryService {
           email: input.email ?? null,
           source: input.source,
         })
-        .returning()
-        .get();
+        .returning());
       if (groupIds.length > 0)
-        tx.insert(directoryGroupMembers).values(groupIds.map((groupId) => ({ groupId, userId: created.id }))).run();
+        await tx.insert(directoryGroupMembers).values(groupIds.map((groupId) => ({ groupId, userId: created.id })));
       return created;
     });
+    if (!user) return fail(userError('NAME_TAKEN', `A user named ${input.username} already exists there`, ['input', 'username']));
     return ok(user);
   }
 
-  createGroup(principal: Principal, input: CreateDirectoryGroupInput): Result<DirectoryGroup> {
+  async createGroup(principal: Principal, input: CreateDirectoryGroupInput): Promise<Result<DirectoryGroup>> {
     const forbidden = denial(principal, 'manageDirectory');
     if (forbidden) return fail(forbidden);
-    const environmentId = this.environmentOf(principal, input.environmentId);
+    const environmentId = await this.environmentOf(principal, input.environmentId);
     if (environmentId === null) return fail(notFound('environment', ['input', 'environmentId']));
     const problems = [checkName(input.name, ['input', 'name'], 'Group name')].filter((p) => p !== null);
-    const memberIds = this.resolveInEnvironment(
+    const memberIds = await this.resolveInEnvironment(
       (ids) => this.usersByIds(principal, ids),
       environmentId,
       input.memberIds ?? [],
@@ -233,30 +230,31 @@ export class DirectoryService {
       problems,
     );
     if (problems.length > 0) return fail(...problems);
-    const taken = this.db
-      .select({ id: directoryGroups.id })
-      .from(directoryGroups)
-      .where(and(eq(directoryGroups.environmentId, environmentId), sql`lower(${directoryGroups.name}) = lower(${input.name})`))
-      .get();
-    if (taken) return fail(userError('NAME_TAKEN', `A group named ${input.name} already exists there`, ['input', 'name']));
-    const group = this.db.transaction((tx) => {
-      const created = tx
+    // Checked inside the transaction that writes: two creates cannot both find the name free.
+    const group = await this.db.transaction(async (tx) => {
+      const [taken] = await tx
+        .select({ id: directoryGroups.id })
+        .from(directoryGroups)
+        .where(and(eq(directoryGroups.environmentId, environmentId), sql`lower(${directoryGroups.name}) = lower(${input.name})`))
+        .limit(1);
+      if (taken) return null;
+      const created = oneRow(await tx
         .insert(directoryGroups)
         .values({ accountId: principal.accountId, environmentId, name: input.name, source: input.source })
-        .returning()
-        .get();
+        .returning());
       if (memberIds.length > 0)
-        tx.insert(directoryGroupMembers).values(memberIds.map((userId) => ({ groupId: created.id, userId }))).run();
+        await tx.insert(directoryGroupMembers).values(memberIds.map((userId) => ({ groupId: created.id, userId })));
       return created;
     });
+    if (!group) return fail(userError('NAME_TAKEN', `A group named ${input.name} already exists there`, ['input', 'name']));
     return ok(group);
   }
 
   /** Absent fields keep their values; username and source are the directory's and stay. */
-  updateUser(principal: Principal, input: UpdateDirectoryUserInput): Result<DirectoryUser> {
+  async updateUser(principal: Principal, input: UpdateDirectoryUserInput): Promise<Result<DirectoryUser>> {
     const forbidden = denial(principal, 'manageDirectory');
     if (forbidden) return fail(forbidden);
-    const [user] = input.id === null ? [null] : this.usersByIds(principal, [input.id]);
+    const [user] = input.id === null ? [null] : await this.usersByIds(principal, [input.id]);
     if (!user) return fail(notFound('directory user', ['input', 'id']));
     const problems = [
       input.displayName == null ? null : checkName(input.displayName, ['input', 'displayName'], 'Display name'),
@@ -265,10 +263,10 @@ export class DirectoryService {
     const groupIds =
       input.groupIds == null
         ? null
-        : this.resolveInEnvironment((ids) => this.groupsByIds(principal, ids), user.environmentId, input.groupIds, ['input', 'groupIds'], 'group', problems);
+        : await this.resolveInEnvironment((ids) => this.groupsByIds(principal, ids), user.environmentId, input.groupIds, ['input', 'groupIds'], 'group', problems);
     if (problems.length > 0) return fail(...problems);
-    const updated = this.db.transaction((tx) => {
-      const row = tx
+    const updated = await this.db.transaction(async (tx) => {
+      const row = oneRow(await tx
         .update(directoryUsers)
         .set({
           displayName: input.displayName ?? user.displayName,
@@ -276,11 +274,10 @@ export class DirectoryService {
           email: input.email === undefined ? user.email : input.email,
         })
         .where(eq(directoryUsers.id, user.id))
-        .returning()
-        .get();
+        .returning());
       if (groupIds) {
-        tx.delete(directoryGroupMembers).where(eq(directoryGroupMembers.userId, user.id)).run();
-        if (groupIds.length > 0) tx.insert(directoryGroupMembers).values(groupIds.map((groupId) => ({ groupId, userId: user.id }))).run();
+        await tx.delete(directoryGroupMembers).where(eq(directoryGroupMembers.userId, user.id));
+        if (groupIds.length > 0) await tx.insert(directoryGroupMembers).values(groupIds.map((groupId) => ({ groupId, userId: user.id })));
       }
       return row;
     });
@@ -288,33 +285,35 @@ export class DirectoryService {
   }
 
   /** Absent fields keep their values; the name stays unique in the environment. */
-  updateGroup(principal: Principal, input: UpdateDirectoryGroupInput): Result<DirectoryGroup> {
+  async updateGroup(principal: Principal, input: UpdateDirectoryGroupInput): Promise<Result<DirectoryGroup>> {
     const forbidden = denial(principal, 'manageDirectory');
     if (forbidden) return fail(forbidden);
-    const [group] = input.id === null ? [null] : this.groupsByIds(principal, [input.id]);
+    const [group] = input.id === null ? [null] : await this.groupsByIds(principal, [input.id]);
     if (!group) return fail(notFound('directory group', ['input', 'id']));
     const problems = [input.name == null ? null : checkName(input.name, ['input', 'name'], 'Group name')].filter((p) => p !== null);
     const memberIds =
       input.memberIds == null
         ? null
-        : this.resolveInEnvironment((ids) => this.usersByIds(principal, ids), group.environmentId, input.memberIds, ['input', 'memberIds'], 'directory user', problems);
+        : await this.resolveInEnvironment((ids) => this.usersByIds(principal, ids), group.environmentId, input.memberIds, ['input', 'memberIds'], 'directory user', problems);
     if (problems.length > 0) return fail(...problems);
-    if (input.name != null) {
-      const taken = this.db
-        .select({ id: directoryGroups.id })
-        .from(directoryGroups)
-        .where(and(eq(directoryGroups.environmentId, group.environmentId), sql`lower(${directoryGroups.name}) = lower(${input.name})`, ne(directoryGroups.id, group.id)))
-        .get();
-      if (taken) return fail(userError('NAME_TAKEN', `A group named ${input.name} already exists there`, ['input', 'name']));
-    }
-    const updated = this.db.transaction((tx) => {
-      const row = tx.update(directoryGroups).set({ name: input.name ?? group.name }).where(eq(directoryGroups.id, group.id)).returning().get();
+    // Checked inside the transaction that writes: two renames cannot both find the name free.
+    const updated = await this.db.transaction(async (tx) => {
+      if (input.name != null) {
+        const [taken] = await tx
+          .select({ id: directoryGroups.id })
+          .from(directoryGroups)
+          .where(and(eq(directoryGroups.environmentId, group.environmentId), sql`lower(${directoryGroups.name}) = lower(${input.name})`, ne(directoryGroups.id, group.id)))
+          .limit(1);
+        if (taken) return null;
+      }
+      const row = oneRow(await tx.update(directoryGroups).set({ name: input.name ?? group.name }).where(eq(directoryGroups.id, group.id)).returning());
       if (memberIds) {
-        tx.delete(directoryGroupMembers).where(eq(directoryGroupMembers.groupId, group.id)).run();
-        if (memberIds.length > 0) tx.insert(directoryGroupMembers).values(memberIds.map((userId) => ({ groupId: group.id, userId }))).run();
+        await tx.delete(directoryGroupMembers).where(eq(directoryGroupMembers.groupId, group.id));
+        if (memberIds.length > 0) await tx.insert(directoryGroupMembers).values(memberIds.map((userId) => ({ groupId: group.id, userId })));
       }
       return row;
     });
+    if (!updated) return fail(userError('NAME_TAKEN', `A group named ${input.name ?? group.name} already exists there`, ['input', 'name']));
     return ok(updated);
   }
 
@@ -322,11 +321,11 @@ export class DirectoryService {
   async deleteUser(principal: Principal, id: number | null): Promise<Result<number>> {
     const forbidden = denial(principal, 'manageDirectory');
     if (forbidden) return fail(forbidden);
-    const [user] = id === null ? [null] : this.usersByIds(principal, [id]);
+    const [user] = id === null ? [null] : await this.usersByIds(principal, [id]);
     if (!user) return fail(notFound('directory user', ['input', 'id']));
     const problem = await this.strandedProblem(principal, user.environmentId, { userId: user.id }, user.username);
     if (problem) return fail(problem);
-    this.db.delete(directoryUsers).where(eq(directoryUsers.id, user.id)).run();
+    await this.db.delete(directoryUsers).where(eq(directoryUsers.id, user.id));
     return ok(user.id);
   }
 
@@ -334,11 +333,11 @@ export class DirectoryService {
   async deleteGroup(principal: Principal, id: number | null): Promise<Result<number>> {
     const forbidden = denial(principal, 'manageDirectory');
     if (forbidden) return fail(forbidden);
-    const [group] = id === null ? [null] : this.groupsByIds(principal, [id]);
+    const [group] = id === null ? [null] : await this.groupsByIds(principal, [id]);
     if (!group) return fail(notFound('directory group', ['input', 'id']));
     const problem = await this.strandedProblem(principal, group.environmentId, { groupId: group.id }, group.name);
     if (problem) return fail(problem);
-    this.db.delete(directoryGroups).where(eq(directoryGroups.id, group.id)).run();
+    await this.db.delete(directoryGroups).where(eq(directoryGroups.id, group.id));
     return ok(group.id);
   }
 
@@ -354,32 +353,32 @@ export class DirectoryService {
         );
   }
 
-  private environmentOf(principal: Principal, environmentId: number | null): number | null {
+  private async environmentOf(principal: Principal, environmentId: number | null): Promise<number | null> {
     if (environmentId === null) return null;
-    const row = this.db
+    const row = (await this.db
       .select({ id: environments.id })
       .from(environments)
       .where(and(eq(environments.accountId, principal.accountId), eq(environments.id, environmentId)))
-      .get();
+      .limit(1))[0];
     return row?.id ?? null;
   }
 
   /** Checks that every id names a user or group of this environment; duplicates collapse. */
-  private resolveInEnvironment(
-    load: (ids: number[]) => ({ environmentId: number } | null)[],
+  private async resolveInEnvironment(
+    load: (ids: number[]) => Promise<({ environmentId: number } | null)[]>,
     environmentId: number,
     ids: (number | null)[],
     field: string[],
     what: string,
     problems: UserError[],
-  ): number[] {
+  ): Promise<number[]> {
     if (ids.length > MAX_MEMBERS_PER_REQUEST) {
       problems.push(userError('LIMIT_EXCEEDED', `At most ${MAX_MEMBERS_PER_REQUEST} ids per request`, field));
       return [];
     }
     const unique = [...new Set(ids)];
     const known = unique.filter((id): id is number => id !== null);
-    const rows = load(known);
+    const rows = await load(known);
     const missing = unique.some((id) => id === null) || rows.some((row) => row === null || row.environmentId !== environmentId);
     if (missing) problems.push(userError('NOT_FOUND', `Every ${what} must exist in this environment`, field));
     return known;

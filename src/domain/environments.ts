@@ -1,5 +1,5 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
+import { oneRow, type Db } from '../db/client.js';
 import { environments } from '../db/schema.js';
 import { denial } from './policy.js';
 import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from './pagination.js';
@@ -123,20 +123,19 @@ export class EnvironmentService {
   ) {}
 
   /** Every environment of the account. */
-  all(principal: Principal): Environment[] {
-    return this.db.select().from(environments).where(eq(environments.accountId, principal.accountId)).all();
+  async all(principal: Principal): Promise<Environment[]> {
+    return (await this.db.select().from(environments).where(eq(environments.accountId, principal.accountId)));
   }
 
-  byIds(principal: Principal, ids: readonly number[]): (Environment | null)[] {
-    const rows = this.db
+  async byIds(principal: Principal, ids: readonly number[]): Promise<(Environment | null)[]> {
+    const rows = (await this.db
       .select()
       .from(environments)
-      .where(and(eq(environments.accountId, principal.accountId), inArray(environments.id, [...ids])))
-      .all();
+      .where(and(eq(environments.accountId, principal.accountId), inArray(environments.id, [...ids]))));
     return inIdOrder(ids, rows);
   }
 
-  list(principal: Principal, args: PageArgs): Page<Environment> {
+  async list(principal: Principal, args: PageArgs): Promise<Page<Environment>> {
     return keysetPage(
       tableSource(this.db, environments),
       environmentOrder,
@@ -146,9 +145,9 @@ export class EnvironmentService {
   }
 
   /** R9 for many environments in one statement: BUSY while a job is active, else the runtime's. */
-  statuses(environmentIds: readonly number[]): EnvironmentStatus[] {
-    const rows = this.byIdsUnscoped(environmentIds);
-    const active = this.jobs.activeByEnvironment(environmentIds);
+  async statuses(environmentIds: readonly number[]): Promise<EnvironmentStatus[]> {
+    const rows = await this.byIdsUnscoped(environmentIds);
+    const active = await this.jobs.activeByEnvironment(environmentIds);
     return environmentIds.map((id, index) => {
       const environment = rows.get(id);
       if (active[index]) return 'BUSY';
@@ -157,8 +156,8 @@ export class EnvironmentService {
   }
 
   /** Tells subscribers that a job made the environment BUSY, or that it is no longer (R41). */
-  announceBusy(job: { accountId: number; environmentId: number }, busy: boolean): void {
-    const environment = this.byIdsUnscoped([job.environmentId]).get(job.environmentId);
+  async announceBusy(job: { accountId: number; environmentId: number }, busy: boolean): Promise<void> {
+    const environment = (await this.byIdsUnscoped([job.environmentId])).get(job.environmentId);
     if (!environment) return;
     const runtime = runtimeStatus(environment);
     this.events.publish({
@@ -172,29 +171,29 @@ export class EnvironmentService {
   }
 
   /** For jobs, which act inside their own account. */
-  byIdUnscoped(id: number): Environment | undefined {
-    return this.byIdsUnscoped([id]).get(id);
+  async byIdUnscoped(id: number): Promise<Environment | undefined> {
+    return (await this.byIdsUnscoped([id])).get(id);
   }
 
   /**
    * The embedded environment served at `/runtime/<name>/` (R53). Names are unique per account;
    * should two accounts share one, the older environment has the path.
    */
-  embeddedByName(name: string): Environment | undefined {
-    return this.db
+  async embeddedByName(name: string): Promise<Environment | undefined> {
+    return (await this.db
       .select()
       .from(environments)
       .where(and(eq(environments.name, name), isNull(environments.url)))
       .orderBy(asc(environments.id))
-      .get();
+      .limit(1))[0];
   }
 
-  private byIdsUnscoped(ids: readonly number[]): Map<number, Environment> {
-    const rows = this.db.select().from(environments).where(inArray(environments.id, [...ids])).all();
+  private async byIdsUnscoped(ids: readonly number[]): Promise<Map<number, Environment>> {
+    const rows = (await this.db.select().from(environments).where(inArray(environments.id, [...ids])));
     return new Map(rows.map((row) => [row.id, row]));
   }
 
-  create(principal: Principal, input: CreateEnvironmentInput): Result<Environment> {
+  async create(principal: Principal, input: CreateEnvironmentInput): Promise<Result<Environment>> {
     const forbidden = denial(principal, 'manageEnvironments');
     if (forbidden) return fail(forbidden);
     const problems: UserError[] = [];
@@ -218,41 +217,47 @@ export class EnvironmentService {
     if (input.runtimeVersions) problems.push(...checkRuntimeVersions(input.runtimeVersions, ['input', 'runtimeVersions']));
     if (problems.length > 0) return fail(...problems);
 
-    const nameTaken = this.db
-      .select({ id: environments.id })
-      .from(environments)
-      .where(and(eq(environments.accountId, principal.accountId), sql`lower(${environments.name}) = lower(${input.name})`))
-      .get();
-    if (nameTaken) problems.push(userError('NAME_TAKEN', `An environment named ${input.name} already exists`, ['input', 'name']));
-    // R8 within the account: another account's environments must not be detectable (R6).
-    if (url !== null && this.db.select({ id: environments.id }).from(environments).where(and(eq(environments.accountId, principal.accountId), eq(environments.url, url))).get())
-      problems.push(userError('URL_TAKEN', `${url} already belongs to an environment of this account`, ['input', 'url']));
-    if (problems.length > 0) return fail(...problems);
-
     const versions = input.runtimeVersions ?? { integration: CONSOLE_VERSION, sync: CONSOLE_VERSION, messaging: CONSOLE_VERSION };
-    const environment = this.db
-      .insert(environments)
-      .values({
-        accountId: principal.accountId,
-        name: input.name,
-        url,
-        allowManualPublishOnly: input.allowManualPublishOnly ?? false,
-        managementEnabled: input.managementEnabled ?? false,
-        integrationVersion: versions.integration,
-        syncVersion: versions.sync,
-        messagingVersion: versions.messaging,
-        runtimeToken: url === null ? null : (input.runtimeToken ?? null),
-      })
-      .returning()
-      .get();
-    return ok(environment);
+    // Checked inside the transaction that writes: two creates cannot both find the name or URL free.
+    return this.db.transaction(async (tx): Promise<Result<Environment>> => {
+      const [nameTaken] = await tx
+        .select({ id: environments.id })
+        .from(environments)
+        .where(and(eq(environments.accountId, principal.accountId), sql`lower(${environments.name}) = lower(${input.name})`))
+        .limit(1);
+      if (nameTaken) problems.push(userError('NAME_TAKEN', `An environment named ${input.name} already exists`, ['input', 'name']));
+      // R8 within the account: another account's environments must not be detectable (R6).
+      const [urlTaken] =
+        url === null
+          ? []
+          : await tx.select({ id: environments.id }).from(environments).where(and(eq(environments.accountId, principal.accountId), eq(environments.url, url))).limit(1);
+      if (urlTaken) problems.push(userError('URL_TAKEN', `${url} already belongs to an environment of this account`, ['input', 'url']));
+      if (problems.length > 0) return fail(...problems);
+      const environment = oneRow(
+        await tx
+          .insert(environments)
+          .values({
+            accountId: principal.accountId,
+            name: input.name,
+            url,
+            allowManualPublishOnly: input.allowManualPublishOnly ?? false,
+            managementEnabled: input.managementEnabled ?? false,
+            integrationVersion: versions.integration,
+            syncVersion: versions.sync,
+            messagingVersion: versions.messaging,
+            runtimeToken: url === null ? null : (input.runtimeToken ?? null),
+          })
+          .returning(),
+      );
+      return ok(environment);
+    });
   }
 
   /** Name and URL are immutable (R8); absent fields keep their values. */
-  update(principal: Principal, input: UpdateEnvironmentInput): Result<Environment> {
+  async update(principal: Principal, input: UpdateEnvironmentInput): Promise<Result<Environment>> {
     const forbidden = denial(principal, 'manageEnvironments');
     if (forbidden) return fail(forbidden);
-    const [environment] = input.id === null ? [null] : this.byIds(principal, [input.id]);
+    const [environment] = input.id === null ? [null] : await this.byIds(principal, [input.id]);
     if (!environment) return fail(notFound('environment', ['input', 'id']));
     const problems = [
       ...(input.runtimeVersions ? checkRuntimeVersions(input.runtimeVersions, ['input', 'runtimeVersions']) : []),
@@ -269,20 +274,20 @@ export class EnvironmentService {
       changes.messagingVersion = input.runtimeVersions.messaging;
     }
     if (Object.keys(changes).length === 0) return ok(environment);
-    return ok(this.db.update(environments).set(changes).where(eq(environments.id, environment.id)).returning().get());
+    return ok(oneRow(await this.db.update(environments).set(changes).where(eq(environments.id, environment.id)).returning()));
   }
 
   /** Removes the environment and, by cascade, its directory and Management data (R13). */
-  delete(principal: Principal, id: number | null): Result<number> {
+  async delete(principal: Principal, id: number | null): Promise<Result<number>> {
     const forbidden = denial(principal, 'manageEnvironments');
     if (forbidden) return fail(forbidden);
-    const [environment] = id === null ? [null] : this.byIds(principal, [id]);
+    const [environment] = id === null ? [null] : await this.byIds(principal, [id]);
     if (!environment) return fail(notFound('environment', ['input', 'id']));
     // Checked and deleted in one synchronous transaction, so no job can start in between.
-    const deleted = this.db.transaction(() => {
-      if (this.jobs.activeByEnvironment([environment.id])[0]) return false;
-      this.db.delete(environments).where(eq(environments.id, environment.id)).run();
-      this.runtimes.forget(environment);
+    const deleted = await this.db.transaction(async () => {
+      if ((await this.jobs.activeByEnvironment([environment.id]))[0]) return false;
+      await this.db.delete(environments).where(eq(environments.id, environment.id));
+      await this.runtimes.forget(environment);
       return true;
     });
     if (!deleted)
@@ -294,14 +299,14 @@ export class EnvironmentService {
   async check(principal: Principal, id: number | null): Promise<Result<Environment>> {
     const forbidden = denial(principal, 'checkEnvironment');
     if (forbidden) return fail(forbidden);
-    const [environment] = id === null ? [null] : this.byIds(principal, [id]);
+    const [environment] = id === null ? [null] : await this.byIds(principal, [id]);
     if (!environment) return fail(notFound('environment', ['input', 'id']));
     return ok(await this.probeOne(environment));
   }
 
   /** Probes every URL environment of every account at once: at start and every 30 s (R9). */
   async probeAll(): Promise<void> {
-    const remote = this.db.select().from(environments).where(sql`${environments.url} is not null`).all();
+    const remote = (await this.db.select().from(environments).where(sql`${environments.url} is not null`));
     await Promise.all(remote.map((environment) => this.probeOne(environment)));
   }
 
@@ -318,10 +323,10 @@ export class EnvironmentService {
     );
     // Read and write in one transaction so that overlapping probes each see the true previous
     // status; the row may also have been deleted while the probe was out.
-    const recorded = this.db.transaction((tx) => {
-      const before = tx.select().from(environments).where(eq(environments.id, environment.id)).get();
+    const recorded = await this.db.transaction(async (tx) => {
+      const before = (await tx.select().from(environments).where(eq(environments.id, environment.id)).limit(1))[0];
       if (!before) return null;
-      const after = tx
+      const after = oneRow(await tx
         .update(environments)
         .set({
           runtimeAnswered: probe.answered,
@@ -332,15 +337,14 @@ export class EnvironmentService {
             : {}),
         })
         .where(eq(environments.id, environment.id))
-        .returning()
-        .get();
+        .returning());
       return { before, after };
     });
     if (!recorded) return environment;
     const previousStatus = runtimeStatus(recorded.before);
     const status = runtimeStatus(recorded.after);
     // While a job runs the environment stays BUSY whatever the runtime answers.
-    const busy = this.jobs.activeByEnvironment([environment.id])[0] !== null;
+    const busy = (await this.jobs.activeByEnvironment([environment.id]))[0] !== null;
     if (status !== previousStatus && !busy)
       this.events.publish({
         type: 'environmentStatusChanged',

@@ -55,14 +55,15 @@ export function createDomain(db: Db, options: DomainOptions) {
   const binaries = new BinaryService(db, store, options.limits, inspector);
   const management = new ManagementReads(runtimes, environments, directory);
   binaries.setServedByCheck((principal, binaryId) => management.environmentsServing(principal, binaryId));
-  directory.setStrandedCheck(async (principal, environmentId, target) =>
-    (await management.activeAppsOnlyTargeting(principal, environmentId, target)).map((managementApp) => {
-      const [app] = apps.byIdsUnscoped([managementApp.appId]);
-      return managementAppName(app?.name ?? `app-${managementApp.appId}`, managementApp.preview);
-    }),
-  );
-  const runtimeOf = (environmentId: number) => {
-    const environment = environments.byIdUnscoped(environmentId);
+  directory.setStrandedCheck(async (principal, environmentId, target) => {
+    const stranded = await management.activeAppsOnlyTargeting(principal, environmentId, target);
+    const names = await apps.byIdsUnscoped(stranded.map((managementApp) => managementApp.appId));
+    return stranded.map((managementApp, index) =>
+      managementAppName(names[index]?.name ?? `app-${managementApp.appId}`, managementApp.preview),
+    );
+  });
+  const runtimeOf = async (environmentId: number) => {
+    const environment = await environments.byIdUnscoped(environmentId);
     return environment ? runtimes.of(environment) : null;
   };
   const runner = new PublishRunner(db, jobs, environments, runtimeOf, events, options.logger, options.runner);
@@ -80,8 +81,8 @@ export function createDomain(db: Db, options: DomainOptions) {
     environments,
     store,
     signing,
-    (appId) => {
-      const [app] = apps.byIdsUnscoped([appId]);
+    async (appId) => {
+      const [app] = await apps.byIdsUnscoped([appId]);
       return { name: app?.name ?? `app-${appId}`, description: app?.description ?? null };
     },
     (environmentId, userIds) => storeInvitations.liveTokens(environmentId, userIds),

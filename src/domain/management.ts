@@ -24,7 +24,7 @@ export class ManagementReads {
   ) {}
 
   async appsOfEnvironments(principal: Principal, environmentIds: readonly number[]): Promise<ManagementApp[][]> {
-    const environments = this.environments.byIds(principal, environmentIds);
+    const environments = await this.environments.byIds(principal, environmentIds);
     const present = environments.filter((environment): environment is Environment => environment !== null);
     const lists = await this.runtimes.managementOf(present);
     return environments.map((environment) => (environment ? (lists[present.indexOf(environment)] ?? []) : []));
@@ -53,8 +53,8 @@ export class ManagementReads {
     const targets = active.flatMap((app) => app.targets);
     const userIds = [...new Set(targets.flatMap((one) => (one.userId === null ? [] : [one.userId])))];
     const groupIds = [...new Set(targets.flatMap((one) => (one.groupId === null ? [] : [one.groupId])))];
-    const users = new Set(this.directory.usersByIds(principal, userIds).flatMap((user) => (user ? [user.id] : [])));
-    const groups = new Set(this.directory.groupsByIds(principal, groupIds).flatMap((group) => (group ? [group.id] : [])));
+    const users = new Set((await this.directory.usersByIds(principal, userIds)).flatMap((user) => (user ? [user.id] : [])));
+    const groups = new Set((await this.directory.groupsByIds(principal, groupIds)).flatMap((group) => (group ? [group.id] : [])));
     const live = (one: ManagementApp['targets'][number]) => (one.userId !== null ? users.has(one.userId) : one.groupId !== null && groups.has(one.groupId));
     const isIt = (one: ManagementApp['targets'][number]) => ('userId' in target ? one.userId === target.userId : one.groupId === target.groupId);
     return active.filter((app) => {
@@ -66,7 +66,7 @@ export class ManagementReads {
   /** R33: ACTIVE apps of the environment that target the user directly or through a group. */
   async enterpriseStore(principal: Principal, environmentId: number, directoryUserId: number): Promise<ManagementApp[]> {
     const [apps = []] = await this.appsOfEnvironments(principal, [environmentId]);
-    const groupIds = new Set((this.directory.groupsOfUsers([directoryUserId])[0] ?? []).map((group) => group.id));
+    const groupIds = new Set(((await this.directory.groupsOfUsers([directoryUserId]))[0] ?? []).map((group) => group.id));
     return apps.filter(
       (app) =>
         app.workflowState === 'ACTIVE' &&
@@ -77,7 +77,7 @@ export class ManagementReads {
   /** Notifications of directory users (each of one environment), newest first. */
   async notificationsOf(principal: Principal, users: readonly { id: number; environmentId: number }[]): Promise<StoreNotification[][]> {
     const environmentIds = [...new Set(users.map((user) => user.environmentId))];
-    const environments = this.environments.byIds(principal, environmentIds);
+    const environments = await this.environments.byIds(principal, environmentIds);
     const answers = await Promise.all(
       environments.map(async (environment) => {
         if (!environment || (environment.url !== null && !environment.runtimeAnswered)) return [];
@@ -92,16 +92,17 @@ export class ManagementReads {
     return users.map((user) => all.filter((notification) => notification.environmentId === user.environmentId && notification.directoryUserId === user.id));
   }
 
-  async notificationsByRefs(principal: Principal, refs: readonly RuntimeObjectRef[], userIdsOf: (environmentId: number) => number[]): Promise<(StoreNotification | null)[]> {
+  async notificationsByRefs(principal: Principal, refs: readonly RuntimeObjectRef[], userIdsOf: (environmentId: number) => Promise<number[]>): Promise<(StoreNotification | null)[]> {
     const environmentIds = [...new Set(refs.map((ref) => ref.environmentId))];
-    const users = environmentIds.flatMap((environmentId) => userIdsOf(environmentId).map((id) => ({ id, environmentId })));
+    const lists = await Promise.all(environmentIds.map((environmentId) => userIdsOf(environmentId)));
+    const users = environmentIds.flatMap((environmentId, index) => (lists[index] ?? []).map((id) => ({ id, environmentId })));
     const all = (await this.notificationsOf(principal, users)).flat();
     return refs.map((ref) => all.find((notification) => notification.environmentId === ref.environmentId && notification.id === ref.id) ?? null);
   }
 
   /** R20: the account's environments whose Management still serves this binary. */
   async environmentsServing(principal: Principal, binaryId: number): Promise<string[]> {
-    const environments = this.environments.all(principal).filter((environment) => environment.managementEnabled || environment.url !== null);
+    const environments = (await this.environments.all(principal)).filter((environment) => environment.managementEnabled || environment.url !== null);
     const lists = await this.runtimes.managementOf(environments);
     return environments
       .filter((_environment, index) => (lists[index] ?? []).some((app) => app.versions.some((version) => version.binaryId === binaryId)))
@@ -110,13 +111,13 @@ export class ManagementReads {
   }
 
   /** R34: who a notification reaches: targeted users and members of targeted groups, each once, never CLOUD users. */
-  recipients(principal: Principal, targets: ManagementApp['targets']): number[] {
+  async recipients(principal: Principal, targets: ManagementApp['targets']): Promise<number[]> {
     const direct = targets.map((target) => target.userId).filter((id): id is number => id !== null);
     const groupIds = targets.map((target) => target.groupId).filter((id): id is number => id !== null);
-    const members = this.directory.membersOfGroups(groupIds).flat().map((user) => user.id);
+    const members = (await this.directory.membersOfGroups(groupIds)).flat().map((user) => user.id);
     const candidates = [...new Set([...direct, ...members])];
-    return this.directory
-      .usersByIds(principal, candidates)
+    return (await this.directory
+      .usersByIds(principal, candidates))
       .filter((user) => user !== null && user.source !== 'CLOUD')
       .map((user) => user?.id as number)
       .sort((a, b) => a - b);

@@ -40,15 +40,15 @@ export interface KeysetOrder<Row> {
 }
 
 export interface KeysetSource<Row> {
-  select(where: SQL | undefined, orderBy: SQL[], limit: number): Row[];
-  count(where: SQL | undefined): number;
+  select(where: SQL | undefined, orderBy: SQL[], limit: number): Promise<Row[]>;
+  count(where: SQL | undefined): Promise<number>;
 }
 
 /** Pages read straight from one table. */
 export function tableSource<Table extends SQLiteTable>(db: Db, table: Table): KeysetSource<Table['$inferSelect']> {
   return {
     // Drizzle cannot type a select from a generic table; the rows are that table's.
-    select: (where, orderBy, limit) => db.select().from(table as SQLiteTable).where(where).orderBy(...orderBy).limit(limit).all() as Table['$inferSelect'][],
+    select: async (where, orderBy, limit) => (await db.select().from(table as SQLiteTable).where(where).orderBy(...orderBy).limit(limit)) as Table['$inferSelect'][],
     count: (where) => countRows(db, table, where),
   };
 }
@@ -91,12 +91,12 @@ function pageSize(args: PageArgs): { size: number; backward: boolean } {
  * Cursor pagination both ways over a stable order (R44 caps pages at 100). Cursors carry the
  * sort value and id of a row, so pages stay correct while rows are added or removed.
  */
-export function keysetPage<Row>(
+export async function keysetPage<Row>(
   source: KeysetSource<Row>,
   order: KeysetOrder<Row>,
   where: SQL | undefined,
   args: PageArgs,
-): Page<Row> {
+): Promise<Page<Row>> {
   const { size, backward } = pageSize(args);
   const ascending = order.direction === 'asc';
   const bound = (cursor: string, argument: string, beyond: boolean): SQL => {
@@ -114,7 +114,7 @@ export function keysetPage<Row>(
   const forwardOrder = ascending ? asc : desc;
   const reverseOrder = ascending ? desc : asc;
   const by = backward ? reverseOrder : forwardOrder;
-  const rows = size === 0 ? [] : source.select(filtered, [by(order.sortKey), by(order.id)], size + 1);
+  const rows = size === 0 ? [] : await source.select(filtered, [by(order.sortKey), by(order.id)], size + 1);
   const more = rows.length > size;
   const nodes = rows.slice(0, size);
   if (backward) nodes.reverse();
@@ -124,7 +124,7 @@ export function keysetPage<Row>(
     cursors: nodes.map((row) => encodeCursor(order.sortValue(row), order.idValue(row), order.name)),
     hasNextPage: backward ? args.before != null : more,
     hasPreviousPage: backward ? more : args.after != null,
-    totalCount: source.count(where),
+    totalCount: await source.count(where),
   };
 }
 

@@ -17,9 +17,9 @@ export function listsByKey<Row, Key, Item = Row>(
 }
 
 /** Loads the ids that can name a row in one batch; null ids (malformed ones) stay null. */
-export function byNullableIds<T>(ids: readonly (number | null)[], load: (known: number[]) => (T | null)[]): (T | null)[] {
+export async function byNullableIds<T>(ids: readonly (number | null)[], load: (known: number[]) => Promise<(T | null)[]>): Promise<(T | null)[]> {
   const known = ids.filter((id): id is number => id !== null);
-  const rows = load(known);
+  const rows = await load(known);
   const byId = new Map(known.map((id, index) => [id, rows[index] ?? null]));
   return ids.map((id) => (id === null ? null : (byId.get(id) ?? null)));
 }

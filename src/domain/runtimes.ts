@@ -26,8 +26,8 @@ export class Runtimes {
   }
 
   /** Drops the embedded runtime's data of a deleted environment (R13); a runtime server keeps its own. */
-  forget(environment: Pick<Environment, 'id' | 'url'>): void {
-    if (environment.url === null) this.embedded.forget(environment.id);
+  async forget(environment: Pick<Environment, 'id' | 'url'>): Promise<void> {
+    if (environment.url === null) await this.embedded.forget(environment.id);
   }
 
   /**
@@ -44,12 +44,12 @@ export class Runtimes {
 
   private async gather<T>(
     environments: readonly Environment[],
-    embedded: (ids: number[]) => T[],
+    embedded: (ids: number[]) => Promise<T[]>,
     remote: (runtime: Runtime) => Promise<T>,
     empty: () => T,
   ): Promise<T[]> {
     const local = environments.filter((environment) => environment.url === null);
-    const localAnswers = local.length > 0 ? embedded(local.map((environment) => environment.id)) : [];
+    const localAnswers = local.length > 0 ? await embedded(local.map((environment) => environment.id)) : [];
     const byId = new Map(local.map((environment, index) => [environment.id, localAnswers[index] ?? empty()]));
     await Promise.all(
       environments

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { and, desc, eq, gt, inArray, isNull } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
+import { oneRow, type Db } from '../db/client.js';
 import { storeInvitations } from '../db/schema.js';
 import { RuntimeRefusedError, RuntimeUnreachableError } from '../runtime/errors.js';
 import type { DirectoryService } from './directory.js';
@@ -39,23 +39,22 @@ export class StoreInvitationService {
   async create(principal: Principal, input: { directoryUserId: number | null; expiresAt?: Date | null }, now = Date.now()): Promise<Result<{ invitation: StoreInvitation; token: string; environment: Environment }>> {
     const forbidden = denial(principal, 'manageStoreInvitations');
     if (forbidden) return fail(forbidden);
-    const [user] = input.directoryUserId === null ? [null] : this.directory.usersByIds(principal, [input.directoryUserId]);
+    const [user] = input.directoryUserId === null ? [null] : await this.directory.usersByIds(principal, [input.directoryUserId]);
     if (!user) return fail(notFound('directory user', ['input', 'directoryUserId']));
     const expiresAt = input.expiresAt ?? new Date(now + DEFAULT_INVITATION_DAYS * DAY_MS);
     if (Number.isNaN(expiresAt.getTime()) || expiresAt.getTime() <= now || expiresAt.getTime() > now + MAX_INVITATION_DAYS * DAY_MS)
       return fail(userError('INVALID_INPUT', `A store link expires in the future, within ${MAX_INVITATION_DAYS} days`, ['input', 'expiresAt']));
-    const [environment] = this.environments.byIds(principal, [user.environmentId]);
+    const [environment] = await this.environments.byIds(principal, [user.environmentId]);
     if (!environment) return fail(notFound('directory user', ['input', 'directoryUserId']));
     const token = randomBytes(32).toString('base64url');
-    const invitation = this.db
+    const invitation = oneRow(await this.db
       .insert(storeInvitations)
       .values({ directoryUserId: user.id, tokenSha256: digest(token), tokenEncrypted: this.box.seal(token), expiresAt })
-      .returning()
-      .get();
+      .returning());
     try {
       await this.tellRuntime(invitation.id, user.id, user.environmentId, digest(token), expiresAt);
     } catch (error) {
-      this.db.delete(storeInvitations).where(eq(storeInvitations.id, invitation.id)).run();
+      await this.db.delete(storeInvitations).where(eq(storeInvitations.id, invitation.id));
       if (error instanceof RuntimeUnreachableError || error instanceof RuntimeRefusedError) return unreachable();
       throw error;
     }
@@ -66,9 +65,9 @@ export class StoreInvitationService {
   async revoke(principal: Principal, invitationId: number | null, now = Date.now()): Promise<Result<StoreInvitation>> {
     const forbidden = denial(principal, 'manageStoreInvitations');
     if (forbidden) return fail(forbidden);
-    const row = invitationId === null ? undefined : this.db.select().from(storeInvitations).where(eq(storeInvitations.id, invitationId)).get();
-    const [user] = row ? this.directory.usersByIds(principal, [row.directoryUserId]) : [null];
-    const [environment] = user ? this.environments.byIds(principal, [user.environmentId]) : [null];
+    const row = invitationId === null ? undefined : (await this.db.select().from(storeInvitations).where(eq(storeInvitations.id, invitationId)).limit(1))[0];
+    const [user] = row ? await this.directory.usersByIds(principal, [row.directoryUserId]) : [null];
+    const [environment] = user ? await this.environments.byIds(principal, [user.environmentId]) : [null];
     if (!row || !user || !environment) return fail(notFound('store invitation', ['input', 'id']));
     if (row.revokedAt) return ok(visible(row));
     try {
@@ -77,14 +76,14 @@ export class StoreInvitationService {
       if (error instanceof RuntimeUnreachableError || error instanceof RuntimeRefusedError) return unreachable();
       throw error;
     }
-    const revoked = this.db.update(storeInvitations).set({ revokedAt: new Date(now) }).where(eq(storeInvitations.id, row.id)).returning().get();
+    const revoked = oneRow(await this.db.update(storeInvitations).set({ revokedAt: new Date(now) }).where(eq(storeInvitations.id, row.id)).returning());
     return ok(visible(revoked ?? row));
   }
 
   /** Invitations by id, inside the principal's account only (null elsewhere). */
-  byIds(principal: Principal, ids: readonly number[]): (StoreInvitation | null)[] {
-    const rows = ids.length === 0 ? [] : this.db.select().from(storeInvitations).where(inArray(storeInvitations.id, [...ids])).all();
-    const users = this.directory.usersByIds(principal, rows.map((row) => row.directoryUserId));
+  async byIds(principal: Principal, ids: readonly number[]): Promise<(StoreInvitation | null)[]> {
+    const rows = ids.length === 0 ? [] : (await this.db.select().from(storeInvitations).where(inArray(storeInvitations.id, [...ids])));
+    const users = await this.directory.usersByIds(principal, rows.map((row) => row.directoryUserId));
     const visibleRows = rows.filter((_row, index) => users[index] !== null);
     return ids.map((id) => {
       const row = visibleRows.find((candidate) => candidate.id === id);
@@ -93,13 +92,12 @@ export class StoreInvitationService {
   }
 
   /** Invitations of many directory users, newest first, without their secrets. */
-  ofUsers(directoryUserIds: readonly number[]): StoreInvitation[][] {
-    const rows = this.db
+  async ofUsers(directoryUserIds: readonly number[]): Promise<StoreInvitation[][]> {
+    const rows = (await this.db
       .select()
       .from(storeInvitations)
       .where(inArray(storeInvitations.directoryUserId, [...directoryUserIds]))
-      .orderBy(desc(storeInvitations.id))
-      .all();
+      .orderBy(desc(storeInvitations.id)));
     return directoryUserIds.map((id) => rows.filter((row) => row.directoryUserId === id).map(visible));
   }
 
@@ -109,12 +107,11 @@ export class StoreInvitationService {
    */
   async liveTokens(environmentId: number, directoryUserIds: readonly number[], now = Date.now()): Promise<Map<number, string>> {
     if (directoryUserIds.length === 0) return new Map();
-    const rows = this.db
+    const rows = (await this.db
       .select()
       .from(storeInvitations)
       .where(and(inArray(storeInvitations.directoryUserId, [...directoryUserIds]), isNull(storeInvitations.revokedAt), gt(storeInvitations.expiresAt, new Date(now))))
-      .orderBy(desc(storeInvitations.id))
-      .all();
+      .orderBy(desc(storeInvitations.id)));
     const tokens = new Map<number, string>();
     for (const row of rows) {
       if (tokens.has(row.directoryUserId)) continue;
@@ -125,9 +122,9 @@ export class StoreInvitationService {
   }
 
   private async tellRuntime(invitationId: number, directoryUserId: number, environmentId: number, tokenSha256: string, expiresAt: Date): Promise<void> {
-    const environment = this.environments.byIdUnscoped(environmentId);
+    const environment = await this.environments.byIdUnscoped(environmentId);
     if (!environment) throw new Error(`environment ${environmentId} is gone`);
-    const [groups] = this.directory.groupsOfUsers([directoryUserId]);
+    const [groups] = await this.directory.groupsOfUsers([directoryUserId]);
     const groupIds = (groups ?? []).map((group) => group.id);
     await this.runtimes.of(environment).run(`store-access:${invitationId}:${randomBytes(6).toString('hex')}`, {
       type: 'putStoreAccess',

@@ -18,7 +18,7 @@ const sendJson = (res: ServerResponse, status: number, body: unknown) => {
 };
 
 /** Answers `PUT /uploads/<token>` and `GET /binaries/<id>/file`; false for any other request. */
-export function handleBinaryRoutes(
+export async function handleBinaryRoutes(
   domain: Domain,
   logger: Logger,
   req: IncomingMessage,
@@ -26,11 +26,11 @@ export function handleBinaryRoutes(
   path: string,
   /** Answers a fault after the route returned (a failing database: 503), R72. */
   fault: (error: unknown) => void,
-): boolean {
+): Promise<boolean> {
   const upload = UPLOAD_PATH.exec(path);
   const download = DOWNLOAD_PATH.exec(path);
   if (!upload && !download) return false;
-  const principal = bearerPrincipal(domain, req.headers.authorization);
+  const principal = await bearerPrincipal(domain, req.headers.authorization);
   if (!principal) {
     sendJson(res, 401, { error: 'Authentication required: send Authorization: Bearer <token>' });
     req.resume();
@@ -64,7 +64,7 @@ export function handleBinaryRoutes(
     return true;
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'Use GET' }), true;
-  const [binary] = domain.binaries.byIds(principal, [Number(download?.[1])]);
+  const [binary] = await domain.binaries.byIds(principal, [Number(download?.[1])]);
   if (!binary) return sendJson(res, 404, { error: 'No such binary' }), true;
   res.writeHead(200, {
     'content-type': 'application/octet-stream',

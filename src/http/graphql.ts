@@ -54,12 +54,12 @@ export function connectionAuthorization(params: Readonly<Record<string, unknown>
  */
 function useAuthenticationAtTheDoor(domain: Domain, principals: WeakMap<Request, Principal>, databaseFailed: (error: unknown) => boolean): Plugin {
   return {
-    onRequest({ request, endResponse, fetchAPI }) {
+    async onRequest({ request, endResponse, fetchAPI }) {
       if (request.method === 'OPTIONS') return;
       const authorization = request.headers.get('authorization');
       let principal: Principal | null;
       try {
-        principal = bearerPrincipal(domain, authorization);
+        principal = await bearerPrincipal(domain, authorization);
       } catch (error) {
         if (!databaseFailed(error)) throw error;
         return endResponse(databaseUnavailableResponse(fetchAPI));
@@ -125,11 +125,11 @@ export function createGraphQL({ config, domain, realtime, logger, publicUrl, ses
     // to their own smaller limit before yoga sees them.
     maxRequestBodySize: config.maxMultipartBytes,
     // One context factory for HTTP, SSE and graphql-ws (R40).
-    context: (initial) => {
+    context: async (initial) => {
       const overWebSocket = initial.connectionParams !== undefined;
       const principal = overWebSocket
-        ? bearerPrincipal(domain, connectionAuthorization(initial.connectionParams))
-        : (principals.get(initial.request) ?? bearerPrincipal(domain, initial.request.headers.get('authorization')));
+        ? await bearerPrincipal(domain, connectionAuthorization(initial.connectionParams))
+        : (principals.get(initial.request) ?? await bearerPrincipal(domain, initial.request.headers.get('authorization')));
       if (!principal) throw unauthenticated('Invalid or revoked API token');
       if (!overWebSocket && (initial.request.headers.get('accept') ?? '').includes('text/event-stream')) {
         // R70: an SSE stream ends (its connection closes) when its token is revoked or expires.

@@ -123,7 +123,7 @@ function sendAsset(res: ServerResponse, type: string, body: string | Buffer): vo
 
 export interface PageOptions {
   /** The admin token a page may be pre-filled with, if any (R2). */
-  adminToken: () => string | null;
+  adminToken: () => Promise<string | null>;
   /** GRAPHIQL_PREFILL: false never pre-fills. */
   prefill: boolean;
 }
@@ -132,17 +132,17 @@ export interface PageOptions {
  * GraphiQL on GET /graphql for a browser, the dashboard on /dashboard, and their files. Answers
  * whether it handled the request.
  */
-export function handlePages(req: IncomingMessage, res: ServerResponse, path: string, options: PageOptions): boolean {
+export async function handlePages(req: IncomingMessage, res: ServerResponse, path: string, options: PageOptions): Promise<boolean> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-  const token = () => (options.prefill && mayPrefillToken(req) ? options.adminToken() : null);
+  const token = async () => (options.prefill && mayPrefillToken(req) ? options.adminToken() : null);
   if (path === '/graphql' && (req.headers.accept ?? '').includes('text/html')) {
     res.writeHead(200, pageHeaders);
-    res.end(graphiqlPage(token()));
+    res.end(graphiqlPage(await token()));
     return true;
   }
   if (path === '/dashboard' || path === '/dashboard/') {
     res.writeHead(200, pageHeaders);
-    res.end(dashboardPage(token()));
+    res.end(dashboardPage(await token()));
     return true;
   }
   const graphiqlFile = graphiqlFiles[path];

@@ -9,14 +9,14 @@ const EMBEDDED_PATH = /^\/runtime\/([^/]+)(\/.*)$/;
  * The embedded runtime's public pages (R53-R56) at `/runtime/<environment name>/...`: the same
  * code a runtime server answers with at its own URL. False for any other path.
  */
-export function handleEmbeddedRuntimePages(
+export async function handleEmbeddedRuntimePages(
   domain: Domain,
   pages: RuntimePublic,
   req: IncomingMessage,
   res: ServerResponse,
   /** R64: the origin links are built on (PUBLIC_URL), never the request's Host. */
   publicUrl: string,
-): boolean {
+): Promise<boolean> {
   const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
   const match = EMBEDDED_PATH.exec(rawPath);
   if (!match) return false;
@@ -26,10 +26,10 @@ export function handleEmbeddedRuntimePages(
   } catch {
     name = '';
   }
-  const environment = name ? domain.environments.embeddedByName(name) : undefined;
+  const environment = name ? await domain.environments.embeddedByName(name) : undefined;
   const answered =
     environment !== undefined &&
-    pages.handle(req, res, {
+    await pages.handle(req, res, {
       environmentId: environment.id,
       baseUrl: new PublicLinks(publicUrl).runtimeBase(environment),
       path: match[2] ?? '/',

@@ -23,7 +23,7 @@ export class TokenSessions {
     sweepIntervalMs = TOKEN_SWEEP_INTERVAL_MS,
   ) {
     this.stopListening = domain.accounts.onTokenRevoked((tokenId) => this.end(tokenId));
-    this.timer = setInterval(() => this.sweep(), sweepIntervalMs);
+    this.timer = setInterval(() => void this.sweep(), sweepIntervalMs);
     this.timer.unref();
   }
 
@@ -62,11 +62,11 @@ export class TokenSessions {
     for (const end of ends ?? []) end();
   }
 
-  private sweep(): void {
+  private async sweep(): Promise<void> {
     if (this.byToken.size === 0) return;
     let live: Set<number>;
     try {
-      live = this.domain.accounts.liveTokenIds([...this.byToken.keys()]);
+      live = await this.domain.accounts.liveTokenIds([...this.byToken.keys()]);
     } catch {
       // The database is failing; /ready says so, and the next sweep tries again.
       return;

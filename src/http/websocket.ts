@@ -70,9 +70,9 @@ export function attachGraphQLWebSocket(
   onConnection: (socket: WebSocket, request: IncomingMessage) => void = () => undefined,
 ): () => Promise<void> {
   /** The connection's principal; null for no valid token; undefined when the lookup failed (socket closed). */
-  const principalOf = (ctx: { connectionParams?: Readonly<Record<string, unknown>>; extra: { socket: WebSocket } }) => {
+  const principalOf = async (ctx: { connectionParams?: Readonly<Record<string, unknown>>; extra: { socket: WebSocket } }) => {
     try {
-      return bearerPrincipal(domain, connectionAuthorization(ctx.connectionParams));
+      return await bearerPrincipal(domain, connectionAuthorization(ctx.connectionParams));
     } catch (error) {
       onFault(error);
       ctx.extra.socket.close(CLOSE_SERVER_FAULT, 'The server cannot check the token now; try again shortly');
@@ -98,9 +98,9 @@ export function attachGraphQLWebSocket(
       },
       // A shared result is its own payload: its bytes are made once for all subscribers.
       onNext: (_ctx, _id, _payload, _args, result) => (result instanceof SharedResult ? result.asPayload() : undefined),
-      onConnect: (ctx) => {
+      onConnect: async (ctx) => {
         if (limits.isRefused(ctx.extra.socket)) return false;
-        const principal = principalOf(ctx);
+        const principal = await principalOf(ctx);
         if (principal === undefined) return false;
         if (principal) {
           // R70: the connection ends with 4403 when its token is revoked or expires.
@@ -112,15 +112,17 @@ export function attachGraphQLWebSocket(
         return false;
       },
       onSubscribe: async (ctx, _id, payload) => {
+        // Counted before the first await: graphql-ws lists every operation as it arrives, so a
+        // count taken after awaiting would include the ones still arriving behind this one.
+        const excess = limits.refuseExcessOperation(ctx.subscriptions);
+        if (excess) return excess;
         // R70: a token lost since connecting closes the connection as forbidden, not as a fault.
-        const principal = principalOf(ctx);
+        const principal = await principalOf(ctx);
         if (principal === undefined) return [new GraphQLError('The server cannot check the token now', { extensions: { code: 'SERVICE_UNAVAILABLE' } })];
         if (!principal) {
           ctx.extra.socket.close(CLOSE_TOKEN_REVOKED, TOKEN_LOST);
           return [new GraphQLError(TOKEN_LOST, { extensions: { code: 'FORBIDDEN' } })];
         }
-        const excess = limits.refuseExcessOperation(ctx.subscriptions);
-        if (excess) return excess;
         const enveloped = yoga.getEnveloped({
           req: ctx.extra.request,
           socket: ctx.extra.socket,

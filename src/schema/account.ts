@@ -18,7 +18,7 @@ export const RoleEnum = builder.enumType('Role', {
 
 export const UserRef = builder.loadableNodeRef('User', {
   id: { resolve: (user: User) => user.id, parse: parseRowId },
-  load: async (ids: number[], context) => context.domain.accounts.usersByIds(context.principal, ids).filter(isPresent),
+  load: async (ids: number[], context) => (await context.domain.accounts.usersByIds(context.principal, ids)).filter(isPresent),
   sort: (user) => user.id,
 });
 
@@ -36,7 +36,7 @@ const UserOrder = orderByInput('UserOrder', UserOrderFieldEnum, 'the users of an
 export const AccountRef = builder.loadableNode('Account', {
   description: 'The tenant: everything a user sees belongs to their one account (R6).',
   id: { resolve: (account: Account) => account.id, parse: parseRowId },
-  load: async (ids: number[], context) => context.domain.accounts.accountsByIds(context.principal, ids).filter(isPresent),
+  load: async (ids: number[], context) => (await context.domain.accounts.accountsByIds(context.principal, ids)).filter(isPresent),
   sort: (account) => account.id,
   fields: (t) => ({
     name: t.exposeString('name', { description: "The account's display name." }),
@@ -45,7 +45,7 @@ export const AccountRef = builder.loadableNode('Account', {
         type: UserRef,
         description: "The account's users, deactivated ones included; by name unless `orderBy` says otherwise.",
         args: { orderBy: t.arg({ type: UserOrder, description: 'Order of the list; defaults to NAME ascending.' }) },
-        resolve: (_account, args, { domain, principal }) => toConnection(domain.accounts.listUsers(principal, args)),
+        resolve: async (_account, args, { domain, principal }) => toConnection(await domain.accounts.listUsers(principal, args)),
       },
       { name: 'UserConnection', description: 'A page of users.' },
       { name: 'UserEdge', description: 'A user in a page, with its cursor.' },
@@ -91,7 +91,7 @@ UserRef.implement({
 export const ApiTokenRef = builder.loadableNode('ApiToken', {
   description: 'A bearer token of a user; only its SHA-256 is stored, so its secret is shown once, at creation.',
   id: { resolve: (token: ApiToken) => token.id, parse: parseRowId },
-  load: async (ids: number[], context) => context.domain.accounts.tokensByIds(context.principal, ids).filter(isPresent),
+  load: async (ids: number[], context) => (await context.domain.accounts.tokensByIds(context.principal, ids)).filter(isPresent),
   sort: (token) => token.id,
   fields: (t) => ({
     name: t.exposeString('name', { description: 'What the token is for, as its creator named it.' }),
@@ -122,7 +122,7 @@ const ViewerRef = builder.objectRef<{ userId: number; accountId: number }>('View
     apiTokens: t.field({
       type: [ApiTokenRef],
       description: "The caller's own API tokens (secrets are never shown again).",
-      resolve: (_viewer, _args, context) => context.domain.accounts.tokensOf(context.principal),
+      resolve: async (_viewer, _args, context) => context.domain.accounts.tokensOf(context.principal),
     }),
   }),
 });
@@ -206,8 +206,8 @@ builder.mutationFields((t) => ({
     type: CreateApiTokenPayload,
     description: 'Create an API token for yourself, or (as ADMIN) for another user of the account; its secret is shown once.',
     args: { input: t.arg({ type: CreateApiTokenInput, required: true, description: 'The new token.' }) },
-    resolve: (_root, { input }, { domain, principal }) => {
-      const result = domain.accounts.createApiToken(principal, {
+    resolve: async (_root, { input }, { domain, principal }) => {
+      const result = await domain.accounts.createApiToken(principal, {
         name: input.name,
         userId: input.userId == null ? null : (localId(input.userId, 'User') ?? 0),
         expiresAt: input.expiresAt ?? null,
@@ -219,8 +219,8 @@ builder.mutationFields((t) => ({
     type: DeletePayloadRef,
     description: "Revoke an API token: your own, or (as ADMIN) anyone's in the account.",
     args: { input: t.arg({ type: RevokeApiTokenInput, required: true, description: 'The token to revoke.' }) },
-    resolve: (_root, { input }, { domain, principal }) => {
-      const result = domain.accounts.revokeApiToken(principal, localId(input.id, 'ApiToken'));
+    resolve: async (_root, { input }, { domain, principal }) => {
+      const result = await domain.accounts.revokeApiToken(principal, localId(input.id, 'ApiToken'));
       return result.ok ? { deletedId: input.id, userErrors: [] } : { userErrors: result.userErrors };
     },
   }),
@@ -228,14 +228,14 @@ builder.mutationFields((t) => ({
     type: UserPayload,
     description: 'Add a user to the account with a role; give them access with createApiToken(userId).',
     args: { input: t.arg({ type: CreateUserInput, required: true, description: 'The new user.' }) },
-    resolve: (_root, { input }, { domain, principal }) => toPayload('user', domain.accounts.createUser(principal, input)),
+    resolve: async (_root, { input }, { domain, principal }) => toPayload('user', await domain.accounts.createUser(principal, input)),
   }),
   updateUser: t.field({
     type: UserPayload,
     description:
       'Change a user\'s role or deactivate them (ADMIN). A deactivated user\'s tokens stop at once; the last active ADMIN cannot be demoted or deactivated (LAST_ADMIN).',
     args: { input: t.arg({ type: UpdateUserInput, required: true, description: 'The changes.' }) },
-    resolve: (_root, { input }, { domain, principal }) =>
-      toPayload('user', domain.accounts.updateUser(principal, { ...input, userId: localId(input.userId, 'User') })),
+    resolve: async (_root, { input }, { domain, principal }) =>
+      toPayload('user', await domain.accounts.updateUser(principal, { ...input, userId: localId(input.userId, 'User') })),
   }),
 }));

@@ -24,7 +24,7 @@ const IntegrationServiceRef = builder.objectRef<IntegrationService>('Integration
 export const AppRef = builder.loadableNode('App', {
   description: 'An application: its client binaries, and its services that environments run.',
   id: { resolve: (app: App) => app.id, parse: parseRowId },
-  load: async (ids: number[], context) => context.domain.apps.byIds(context.principal, ids).filter(isPresent),
+  load: async (ids: number[], context) => (await context.domain.apps.byIds(context.principal, ids)).filter(isPresent),
   sort: (app) => app.id,
   fields: (t) => ({
     name: t.exposeString('name', { description: 'A letter, then letters and digits; unique in the account; immutable.' }),
@@ -84,7 +84,7 @@ builder.queryField('apps', (t) =>
         search: t.arg.string({ description: 'Case-insensitive substring of the app name.' }),
         orderBy: t.arg({ type: AppOrder, description: 'Order of the list; defaults to NAME ascending.' }),
       },
-      resolve: (_root, args, { domain, principal }) => toConnection(domain.apps.list(principal, args)),
+      resolve: async (_root, args, { domain, principal }) => toConnection(await domain.apps.list(principal, args)),
     },
     { name: 'AppConnection', description: 'A page of apps.' },
     { name: 'AppEdge', description: 'An app in a page, with its cursor.' },
@@ -145,14 +145,14 @@ builder.mutationFields((t) => ({
     type: AppPayload,
     description: 'Create an app (ADMIN).',
     args: { input: t.arg({ type: CreateAppInput, required: true, description: 'The new app.' }) },
-    resolve: (_root, { input }, { domain, principal }) => toPayload('app', domain.apps.create(principal, input)),
+    resolve: async (_root, { input }, { domain, principal }) => toPayload('app', await domain.apps.create(principal, input)),
   }),
   updateApp: t.field({
     type: AppPayload,
     description: "Change an app's description or identity services (ADMIN).",
     args: { input: t.arg({ type: UpdateAppInput, required: true, description: 'The changes.' }) },
-    resolve: (_root, { input }, { domain, principal }) =>
-      toPayload('app', domain.apps.update(principal, { ...input, id: localId(input.id, 'App') })),
+    resolve: async (_root, { input }, { domain, principal }) =>
+      toPayload('app', await domain.apps.update(principal, { ...input, id: localId(input.id, 'App') })),
   }),
   deleteApp: t.field({
     type: DeletePayloadRef,

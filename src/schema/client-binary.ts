@@ -24,7 +24,7 @@ export const ClientPlatformEnum = builder.enumType('ClientPlatform', {
 export const ClientBinaryRef = builder.loadableNode('ClientBinary', {
   description: 'One uploaded version of an app for one platform.',
   id: { resolve: (binary: ClientBinary) => binary.id, parse: parseRowId },
-  load: async (ids: number[], context) => context.domain.binaries.byIds(context.principal, ids).filter(isPresent),
+  load: async (ids: number[], context) => (await context.domain.binaries.byIds(context.principal, ids)).filter(isPresent),
   sort: (binary) => binary.id,
   fields: (t) => ({
     app: t.field({ type: AppRef, description: 'The app it is a version of.', resolve: (binary) => binary.appId }),
@@ -68,7 +68,7 @@ type IssuedUpload = BinaryUpload & { uploadUrl?: string };
 export const BinaryUploadRef = builder.loadableNode('BinaryUpload', {
   description: 'A one-time place to stream a large file: PUT the raw bytes to uploadUrl, then call addClientBinary.',
   id: { resolve: (upload: IssuedUpload) => upload.id, parse: parseRowId },
-  load: async (ids: number[], context) => context.domain.binaries.uploadsByIds(context.principal, ids).filter(isPresent),
+  load: async (ids: number[], context) => (await context.domain.binaries.uploadsByIds(context.principal, ids)).filter(isPresent),
   sort: (upload) => upload.id,
   fields: (t) => ({
     uploadUrl: t.string({
@@ -108,7 +108,7 @@ builder.objectField(AppRef, 'clientBinaries', (t) =>
         platform: t.arg({ type: ClientPlatformEnum, description: 'Only binaries of this platform.' }),
         orderBy: t.arg({ type: ClientBinaryOrder, description: 'Order of the list; defaults to PLATFORM_VERSION ascending.' }),
       },
-      resolve: (app, args, { domain }) => toConnection(domain.binaries.list(app.id, args)),
+      resolve: async (app, args, { domain }) => toConnection(await domain.binaries.list(app.id, args)),
     },
     { name: 'ClientBinaryConnection', description: 'A page of client binaries.' },
     { name: 'ClientBinaryEdge', description: 'A client binary in a page, with its cursor.' },
@@ -186,8 +186,8 @@ builder.mutationFields((t) => ({
     type: BinaryUploadPayload,
     description: 'Start a streamed upload of any size up to the configured maximum.',
     args: { input: t.arg({ type: CreateBinaryUploadInput, required: true, description: 'The file to come.' }) },
-    resolve: (_root, { input }, { domain, principal, origin }) => {
-      const result = domain.binaries.createUpload(principal, { ...input, appId: localId(input.appId, 'App') });
+    resolve: async (_root, { input }, { domain, principal, origin }) => {
+      const result = await domain.binaries.createUpload(principal, { ...input, appId: localId(input.appId, 'App') });
       if (!result.ok) return { userErrors: result.userErrors };
       return { upload: { ...result.value.upload, uploadUrl: `${origin}${uploadPath(result.value.token)}` }, userErrors: [] };
     },
@@ -203,8 +203,8 @@ builder.mutationFields((t) => ({
     type: ClientBinaryPayload,
     description: "Change a binary's description (MEMBER).",
     args: { input: t.arg({ type: UpdateClientBinaryInput, required: true, description: 'The changes.' }) },
-    resolve: (_root, { input }, { domain, principal }) =>
-      toPayload('binary', domain.binaries.update(principal, { ...input, id: localId(input.id, 'ClientBinary') })),
+    resolve: async (_root, { input }, { domain, principal }) =>
+      toPayload('binary', await domain.binaries.update(principal, { ...input, id: localId(input.id, 'ClientBinary') })),
   }),
   deleteClientBinary: t.field({
     type: DeletePayloadRef,

@@ -19,13 +19,13 @@ export const DirectorySourceEnum = builder.enumType('DirectorySource', {
 
 export const DirectoryUserRef = builder.loadableNodeRef('DirectoryUser', {
   id: { resolve: (user: DirectoryUser) => user.id, parse: parseRowId },
-  load: async (ids: number[], context) => context.domain.directory.usersByIds(context.principal, ids).filter(isPresent),
+  load: async (ids: number[], context) => (await context.domain.directory.usersByIds(context.principal, ids)).filter(isPresent),
   sort: (user) => user.id,
 });
 
 export const DirectoryGroupRef = builder.loadableNodeRef('DirectoryGroup', {
   id: { resolve: (group: DirectoryGroup) => group.id, parse: parseRowId },
-  load: async (ids: number[], context) => context.domain.directory.groupsByIds(context.principal, ids).filter(isPresent),
+  load: async (ids: number[], context) => (await context.domain.directory.groupsByIds(context.principal, ids)).filter(isPresent),
   sort: (group) => group.id,
 });
 
@@ -107,13 +107,13 @@ builder.objectFields(EnvironmentRef, (t) => {
       type: DirectoryUserRef,
       description: "The environment's directory users, by display name.",
       args: filters,
-      resolve: (environment, args, { domain }) => toConnection(domain.directory.users(environment.id, args)),
+      resolve: async (environment, args, { domain }) => toConnection(await domain.directory.users(environment.id, args)),
     }, { name: 'DirectoryUserConnection', description: 'A page of directory users.' }, { name: 'DirectoryUserEdge', description: 'A directory user in a page, with its cursor.' }),
     directoryGroups: t.connection({
       type: DirectoryGroupRef,
       description: "The environment's directory groups, by name (startsWith and search match the name).",
       args: filters,
-      resolve: (environment, args, { domain }) => toConnection(domain.directory.groups(environment.id, args)),
+      resolve: async (environment, args, { domain }) => toConnection(await domain.directory.groups(environment.id, args)),
     }, { name: 'DirectoryGroupConnection', description: 'A page of directory groups.' }, { name: 'DirectoryGroupEdge', description: 'A directory group in a page, with its cursor.' }),
   };
 });
@@ -193,10 +193,10 @@ builder.mutationFields((t) => ({
     type: DirectoryUserPayload,
     description: "Add a user to an environment's directory (ADMIN).",
     args: { input: t.arg({ type: CreateDirectoryUserInput, required: true, description: 'The new user.' }) },
-    resolve: (_root, { input }, { domain, principal }) =>
+    resolve: async (_root, { input }, { domain, principal }) =>
       toPayload(
         'user',
-        domain.directory.createUser(principal, {
+        await domain.directory.createUser(principal, {
           ...input,
           environmentId: localId(input.environmentId, 'Environment'),
           groupIds: localIds(input.groupIds, 'DirectoryGroup'),
@@ -207,10 +207,10 @@ builder.mutationFields((t) => ({
     type: DirectoryGroupPayload,
     description: "Add a group to an environment's directory (ADMIN).",
     args: { input: t.arg({ type: CreateDirectoryGroupInput, required: true, description: 'The new group.' }) },
-    resolve: (_root, { input }, { domain, principal }) =>
+    resolve: async (_root, { input }, { domain, principal }) =>
       toPayload(
         'group',
-        domain.directory.createGroup(principal, {
+        await domain.directory.createGroup(principal, {
           ...input,
           environmentId: localId(input.environmentId, 'Environment'),
           memberIds: localIds(input.memberIds, 'DirectoryUser'),
@@ -221,10 +221,10 @@ builder.mutationFields((t) => ({
     type: DirectoryUserPayload,
     description: 'Change a directory user (ADMIN).',
     args: { input: t.arg({ type: UpdateDirectoryUserInput, required: true, description: 'The changes.' }) },
-    resolve: (_root, { input }, { domain, principal }) =>
+    resolve: async (_root, { input }, { domain, principal }) =>
       toPayload(
         'user',
-        domain.directory.updateUser(principal, {
+        await domain.directory.updateUser(principal, {
           ...input,
           id: localId(input.id, 'DirectoryUser'),
           groupIds: localIds(input.groupIds, 'DirectoryGroup'),
@@ -235,10 +235,10 @@ builder.mutationFields((t) => ({
     type: DirectoryGroupPayload,
     description: 'Rename a directory group or replace its members (ADMIN).',
     args: { input: t.arg({ type: UpdateDirectoryGroupInput, required: true, description: 'The changes.' }) },
-    resolve: (_root, { input }, { domain, principal }) =>
+    resolve: async (_root, { input }, { domain, principal }) =>
       toPayload(
         'group',
-        domain.directory.updateGroup(principal, {
+        await domain.directory.updateGroup(principal, {
           ...input,
           id: localId(input.id, 'DirectoryGroup'),
           memberIds: localIds(input.memberIds, 'DirectoryUser'),

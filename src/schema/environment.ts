@@ -29,7 +29,7 @@ export type EnvironmentView = Environment & { statusAt?: EnvironmentStatus };
 export const EnvironmentRef = builder.loadableNode('Environment', {
   description: 'A runtime environment (dev, test, production…) that apps are published to.',
   id: { resolve: (environment: Environment) => environment.id, parse: parseRowId },
-  load: async (ids: number[], context) => context.domain.environments.byIds(context.principal, ids).filter(isPresent),
+  load: async (ids: number[], context) => (await context.domain.environments.byIds(context.principal, ids)).filter(isPresent),
   sort: (environment) => environment.id,
   fields: (t) => ({
     name: t.exposeString('name', {
@@ -107,7 +107,7 @@ builder.queryField('environments', (t) =>
   t.connection({
     type: EnvironmentRef,
     description: "The account's environments, by name.",
-    resolve: (_root, args, { domain, principal }) => toConnection(domain.environments.list(principal, args)),
+    resolve: async (_root, args, { domain, principal }) => toConnection(await domain.environments.list(principal, args)),
   }, { name: 'EnvironmentConnection', description: 'A page of environments.' }, { name: 'EnvironmentEdge', description: 'An environment in a page, with its cursor.' }),
 );
 
@@ -171,22 +171,22 @@ builder.mutationFields((t) => ({
     type: EnvironmentPayload,
     description: 'Create an environment (ADMIN).',
     args: { input: t.arg({ type: CreateEnvironmentInput, required: true, description: 'The new environment.' }) },
-    resolve: (_root, { input }, { domain, principal }) =>
-      toPayload('environment', domain.environments.create(principal, input)),
+    resolve: async (_root, { input }, { domain, principal }) =>
+      toPayload('environment', await domain.environments.create(principal, input)),
   }),
   updateEnvironment: t.field({
     type: EnvironmentPayload,
     description: "Change an environment's settings (ADMIN).",
     args: { input: t.arg({ type: UpdateEnvironmentInput, required: true, description: 'The changes.' }) },
-    resolve: (_root, { input }, { domain, principal }) =>
-      toPayload('environment', domain.environments.update(principal, { ...input, id: localId(input.id, 'Environment') })),
+    resolve: async (_root, { input }, { domain, principal }) =>
+      toPayload('environment', await domain.environments.update(principal, { ...input, id: localId(input.id, 'Environment') })),
   }),
   deleteEnvironment: t.field({
     type: DeletePayloadRef,
     description: 'Delete an environment with its directory and Management data (ADMIN); refused while a publish runs there.',
     args: { input: t.arg({ type: DeleteEnvironmentInput, required: true, description: 'The environment to delete.' }) },
-    resolve: (_root, { input }, { domain, principal }) => {
-      const result = domain.environments.delete(principal, localId(input.id, 'Environment'));
+    resolve: async (_root, { input }, { domain, principal }) => {
+      const result = await domain.environments.delete(principal, localId(input.id, 'Environment'));
       return result.ok ? { deletedId: input.id, userErrors: [] } : { userErrors: result.userErrors };
     },
   }),

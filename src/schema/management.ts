@@ -122,6 +122,6 @@ builder.objectFields(EnvironmentRef, (t) => ({
   }),
   signingPublicKey: t.string({
     description: "PEM (SPKI) Ed25519 public key that verifies every signature of this environment's Management artifacts.",
-    resolve: (environment, _args, { domain }) => domain.signing.publicKey(environment.id),
+    resolve: async (environment, _args, { domain }) => domain.signing.publicKey(environment.id),
   }),
 }));

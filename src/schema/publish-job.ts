@@ -160,7 +160,7 @@ const stagesOf = (job: PublishJobView, loaders: Loaders): PublishStage[] | Promi
 export const PublishJobRef = builder.loadableNode('PublishJob', {
   description: 'One publish or unpublish of an app in an environment, run stage by stage (R21-R25).',
   id: { resolve: (job: PublishJobView) => job.id, parse: parseRowId },
-  load: async (ids: number[], context) => context.domain.jobs.byIds(context.principal, ids).filter(isPresent),
+  load: async (ids: number[], context) => (await context.domain.jobs.byIds(context.principal, ids)).filter(isPresent),
   sort: (job) => job.id,
   fields: (t) => ({
     trackingId: t.string({
@@ -236,9 +236,9 @@ builder.queryField('publishJobs', (t) =>
         }),
         orderBy: t.arg({ type: PublishJobOrder, description: 'Order of the list; defaults to CREATED_AT descending.' }),
       },
-      resolve: (_root, args, { domain, principal }) =>
+      resolve: async (_root, args, { domain, principal }) =>
         toConnection(
-          domain.publish.list(principal, {
+          await domain.publish.list(principal, {
             first: args.first,
             after: args.after,
             last: args.last,

@@ -74,13 +74,15 @@ const AppEnvironmentStatusRef = builder.objectRef<AppEnvironmentStatus>('AppEnvi
       description: "The app's key, secret and configuration URL there (R54); null until its first services publish to the environment.",
       load: async (keys: string[], { domain, origin }) => {
         const pairs = keys.map((key) => ({ appId: Number(key.split(':')[0]), environmentId: Number(key.split(':')[1]) }));
-        const apps = domain.apps.byIdsUnscoped(pairs.map((pair) => pair.appId));
+        const apps = await domain.apps.byIdsUnscoped(pairs.map((pair) => pair.appId));
         const links = new PublicLinks(origin);
-        return domain.credentials.of(pairs).map((credentials, index) => {
-          const environment = credentials && domain.environments.byIdUnscoped(credentials.environmentId);
-          const app = apps[index];
-          return credentials && environment && app ? { credentials, configUrl: links.appConfig(environment, app.name) } : null;
-        });
+        return Promise.all(
+          (await domain.credentials.of(pairs)).map(async (credentials, index) => {
+            const environment = credentials && (await domain.environments.byIdUnscoped(credentials.environmentId));
+            const app = apps[index];
+            return credentials && environment && app ? { credentials, configUrl: links.appConfig(environment, app.name) } : null;
+          }),
+        );
       },
       resolve: (row) => `${row.appId}:${row.environment.id}`,
     }),
@@ -92,12 +94,12 @@ const AppEnvironmentStatusRef = builder.objectRef<AppEnvironmentStatus>('AppEnvi
  * once here (two statements, the stages mostly kept already), so that those fields answer without
  * a promise and a loader call per row.
  */
-function withReadAhead(domain: Domain, rows: AppEnvironmentStatus[][]): AppEnvironmentStatus[][] {
+async function withReadAhead(domain: Domain, rows: AppEnvironmentStatus[][]): Promise<AppEnvironmentStatus[][]> {
   const environmentIds = [...new Set(rows.flat().map((row) => row.environment.id))];
-  const statuses = new Map(domain.environments.statuses(environmentIds).map((status, i) => [environmentIds[i], status]));
+  const statuses = new Map((await domain.environments.statuses(environmentIds)).map((status, i) => [environmentIds[i], status]));
   const environments = new Map<number, EnvironmentView>(rows.flat().map((row) => [row.environment.id, { ...row.environment, statusAt: statuses.get(row.environment.id) }]));
   const jobs = rows.flat().flatMap((row) => [row.latestNativeJob, row.latestServicesJob]).filter((job) => job !== null);
-  const stages = new Map(domain.jobs.stagesOf(jobs.map((job) => job.id)).map((list, i) => [jobs[i]?.id, list]));
+  const stages = new Map((await domain.jobs.stagesOf(jobs.map((job) => job.id))).map((list, i) => [jobs[i]?.id, list]));
   const withStages = (job: PublishJob | null): PublishJobView | null => (job ? { ...job, stagesAt: stages.get(job.id) ?? [] } : null);
   return rows.map((appRows) =>
     appRows.map((row) => ({

@@ -15,7 +15,7 @@ const StoreInvitationStateEnum = builder.enumType('StoreInvitationState', {
 const StoreInvitationRef = builder.loadableNode('StoreInvitation', {
   description: "A directory user's personal Enterprise Store link (R55). The link itself is shown once, when it is made.",
   id: { resolve: (invitation: StoreInvitation) => invitation.id, parse: parseRowId },
-  load: async (ids: number[], context) => context.domain.storeInvitations.byIds(context.principal, ids).filter(isPresent),
+  load: async (ids: number[], context) => (await context.domain.storeInvitations.byIds(context.principal, ids)).filter(isPresent),
   sort: (invitation) => invitation.id,
   fields: (t) => ({
     user: t.field({ type: DirectoryUserRef, description: 'Whose link it is.', resolve: (invitation) => invitation.directoryUserId }),
@@ -43,8 +43,8 @@ builder.objectField(StoreNotificationRef, 'storeUrl', (t) =>
   t.string({
     nullable: true,
     description: "The user's personal store link, when they had a live one as the notification was made (R55).",
-    resolve: (notification, _args, { domain, origin }) => {
-      const environment = domain.environments.byIdUnscoped(notification.environmentId);
+    resolve: async (notification, _args, { domain, origin }) => {
+      const environment = await domain.environments.byIdUnscoped(notification.environmentId);
       return notification.storePath && environment ? new PublicLinks(origin).onRuntime(environment, notification.storePath) : null;
     },
   }),

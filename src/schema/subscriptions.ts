@@ -49,9 +49,9 @@ builder.subscriptionType({
       type: PublishJobRef,
       description: 'The job as it stands now, then again on every stage or state change; completes after a final state.',
       args: { jobId: t.arg.id({ required: true, description: 'The PublishJob to follow.' }) },
-      subscribe: (_root, { jobId }, { domain, realtime, principal, dropConnection }) => {
+      subscribe: async (_root, { jobId }, { domain, realtime, principal, dropConnection }) => {
         const id = localId(String(jobId), 'PublishJob');
-        const [job] = id === null ? [null] : domain.jobs.byIds(principal, [id]);
+        const [job] = id === null ? [null] : await domain.jobs.byIds(principal, [id]);
         // Another account's job reads exactly like one that does not exist (R6).
         if (!job) throw new GraphQLError('No publish job with that id', { extensions: { code: 'NOT_FOUND' } });
         return realtime.jobStream(principal.accountId, job.id, dropConnection);

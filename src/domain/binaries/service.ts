@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { and, eq, inArray, notExists, sql, type SQL } from 'drizzle-orm';
-import { SqliteError } from 'better-sqlite3';
-import { countRows, type Db } from '../../db/client.js';
+import { countRows, isUniqueViolation, oneRow, type Db } from '../../db/client.js';
 import { apps, binaryUploads, blobs, clientBinaries } from '../../db/schema.js';
 import { denial } from '../policy.js';
 import { chooseOrder, keysetPage, tableSource, type KeysetOrder, type OrderBy, type Page, type PageArgs } from '../pagination.js';
@@ -108,8 +107,6 @@ function checkExtension(platform: ClientPlatform, fileName: string, field: strin
   return mismatch(platform, kind, field, 'The file name says it is');
 }
 
-const isUniqueViolation = (error: unknown) => error instanceof SqliteError && error.code === 'SQLITE_CONSTRAINT_UNIQUE';
-
 export class BinaryService {
   /** Bytes received so far by PUTs under way, by upload id; they are written to the row at the end. */
   private readonly receiving = new Map<number, number>();
@@ -128,21 +125,19 @@ export class BinaryService {
     this.servedBy = check;
   }
 
-  byIds(principal: Principal, ids: readonly number[]): (ClientBinary | null)[] {
-    const rows = this.db
+  async byIds(principal: Principal, ids: readonly number[]): Promise<(ClientBinary | null)[]> {
+    const rows = (await this.db
       .select()
       .from(clientBinaries)
-      .where(and(eq(clientBinaries.accountId, principal.accountId), inArray(clientBinaries.id, [...ids])))
-      .all();
+      .where(and(eq(clientBinaries.accountId, principal.accountId), inArray(clientBinaries.id, [...ids]))));
     return inIdOrder(ids, rows);
   }
 
-  uploadsByIds(principal: Principal, ids: readonly number[]): (BinaryUpload | null)[] {
-    const rows = this.db
+  async uploadsByIds(principal: Principal, ids: readonly number[]): Promise<(BinaryUpload | null)[]> {
+    const rows = (await this.db
       .select()
       .from(binaryUploads)
-      .where(and(eq(binaryUploads.accountId, principal.accountId), inArray(binaryUploads.id, [...ids])))
-      .all();
+      .where(and(eq(binaryUploads.accountId, principal.accountId), inArray(binaryUploads.id, [...ids]))));
     return inIdOrder(ids, rows);
   }
 
@@ -152,7 +147,7 @@ export class BinaryService {
   }
 
   /** An app's binaries: by platform, newest version first (R16). */
-  list(appId: number, args: PageArgs & { platform?: ClientPlatform | null; orderBy?: OrderBy<ClientBinaryOrderField> | null }): Page<ClientBinary> {
+  async list(appId: number, args: PageArgs & { platform?: ClientPlatform | null; orderBy?: OrderBy<ClientBinaryOrderField> | null }): Promise<Page<ClientBinary>> {
     const conditions: (SQL | undefined)[] = [eq(clientBinaries.appId, appId)];
     if (args.platform) conditions.push(eq(clientBinaries.platform, args.platform));
     return keysetPage(
@@ -174,7 +169,7 @@ export class BinaryService {
   ): Promise<Result<ClientBinary>> {
     const forbidden = denial(principal, 'manageBinaries');
     if (forbidden) return fail(forbidden);
-    const early = this.checkNewBinary(principal, input, input.file.name, ['input', 'file']);
+    const early = await this.checkNewBinary(principal, input, input.file.name, ['input', 'file']);
     if (!early.ok) return early;
     let temp: StoredTemp;
     try {
@@ -187,13 +182,13 @@ export class BinaryService {
     return this.register(principal, input, early.value, input.file.name, temp, null);
   }
 
-  createUpload(
+  async createUpload(
     principal: Principal,
     input: { appId: number | null; platform: ClientPlatform; fileName: string; sizeBytes: number },
-  ): Result<{ upload: BinaryUpload; token: string }> {
+  ): Promise<Result<{ upload: BinaryUpload; token: string }>> {
     const forbidden = denial(principal, 'manageBinaries');
     if (forbidden) return fail(forbidden);
-    const app = this.appOf(principal, input.appId);
+    const app = await this.appOf(principal, input.appId);
     if (!app) return fail(notFound('app', ['input', 'appId']));
     const problems = [
       checkFileName(input.fileName, ['input', 'fileName']),
@@ -204,40 +199,48 @@ export class BinaryService {
     else if (input.sizeBytes > this.limits.maxUploadBytes)
       problems.push(userError('LIMIT_EXCEEDED', `Uploads are at most ${this.limits.maxUploadBytes} bytes`, ['input', 'sizeBytes']));
     if (problems.length > 0) return fail(...problems);
-    const outstanding = this.outstandingUploadBytes(principal.accountId);
-    if (outstanding + input.sizeBytes > this.limits.uploadQuotaBytes)
-      return fail(
-        userError(
-          'LIMIT_EXCEEDED',
-          `The account's uploads in progress already declare ${outstanding} of ${this.limits.uploadQuotaBytes} bytes; complete or let some expire first`,
-          ['input', 'sizeBytes'],
-        ),
-      );
     const token = randomBytes(32).toString('base64url');
-    const upload = this.db
-      .insert(binaryUploads)
-      .values({
-        accountId: principal.accountId,
-        appId: app.id,
-        platform: input.platform,
-        fileName: input.fileName,
-        sizeBytes: input.sizeBytes,
-        tokenSha256: sha256Hex(token),
-        expiresAt: new Date(Date.now() + UPLOAD_TTL_MS),
-        createdBy: principal.userId,
-      })
-      .returning()
-      .get();
+    // R69: the quota is read and the upload written in one transaction, so two uploads started
+    // at once cannot both fit in what is left for one.
+    const created = await this.db.transaction(async (tx): Promise<Result<BinaryUpload>> => {
+      const outstanding = await this.outstandingUploadBytes(principal.accountId);
+      if (outstanding + input.sizeBytes > this.limits.uploadQuotaBytes)
+        return fail(
+          userError(
+            'LIMIT_EXCEEDED',
+            `The account's uploads in progress already declare ${outstanding} of ${this.limits.uploadQuotaBytes} bytes; complete or let some expire first`,
+            ['input', 'sizeBytes'],
+          ),
+        );
+      const upload = oneRow(
+        await tx
+          .insert(binaryUploads)
+          .values({
+            accountId: principal.accountId,
+            appId: app.id,
+            platform: input.platform,
+            fileName: input.fileName,
+            sizeBytes: input.sizeBytes,
+            tokenSha256: sha256Hex(token),
+            expiresAt: new Date(Date.now() + UPLOAD_TTL_MS),
+            createdBy: principal.userId,
+          })
+          .returning(),
+      );
+      return ok(upload);
+    });
+    if (!created.ok) return created;
+    const upload = created.value;
     return ok({ upload, token });
   }
 
   /** R69: bytes declared by the account's uploads that are neither completed nor expired. */
-  private outstandingUploadBytes(accountId: number, now = new Date()): number {
-    const row = this.db
-      .select({ bytes: sql<number>`coalesce(sum(${binaryUploads.sizeBytes}), 0)` })
+  private async outstandingUploadBytes(accountId: number, now = new Date()): Promise<number> {
+    const row = (await this.db
+      .select({ bytes: sql<number>`coalesce(sum(${binaryUploads.sizeBytes}), 0)`.mapWith(Number) })
       .from(binaryUploads)
       .where(and(eq(binaryUploads.accountId, accountId), sql`${binaryUploads.completedAt} is null`, sql`${binaryUploads.expiresAt} > ${now.getTime()}`))
-      .get();
+      .limit(1))[0];
     return row?.bytes ?? 0;
   }
 
@@ -246,7 +249,7 @@ export class BinaryService {
    * the server's maximum, and keeps the file only when every declared byte arrived.
    */
   async receiveUpload(principal: Principal, token: string, body: Readable, contentLength: number | null): Promise<UploadReceipt> {
-    const upload = this.db.select().from(binaryUploads).where(eq(binaryUploads.tokenSha256, sha256Hex(token))).get();
+    const upload = (await this.db.select().from(binaryUploads).where(eq(binaryUploads.tokenSha256, sha256Hex(token))).limit(1))[0];
     // R71: another account's upload is one that does not exist; a role that may not upload is refused.
     if (!upload || upload.accountId !== principal.accountId) return { status: 404, message: 'No upload at this URL' };
     // The URL is a secret, but one a VIEWER got hold of still uploads nothing.
@@ -273,12 +276,11 @@ export class BinaryService {
       return { status: 400, message: `Received ${temp.sizeBytes} of the ${upload.sizeBytes} declared bytes` };
     }
     this.store.commit(temp);
-    this.db.transaction((tx) => {
-      tx.insert(blobs).values({ sha256: temp.sha256, sizeBytes: temp.sizeBytes }).onConflictDoNothing().run();
-      tx.update(binaryUploads)
+    await this.db.transaction(async (tx) => {
+      await tx.insert(blobs).values({ sha256: temp.sha256, sizeBytes: temp.sizeBytes }).onConflictDoNothing();
+      await tx.update(binaryUploads)
         .set({ sha256: temp.sha256, receivedBytes: temp.sizeBytes, completedAt: new Date() })
-        .where(eq(binaryUploads.id, upload.id))
-        .run();
+        .where(eq(binaryUploads.id, upload.id));
     });
     return { status: 201, sha256: temp.sha256, sizeBytes: temp.sizeBytes };
   }
@@ -290,7 +292,7 @@ export class BinaryService {
   ): Promise<Result<ClientBinary>> {
     const forbidden = denial(principal, 'manageBinaries');
     if (forbidden) return fail(forbidden);
-    const [upload] = input.uploadId === null ? [null] : this.uploadsByIds(principal, [input.uploadId]);
+    const [upload] = input.uploadId === null ? [null] : await this.uploadsByIds(principal, [input.uploadId]);
     if (!upload) return fail(notFound('upload', ['input', 'uploadId']));
     if (upload.usedAt) return fail(userError('INVALID_INPUT', 'This upload has already been added as a binary', ['input', 'uploadId']));
     if (!upload.completedAt || !upload.sha256) {
@@ -299,28 +301,28 @@ export class BinaryService {
       return fail(userError('UPLOAD_INCOMPLETE', 'The file has not been uploaded completely yet', ['input', 'uploadId']));
     }
     const newBinary: NewBinary = { appId: upload.appId, platform: upload.platform, version: input.version ?? null, description: input.description ?? null };
-    const early = this.checkNewBinary(principal, newBinary, upload.fileName, ['input', 'uploadId']);
+    const early = await this.checkNewBinary(principal, newBinary, upload.fileName, ['input', 'uploadId']);
     if (!early.ok) return early;
     const stored: StoredTemp = { path: this.store.pathOf(upload.sha256), sha256: upload.sha256, sizeBytes: upload.sizeBytes };
     return this.register(principal, newBinary, early.value, upload.fileName, stored, upload.id);
   }
 
-  update(principal: Principal, input: { id: number | null; description?: string | null }): Result<ClientBinary> {
+  async update(principal: Principal, input: { id: number | null; description?: string | null }): Promise<Result<ClientBinary>> {
     const forbidden = denial(principal, 'manageBinaries');
     if (forbidden) return fail(forbidden);
-    const [binary] = input.id === null ? [null] : this.byIds(principal, [input.id]);
+    const [binary] = input.id === null ? [null] : await this.byIds(principal, [input.id]);
     if (!binary) return fail(notFound('client binary', ['input', 'id']));
     const problem = checkDescription(input.description, ['input', 'description']);
     if (problem) return fail(problem);
     if (input.description === undefined) return ok(binary);
-    return ok(this.db.update(clientBinaries).set({ description: input.description }).where(eq(clientBinaries.id, binary.id)).returning().get());
+    return ok(oneRow(await this.db.update(clientBinaries).set({ description: input.description }).where(eq(clientBinaries.id, binary.id)).returning()));
   }
 
   /** R20: refused while a Management runtime serves the binary. */
   async delete(principal: Principal, id: number | null): Promise<Result<number>> {
     const forbidden = denial(principal, 'manageBinaries');
     if (forbidden) return fail(forbidden);
-    const [binary] = id === null ? [null] : this.byIds(principal, [id]);
+    const [binary] = id === null ? [null] : await this.byIds(principal, [id]);
     if (!binary) return fail(notFound('client binary', ['input', 'id']));
     const servedIn = await this.servedBy(principal, binary.id);
     if (servedIn.length > 0)
@@ -331,8 +333,8 @@ export class BinaryService {
           ['input', 'id'],
         ),
       );
-    const unreferenced = this.db.transaction((tx) => {
-      tx.delete(clientBinaries).where(eq(clientBinaries.id, binary.id)).run();
+    const unreferenced = await this.db.transaction(async (tx) => {
+      await tx.delete(clientBinaries).where(eq(clientBinaries.id, binary.id));
       return releaseBlob(tx, binary.sha256);
     });
     if (unreferenced) this.store.remove(binary.sha256);
@@ -340,17 +342,17 @@ export class BinaryService {
   }
 
   /** Drops uploads whose URL expired without being used, and their files when nothing else holds them. */
-  sweepExpiredUploads(now = new Date()): number {
-    const expired = this.db
+  async sweepExpiredUploads(now = new Date()): Promise<number> {
+    const expired = (await this.db
       .select()
       .from(binaryUploads)
       .where(and(sql`${binaryUploads.usedAt} is null`, sql`${binaryUploads.expiresAt} <= ${now.getTime()}`))
-      .all()
+      )
       .filter((upload) => !this.receiving.has(upload.id));
     for (const upload of expired) {
-      const unreferenced = this.db.transaction((tx) => {
-        tx.delete(binaryUploads).where(eq(binaryUploads.id, upload.id)).run();
-        return upload.sha256 ? releaseBlob(tx, upload.sha256) : false;
+      const unreferenced = await this.db.transaction(async (tx) => {
+        await tx.delete(binaryUploads).where(eq(binaryUploads.id, upload.id));
+        return upload.sha256 ? await releaseBlob(tx, upload.sha256) : false;
       });
       if (unreferenced && upload.sha256) this.store.remove(upload.sha256);
     }
@@ -358,8 +360,8 @@ export class BinaryService {
   }
 
   /** Removes blobs nothing refers to any more, such as the wrapped artifacts of a rolled-back job. */
-  sweepOrphanBlobs(): number {
-    const orphans = this.db
+  async sweepOrphanBlobs(): Promise<number> {
+    const orphans = (await this.db
       .select({ sha256: blobs.sha256 })
       .from(blobs)
       .where(
@@ -367,28 +369,27 @@ export class BinaryService {
           notExists(this.db.select({ id: clientBinaries.id }).from(clientBinaries).where(eq(clientBinaries.sha256, blobs.sha256))),
           notExists(this.db.select({ id: binaryUploads.id }).from(binaryUploads).where(eq(binaryUploads.sha256, blobs.sha256))),
         ),
-      )
-      .all();
+      ));
     for (const { sha256 } of orphans) {
-      if (this.db.transaction((tx) => releaseBlob(tx, sha256))) this.store.remove(sha256);
+      if (await this.db.transaction((tx) => releaseBlob(tx, sha256))) this.store.remove(sha256);
     }
     // Files without a row: removals the grace period put off, or a crash between commit and row.
     if (this.store.walkDue()) this.store.sweepUnrecorded(new Set(this.db.select({ sha256: blobs.sha256 }).from(blobs).all().map((row) => row.sha256)));
     return orphans.length;
   }
 
-  private appOf(principal: Principal, appId: number | null) {
+  private async appOf(principal: Principal, appId: number | null) {
     if (appId === null) return undefined;
-    return this.db
+    return (await this.db
       .select({ id: apps.id })
       .from(apps)
       .where(and(eq(apps.accountId, principal.accountId), eq(apps.id, appId)))
-      .get();
+      .limit(1))[0];
   }
 
   /** Checks what can be checked before reading the file; answers the app id. */
-  private checkNewBinary(principal: Principal, input: NewBinary, fileName: string, fileField: string[]): Result<number> {
-    const app = this.appOf(principal, input.appId);
+  private async checkNewBinary(principal: Principal, input: NewBinary, fileName: string, fileField: string[]): Promise<Result<number>> {
+    const app = await this.appOf(principal, input.appId);
     if (!app) return fail(notFound('app', ['input', 'appId']));
     const problems = [
       checkDescription(input.description, ['input', 'description']),
@@ -451,11 +452,11 @@ export class BinaryService {
     if (isTemp) this.store.commit(stored);
     let binary: ClientBinary;
     try {
-      binary = this.db.transaction((tx) => {
-        if (input.platform === 'WEB' && countRows(tx, clientBinaries, and(eq(clientBinaries.appId, appId), eq(clientBinaries.platform, 'WEB'))) >= MAX_WEB_BINARIES)
+      binary = await this.db.transaction(async (tx) => {
+        if (input.platform === 'WEB' && (await countRows(tx, clientBinaries, and(eq(clientBinaries.appId, appId), eq(clientBinaries.platform, 'WEB')))) >= MAX_WEB_BINARIES)
           throw new LimitReached();
-        tx.insert(blobs).values({ sha256: stored.sha256, sizeBytes: stored.sizeBytes }).onConflictDoNothing().run();
-        const created = tx
+        await tx.insert(blobs).values({ sha256: stored.sha256, sizeBytes: stored.sizeBytes }).onConflictDoNothing();
+        const created = oneRow(await tx
           .insert(clientBinaries)
           .values({
             accountId: principal.accountId,
@@ -471,15 +472,14 @@ export class BinaryService {
             bundleId: identity.bundleId?.slice(0, MAX_NAME_LENGTH) ?? null,
             uploadedBy: principal.userId,
           })
-          .returning()
-          .get();
+          .returning());
         if (uploadId !== null)
-          tx.update(binaryUploads).set({ usedAt: new Date(), clientBinaryId: created.id }).where(eq(binaryUploads.id, uploadId)).run();
+          await tx.update(binaryUploads).set({ usedAt: new Date(), clientBinaryId: created.id }).where(eq(binaryUploads.id, uploadId));
         return created;
       });
     } catch (error) {
-      if (!(error instanceof LimitReached) && !isUniqueViolation(error)) throw error;
-      if (isTemp && this.db.transaction((tx) => releaseBlob(tx, stored.sha256))) this.store.remove(stored.sha256);
+      if (!(error instanceof LimitReached) && !isUniqueViolation(error, 'client_binaries_app_platform_version_unique')) throw error;
+      if (isTemp && await this.db.transaction((tx) => releaseBlob(tx, stored.sha256))) this.store.remove(stored.sha256);
       if (error instanceof LimitReached)
         return fail(userError('LIMIT_EXCEEDED', `An app keeps at most ${MAX_WEB_BINARIES} web client binaries; delete one first`, ['input', 'platform']));
       return fail(duplicate);

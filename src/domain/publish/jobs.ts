@@ -1,7 +1,6 @@
 import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
-import { SqliteError } from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
-import type { Db } from '../../db/client.js';
+import { isUniqueViolation, oneRow, type Db } from '../../db/client.js';
 import { jobStates, publishJobs, publishStages, type publishActions, type publishKinds } from '../../db/schema.js';
 import { chooseOrder, keysetPage, tableSource, type KeysetOrder, type OrderBy, type Page, type PageArgs } from '../pagination.js';
 import type { Principal } from '../principal.js';
@@ -94,65 +93,27 @@ const defaultJobOrder: KeysetOrder<PublishJob> = { ...jobOrders.CREATED_AT, dire
 
 /** Persistence of publish jobs and their stages; the runner decides what happens when. */
 export class JobStore {
-  /**
-   * The statements every change of a running job reads or writes (R22: each change is persisted,
-   * then announced with the job as it stands), built and prepared once rather than per call.
-   */
-  private readonly jobById;
-  private readonly stagesOfJob;
-  private readonly bumpRevision;
-  /** Dashboard reads, one statement text whatever the number of ids (a JSON array parameter). */
-  private readonly stagesOfJobs;
-  private readonly newestJobIds;
-  private readonly jobsByIds;
   /** Final jobs, which never change again, by id; bounded, least recently used out first. */
   private readonly finalJobs = new LRUCache<number, PublishJob>({ max: 20_000 });
   /** Stage lists that can no longer change, by job id; bounded, least recently used out first. */
   private readonly finishedStages = new LRUCache<number, PublishStage[]>({ max: 20_000 });
 
-  constructor(private readonly db: Db) {
-    this.jobById = db.select().from(publishJobs).where(eq(publishJobs.id, sql.placeholder('id'))).prepare();
-    this.stagesOfJob = db.select().from(publishStages).where(eq(publishStages.jobId, sql.placeholder('id'))).orderBy(asc(publishStages.position)).prepare();
-    this.bumpRevision = db
-      .update(publishJobs)
-      .set({ revision: sql`${publishJobs.revision} + 1` })
-      .where(eq(publishJobs.id, sql.placeholder('id')))
-      .prepare();
-    this.stagesOfJobs = db
-      .select()
-      .from(publishStages)
-      .where(sql`${publishStages.jobId} in (select value from json_each(${sql.placeholder('ids')}))`)
-      .orderBy(asc(publishStages.jobId), asc(publishStages.position))
-      .prepare();
-    // The newest job of each app, environment and kind: a search of publish_jobs_app_env_kind_idx
-    // per app, covering (EXPLAIN QUERY PLAN).
-    this.newestJobIds = db
-      .select({ id: sql<number>`max(${publishJobs.id})` })
-      .from(publishJobs)
-      .where(sql`${publishJobs.appId} in (select value from json_each(${sql.placeholder('appIds')}))`)
-      .groupBy(publishJobs.appId, publishJobs.environmentId, publishJobs.kind)
-      .prepare();
-    this.jobsByIds = db
-      .select()
-      .from(publishJobs)
-      .where(sql`${publishJobs.id} in (select value from json_each(${sql.placeholder('ids')}))`)
-      .prepare();
-  }
+  constructor(private readonly db: Db) {}
 
   /**
    * Creates a QUEUED job with every stage PENDING (R21), or answers null when the environment
    * already has an active job: the partial unique index decides, not a check beforehand (R10).
    */
-  create(principal: Principal, job: NewJob): PublishJob | null {
+  async create(principal: Principal, job: NewJob): Promise<PublishJob | null> {
     try {
-      return this.db.transaction((tx) => {
+      return await this.db.transaction(async (tx) => {
         const next =
-          (tx
-            .select({ last: sql<number>`max(${publishJobs.trackingNumber})` })
+          ((await tx
+            .select({ last: sql<number>`max(${publishJobs.trackingNumber})`.mapWith(Number) })
             .from(publishJobs)
             .where(eq(publishJobs.accountId, principal.accountId))
-            .get()?.last ?? 0) + 1;
-        const created = tx
+            .limit(1))[0]?.last ?? 0) + 1;
+        const created = oneRow(await tx
           .insert(publishJobs)
           .values({
             accountId: principal.accountId,
@@ -167,30 +128,28 @@ export class JobStore {
             request: JSON.stringify(job.request),
             warnings: JSON.stringify(job.warnings),
           })
-          .returning()
-          .get();
-        tx.insert(publishStages)
-          .values(job.stages.map((stage, position) => ({ jobId: created.id, position, key: stage.key, title: stage.title, state: 'PENDING' as const })))
-          .run();
+          .returning());
+        await tx
+          .insert(publishStages)
+          .values(job.stages.map((stage, position) => ({ jobId: created.id, position, key: stage.key, title: stage.title, state: 'PENDING' as const })));
         return created;
       });
     } catch (error) {
-      if (error instanceof SqliteError && error.code === 'SQLITE_CONSTRAINT_UNIQUE' && error.message.includes('publish_jobs.environment_id'))
-        return null;
+      if (isUniqueViolation(error, 'publish_jobs_one_active_per_environment')) return null;
       throw error;
     }
   }
 
-  get(jobId: number): PublishJob | undefined {
-    return this.jobById.get({ id: jobId });
+  async get(jobId: number): Promise<PublishJob | undefined> {
+    const [job] = await this.db.select().from(publishJobs).where(eq(publishJobs.id, jobId));
+    return job;
   }
 
-  byIds(principal: Principal, ids: readonly number[]): (PublishJob | null)[] {
-    const rows = this.db
+  async byIds(principal: Principal, ids: readonly number[]): Promise<(PublishJob | null)[]> {
+    const rows = (await this.db
       .select()
       .from(publishJobs)
-      .where(and(eq(publishJobs.accountId, principal.accountId), inArray(publishJobs.id, [...ids])))
-      .all();
+      .where(and(eq(publishJobs.accountId, principal.accountId), inArray(publishJobs.id, [...ids]))));
     return inIdOrder(ids, rows);
   }
 
@@ -199,9 +158,20 @@ export class JobStore {
    * has finished never change again (only RUNNING and PENDING stages are ever written), so they
    * are kept: a dashboard of finished jobs reads no stage rows at all.
    */
-  stagesOf(jobIds: readonly number[]): PublishStage[][] {
+  async stagesOf(jobIds: readonly number[]): Promise<PublishStage[][]> {
     const missing = jobIds.filter((id) => !this.finishedStages.has(id));
-    const read = missing.length === 0 ? [] : listsByKey(missing, this.stagesOfJobs.all({ ids: JSON.stringify(missing) }), (row) => row.jobId);
+    const read =
+      missing.length === 0
+        ? []
+        : listsByKey(
+            missing,
+            await this.db
+              .select()
+              .from(publishStages)
+              .where(inArray(publishStages.jobId, missing))
+              .orderBy(asc(publishStages.jobId), asc(publishStages.position)),
+            (row) => row.jobId,
+          );
     const fresh = new Map(missing.map((id, i) => [id, read[i] ?? []]));
     for (const [id, stages] of fresh) {
       if (stages.length > 0 && stages.every((stage) => FINISHED_STAGE_STATES.has(stage.state))) this.finishedStages.set(id, stages);
@@ -210,7 +180,7 @@ export class JobStore {
   }
 
   /** Newest first, narrowed by app, environment and states. */
-  list(principal: Principal, filter: JobFilter): Page<PublishJob> {
+  async list(principal: Principal, filter: JobFilter): Promise<Page<PublishJob>> {
     const conditions: (SQL | undefined)[] = [eq(publishJobs.accountId, principal.accountId)];
     if (filter.appId !== undefined) conditions.push(filter.appId === null ? sql`false` : eq(publishJobs.appId, filter.appId));
     if (filter.environmentId !== undefined)
@@ -226,12 +196,11 @@ export class JobStore {
   }
 
   /** The active job of each environment, or null, in one statement. */
-  activeByEnvironment(environmentIds: readonly number[]): (PublishJob | null)[] {
-    const rows = this.db
+  async activeByEnvironment(environmentIds: readonly number[]): Promise<(PublishJob | null)[]> {
+    const rows = (await this.db
       .select()
       .from(publishJobs)
-      .where(and(inArray(publishJobs.environmentId, [...environmentIds]), inArray(publishJobs.state, ACTIVE_STATES)))
-      .all();
+      .where(and(inArray(publishJobs.environmentId, [...environmentIds]), inArray(publishJobs.state, ACTIVE_STATES))));
     const byEnvironment = new Map(rows.map((row) => [row.environmentId, row]));
     return environmentIds.map((id) => byEnvironment.get(id) ?? null);
   }
@@ -240,10 +209,19 @@ export class JobStore {
    * The newest job of each (app, environment) pair, of each kind: their ids in one statement, then
    * the rows not already kept. A final job never changes again, so it is kept once read.
    */
-  latestOfKinds(pairs: readonly { appId: number; environmentId: number }[]): Record<PublishKind, (PublishJob | null)[]> {
-    const ids = pairs.length === 0 ? [] : this.newestJobIds.all({ appIds: JSON.stringify([...new Set(pairs.map((pair) => pair.appId))]) }).map((row) => row.id);
+  async latestOfKinds(pairs: readonly { appId: number; environmentId: number }[]): Promise<Record<PublishKind, (PublishJob | null)[]>> {
+    // A search of publish_jobs_app_env_kind_idx per app, covering (EXPLAIN QUERY PLAN).
+    const newest =
+      pairs.length === 0
+        ? []
+        : await this.db
+            .select({ id: sql<number>`max(${publishJobs.id})`.mapWith(Number) })
+            .from(publishJobs)
+            .where(inArray(publishJobs.appId, [...new Set(pairs.map((pair) => pair.appId))]))
+            .groupBy(publishJobs.appId, publishJobs.environmentId, publishJobs.kind);
+    const ids = newest.map((row) => row.id);
     const missing = ids.filter((id) => !this.finalJobs.has(id));
-    const read = missing.length === 0 ? [] : this.jobsByIds.all({ ids: JSON.stringify(missing) });
+    const read = missing.length === 0 ? [] : await this.db.select().from(publishJobs).where(inArray(publishJobs.id, missing));
     for (const job of read) if (isFinal(job.state)) this.finalJobs.set(job.id, job);
     const rows = [...read, ...ids.flatMap((id) => this.finalJobs.get(id) ?? [])];
     const byKey = new Map(rows.map((row) => [`${row.kind}:${row.appId}:${row.environmentId}`, row]));
@@ -252,61 +230,63 @@ export class JobStore {
   }
 
   /** Jobs in these states, oldest first: what a starting server must resume or roll back. */
-  inStates(states: JobState[]): PublishJob[] {
-    return this.db.select().from(publishJobs).where(inArray(publishJobs.state, states)).orderBy(asc(publishJobs.id)).all();
+  async inStates(states: JobState[]): Promise<PublishJob[]> {
+    return (await this.db.select().from(publishJobs).where(inArray(publishJobs.state, states)).orderBy(asc(publishJobs.id)));
   }
 
   /** Moves a job from one state to another only if it is still in the first; answers whether it did. */
-  transition(jobId: number, from: JobState[], changes: Partial<PublishJob> & { state: JobState }): boolean {
-    const updated = this.db
+  async transition(jobId: number, from: JobState[], changes: Partial<PublishJob> & { state: JobState }): Promise<boolean> {
+    const updated = await this.db
       .update(publishJobs)
       .set({ ...changes, revision: sql`${publishJobs.revision} + 1` })
       .where(and(eq(publishJobs.id, jobId), inArray(publishJobs.state, from)))
-      .run();
-    return updated.changes > 0;
+      .returning({ id: publishJobs.id });
+    return updated.length > 0;
   }
 
   /** Records a detail of a job without changing its state. */
-  record(jobId: number, changes: Pick<Partial<PublishJob>, 'rollback'>): void {
-    this.db.update(publishJobs).set(changes).where(eq(publishJobs.id, jobId)).run();
+  async record(jobId: number, changes: Pick<Partial<PublishJob>, 'rollback'>): Promise<void> {
+    await this.db.update(publishJobs).set(changes).where(eq(publishJobs.id, jobId));
   }
 
-  setStage(jobId: number, position: number, changes: Partial<PublishStage>): void {
-    this.db.transaction(() => {
-      this.db
+  async setStage(jobId: number, position: number, changes: Partial<PublishStage>): Promise<void> {
+    await this.db.transaction(async () => {
+      await this.db
         .update(publishStages)
         .set(changes)
-        .where(and(eq(publishStages.jobId, jobId), eq(publishStages.position, position)))
-        .run();
-      this.bumpRevision.run({ id: jobId });
+        .where(and(eq(publishStages.jobId, jobId), eq(publishStages.position, position)));
+      await this.db
+        .update(publishJobs)
+        .set({ revision: sql`${publishJobs.revision} + 1` })
+        .where(eq(publishJobs.id, jobId));
     });
   }
 
   /** The job and its stages as one consistent reading. */
-  snapshot(jobId: number): JobSnapshot | null {
-    return this.db.transaction(() => {
-      const job = this.get(jobId);
-      return job ? { job, stages: this.stagesOfJob.all({ id: jobId }) } : null;
+  async snapshot(jobId: number): Promise<JobSnapshot | null> {
+    return await this.db.transaction(async () => {
+      const job = await this.get(jobId);
+      if (!job) return null;
+      const stages = await this.db.select().from(publishStages).where(eq(publishStages.jobId, jobId)).orderBy(asc(publishStages.position));
+      return { job, stages };
     });
   }
 
   /** Closes the stage that was RUNNING and every one still PENDING, as a job ends early. */
-  closeOpenStages(
+  async closeOpenStages(
     jobId: number,
     running: { state: PublishStage['state']; message: string },
     pending: { state: PublishStage['state']; message: string },
     at: Date,
-  ): void {
-    this.db
+  ): Promise<void> {
+    await this.db
       .update(publishStages)
       .set({ state: running.state, finishedAt: at, message: running.message })
-      .where(and(eq(publishStages.jobId, jobId), eq(publishStages.state, 'RUNNING')))
-      .run();
-    this.db
+      .where(and(eq(publishStages.jobId, jobId), eq(publishStages.state, 'RUNNING')));
+    await this.db
       .update(publishStages)
       .set({ state: pending.state, message: pending.message })
-      .where(and(eq(publishStages.jobId, jobId), eq(publishStages.state, 'PENDING')))
-      .run();
+      .where(and(eq(publishStages.jobId, jobId), eq(publishStages.state, 'PENDING')));
   }
 }
 

@@ -93,7 +93,7 @@ export class NativePublishing {
     private readonly environments: EnvironmentService,
     private readonly store: BlobStore,
     private readonly signing: ArtifactSigning,
-    private readonly appName: (appId: number) => { name: string; description: string | null },
+    private readonly appName: (appId: number) => Promise<{ name: string; description: string | null }>,
     /** R55: the live store tokens of users, so that each notification carries its user's link. */
     private readonly storeTokens: (environmentId: number, userIds: readonly number[]) => Promise<Map<number, string>>,
     private readonly artifactWorkers: ArtifactWorkers,
@@ -103,7 +103,7 @@ export class NativePublishing {
   async publishNative(principal: Principal, input: NativePublishInput): Promise<Result<PublishJob>> {
     const forbidden = denial(principal, 'publishNative', { option: input.option });
     if (forbidden) return fail(forbidden);
-    const target = this.publish.target(principal, input.appId, input.environmentId);
+    const target = await this.publish.target(principal, input.appId, input.environmentId);
     if (!target.ok) return target;
     const { app, environment, warnings } = target.value;
     if (!environment.managementEnabled)
@@ -116,7 +116,7 @@ export class NativePublishing {
       return fail(userError('NOTHING_TO_PUBLISH', 'Name binaries to publish or platforms to remove', ['input', 'binaryIds']));
     if (binaryIds.length > MAX_IDS) return fail(userError('LIMIT_EXCEEDED', `At most ${MAX_IDS} binaries`, ['input', 'binaryIds']));
 
-    const found = byNullableIds(binaryIds, (ids) => this.binaries.byIds(principal, ids));
+    const found = await byNullableIds(binaryIds, (ids) => this.binaries.byIds(principal, ids));
     const chosen: ClientBinary[] = [];
     found.forEach((binary, index) => {
       const field = ['input', 'binaryIds', String(index)];
@@ -149,7 +149,7 @@ export class NativePublishing {
         );
     });
 
-    const targets = input.targets ? this.resolveTargets(principal, environment.id, input.targets, problems) : null;
+    const targets = input.targets ? await this.resolveTargets(principal, environment.id, input.targets, problems) : null;
     if (input.workflowState === 'ACTIVE') {
       const kept = existing ? existing.targets.length : 0;
       const count = targets ? targets.userIds.length + targets.groupIds.length : kept;
@@ -188,7 +188,7 @@ export class NativePublishing {
     if (!managementApp) return fail(notFound('Management app', ['input', 'managementAppId']));
     const forbidden = denial(principal, 'removeManagementVersion', managementApp);
     if (forbidden) return fail(forbidden);
-    const target = this.publish.target(principal, managementApp.appId, managementApp.environmentId);
+    const target = await this.publish.target(principal, managementApp.appId, managementApp.environmentId);
     if (!target.ok) return target;
     const held = managementApp.versions.find(
       (version) => version.platform === input.platform && version.versionKey === versionKeyOrNull(input.version),
@@ -207,12 +207,12 @@ export class NativePublishing {
     });
   }
 
-  private resolveTargets(
+  private async resolveTargets(
     principal: Principal,
     environmentId: number,
     input: NonNullable<NativePublishInput['targets']>,
     problems: UserError[],
-  ): { userIds: number[]; groupIds: number[] } {
+  ): Promise<{ userIds: number[]; groupIds: number[] }> {
     const userIds = [...new Set(input.userIds ?? [])];
     const groupIds = [...new Set(input.groupIds ?? [])];
     if (userIds.length + groupIds.length > MAX_IDS) {
@@ -229,8 +229,8 @@ export class NativePublishing {
       });
     const knownUsers = userIds.filter((id): id is number => id !== null);
     const knownGroups = groupIds.filter((id): id is number => id !== null);
-    check(userIds, byNullableIds(userIds, (ids) => this.directory.usersByIds(principal, ids)), 'userIds', 'user');
-    check(groupIds, byNullableIds(groupIds, (ids) => this.directory.groupsByIds(principal, ids)), 'groupIds', 'group');
+    check(userIds, await byNullableIds(userIds, (ids) => this.directory.usersByIds(principal, ids)), 'userIds', 'user');
+    check(groupIds, await byNullableIds(groupIds, (ids) => this.directory.groupsByIds(principal, ids)), 'groupIds', 'group');
     return { userIds: knownUsers, groupIds: knownGroups };
   }
 
@@ -293,11 +293,11 @@ export class NativePublishing {
     return true;
   }
 
-  private nativeStages(job: PublishJob): StageDefinition[] {
+  private async nativeStages(job: PublishJob): Promise<StageDefinition[]> {
     const request = JSON.parse(job.request) as NativeRequest;
     const principal = principalOf(job);
     const preview = request.option === 'PREVIEW';
-    const app = this.appName(job.appId);
+    const app = await this.appName(job.appId);
     const name = managementAppName(app.name, preview);
     const which = { appId: job.appId, preview };
     const artifacts = (context: StageContext) => (context.carry.get('artifacts') ?? []) as Artifact[];
@@ -307,7 +307,7 @@ export class NativePublishing {
       {
         key: 'VALIDATE',
         run: async (context) => {
-          const binaries = this.binaries.byIds(principal, request.binaryIds);
+          const binaries = await this.binaries.byIds(principal, request.binaryIds);
           if (binaries.some((binary) => !binary)) throw new StageFailure('NOT_FOUND', 'A binary of this publish was deleted');
           await context.runtime.info();
           const held = highestVersions(await current(context));
@@ -452,7 +452,7 @@ export class NativePublishing {
             list.length === 0
               ? `${name} was updated in the Enterprise Store`
               : `${name} ${list.map((artifact) => `${artifact.binary.version} (${artifact.binary.platform})`).join(', ')} is available in the Enterprise Store`;
-          const userIds = this.management.recipients(principal, (await current(context))?.targets ?? []);
+          const userIds = await this.management.recipients(principal, (await current(context))?.targets ?? []);
           const tokens = await this.storeTokens(job.environmentId, userIds);
           const storePaths = [...tokens].map(([userId, token]) => ({ userId, path: storePath(token) }));
           const { notified } = await context.runtime.run(context.key('notify'), { type: 'notify', ...which, jobId: job.id, message, userIds, storePaths });

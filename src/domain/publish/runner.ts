@@ -57,7 +57,7 @@ export interface StageDefinition {
 
 /** How one kind of job runs: its stages, and what of the runtime they may change. */
 export interface JobPlan {
-  stages(job: PublishJob): StageDefinition[];
+  stages(job: PublishJob): StageDefinition[] | Promise<StageDefinition[]>;
   /** What the runtime keeps in the job's restore point before its first change (R50). */
   restoreScope(job: PublishJob): RestoreScope;
 }
@@ -124,7 +124,7 @@ export class PublishRunner {
     private readonly db: Db,
     private readonly jobs: JobStore,
     private readonly environments: EnvironmentService,
-    private readonly runtimeOf: (environmentId: number) => Runtime | null,
+    private readonly runtimeOf: (environmentId: number) => Promise<Runtime | null>,
     private readonly events: DomainEvents,
     private readonly logger: Logger,
     private readonly options: RunnerOptions,
@@ -135,21 +135,21 @@ export class PublishRunner {
   }
 
   /** Announces a job's persisted change to subscribers, with the job as it stands now. */
-  announce(job: PublishJob): void {
-    const snapshot = this.jobs.snapshot(job.id);
+  async announce(job: PublishJob): Promise<void> {
+    const snapshot = await this.jobs.snapshot(job.id);
     if (snapshot) this.events.publish({ type: 'publishJobUpdated', accountId: job.accountId, ...snapshot });
   }
 
   /** A new job: announced, the environment turns BUSY, and it runs when a slot is free. */
-  submit(job: PublishJob): void {
-    this.announce(job);
-    this.environments.announceBusy(job, true);
+  async submit(job: PublishJob): Promise<void> {
+    await this.announce(job);
+    await this.environments.announceBusy(job, true);
     this.enqueue(job.id);
   }
 
   /** Resolves once the job is final (sync publishing waits on this). */
-  whenFinished(jobId: number): Promise<void> {
-    const job = this.jobs.get(jobId);
+  async whenFinished(jobId: number): Promise<void> {
+    const job = await this.jobs.get(jobId);
     if (!job || isFinal(job.state)) return Promise.resolve();
     return this.finishedEntry(jobId).promise;
   }
@@ -158,26 +158,26 @@ export class PublishRunner {
    * R24: a QUEUED job is canceled at once; a RUNNING one turns CANCELING and stops at its next
    * safe point. Answers the job as it now stands, or null when it was already final.
    */
-  cancel(jobId: number): PublishJob | null {
+  async cancel(jobId: number): Promise<PublishJob | null> {
     const now = new Date();
-    const canceledAtOnce = this.db.transaction(() => {
-      if (!this.jobs.transition(jobId, ['QUEUED'], { state: 'CANCELED', finishedAt: now })) return false;
-      this.jobs.closeOpenStages(jobId, { state: 'CANCELED', message: 'Canceled before it started' }, { state: 'CANCELED', message: 'Canceled before it started' }, now);
+    const canceledAtOnce = await this.db.transaction(async () => {
+      if (!await this.jobs.transition(jobId, ['QUEUED'], { state: 'CANCELED', finishedAt: now })) return false;
+      await this.jobs.closeOpenStages(jobId, { state: 'CANCELED', message: 'Canceled before it started' }, { state: 'CANCELED', message: 'Canceled before it started' }, now);
       return true;
     });
     if (canceledAtOnce) {
       const index = this.queue.indexOf(jobId);
       if (index >= 0) this.queue.splice(index, 1);
-      this.complete(jobId);
-      return this.jobs.get(jobId) ?? null;
+      await this.complete(jobId);
+      return await this.jobs.get(jobId) ?? null;
     }
-    if (this.jobs.transition(jobId, ['RUNNING'], { state: 'CANCELING' })) {
-      const job = this.jobs.get(jobId);
-      if (job) this.announce(job);
+    if (await this.jobs.transition(jobId, ['RUNNING'], { state: 'CANCELING' })) {
+      const job = await this.jobs.get(jobId);
+      if (job) await this.announce(job);
       this.running.get(jobId)?.abort(new Canceled());
       return job ?? null;
     }
-    const job = this.jobs.get(jobId);
+    const job = await this.jobs.get(jobId);
     return job && !isFinal(job.state) ? job : null;
   }
 
@@ -185,12 +185,12 @@ export class PublishRunner {
    * R25, at start: a job that was RUNNING or CANCELING when the process died is rolled back and
    * ends FAILED (INTERRUPTED) or CANCELED; QUEUED jobs run.
    */
-  recover(): void {
-    for (const job of this.jobs.inStates(['RUNNING', 'CANCELING']))
+  async recover(): Promise<void> {
+    for (const job of await this.jobs.inStates(['RUNNING', 'CANCELING']))
       void this.rollBack(job, job.state === 'CANCELING' ? 'canceled' : 'interrupted').catch((error: unknown) =>
         this.logger.error({ err: error, jobId: job.id }, 'recovering a job failed'),
       );
-    for (const job of this.jobs.inStates(['QUEUED'])) this.enqueue(job.id);
+    for (const job of await this.jobs.inStates(['QUEUED'])) this.enqueue(job.id);
   }
 
   /**
@@ -236,11 +236,11 @@ export class PublishRunner {
     return entry;
   }
 
-  private complete(jobId: number): void {
-    const job = this.jobs.get(jobId);
+  private async complete(jobId: number): Promise<void> {
+    const job = await this.jobs.get(jobId);
     if (job) {
-      this.announce(job);
-      this.environments.announceBusy(job, false);
+      await this.announce(job);
+      await this.environments.announceBusy(job, false);
     }
     this.finished.get(jobId)?.resolve();
     this.finished.delete(jobId);
@@ -270,19 +270,19 @@ export class PublishRunner {
   }
 
   private async run(jobId: number, signal: AbortSignal): Promise<void> {
-    const queued = this.jobs.get(jobId);
+    const queued = await this.jobs.get(jobId);
     if (!queued || queued.state !== 'QUEUED') return;
     const plan = this.plans.get(planKey(queued));
     if (!plan) throw new Error(`no plan for ${planKey(queued)} jobs`);
 
     const restorePoint = restorePointOf(queued);
-    const started = this.jobs.transition(jobId, ['QUEUED'], { state: 'RUNNING', startedAt: new Date() });
+    const started = await this.jobs.transition(jobId, ['QUEUED'], { state: 'RUNNING', startedAt: new Date() });
     if (!started) return;
-    let job = this.jobs.get(jobId) ?? queued;
-    this.announce(job);
+    let job = await this.jobs.get(jobId) ?? queued;
+    await this.announce(job);
 
-    const runtime = this.runtimeOf(job.environmentId);
-    const stages = plan.stages(job);
+    const runtime = await this.runtimeOf(job.environmentId);
+    const stages = await plan.stages(job);
     let position = 0;
     try {
       if (!runtime) throw new StageFailure('NOT_FOUND', 'The environment is gone');
@@ -296,14 +296,14 @@ export class PublishRunner {
       };
       for (const stage of stages) {
         if (signal.aborted) throw signal.reason;
-        this.jobs.setStage(jobId, position, { state: 'RUNNING', startedAt: new Date() });
-        this.announce(job);
+        await this.jobs.setStage(jobId, position, { state: 'RUNNING', startedAt: new Date() });
+        await this.announce(job);
         if (this.options.stageDelayMs > 0) await sleep(this.options.stageDelayMs, undefined, { signal }).catch(() => { throw signal.reason; });
         if (position === 1) {
           // VALIDATE changed nothing. The job records where its restore point is before asking for
           // it, so that a crash at any moment leaves a job that knows what to restore (R25, R50).
-          this.jobs.record(jobId, { rollback: JSON.stringify({ restorePoint } satisfies RollbackRecord) });
-          job = this.jobs.get(jobId) ?? job;
+          await this.jobs.record(jobId, { rollback: JSON.stringify({ restorePoint } satisfies RollbackRecord) });
+          job = await this.jobs.get(jobId) ?? job;
           await runtime.run(`${restorePoint}:restore-point`, { type: 'createRestorePoint', restorePoint, scope: plan.restoreScope(job) });
         }
         const fault = this.options.fault?.(stage.key, job, 'before');
@@ -312,31 +312,31 @@ export class PublishRunner {
         const lateFault = this.options.fault?.(stage.key, job, 'after');
         if (lateFault) throw new StageFailure('RUNTIME_FAULT', lateFault);
         if (signal.aborted) throw signal.reason;
-        this.jobs.setStage(jobId, position, {
+        await this.jobs.setStage(jobId, position, {
           state: 'skipped' in outcome ? 'SKIPPED' : 'SUCCEEDED',
           finishedAt: new Date(),
           message: 'skipped' in outcome ? outcome.skipped : outcome.message,
         });
-        job = this.jobs.get(jobId) ?? job;
-        this.announce(job);
+        job = await this.jobs.get(jobId) ?? job;
+        await this.announce(job);
         position += 1;
         // Each stage in a turn of the event loop of its own: stages that do no I/O would otherwise
         // run a whole job, and twenty jobs, without letting anything else in.
         await nextTurn();
       }
       // The job ends SUCCEEDED before the restore point goes: a crash in between must not roll back a finished publish.
-      const succeeded = this.jobs.transition(jobId, ['RUNNING'], { state: 'SUCCEEDED', finishedAt: new Date(), rollback: null });
+      const succeeded = await this.jobs.transition(jobId, ['RUNNING'], { state: 'SUCCEEDED', finishedAt: new Date(), rollback: null });
       if (!succeeded) {
         // Canceled after the last stage finished: the cancel loses, the publish stands.
-        this.jobs.transition(jobId, ['CANCELING'], { state: 'SUCCEEDED', finishedAt: new Date(), rollback: null });
+        await this.jobs.transition(jobId, ['CANCELING'], { state: 'SUCCEEDED', finishedAt: new Date(), rollback: null });
       }
-      this.complete(jobId);
+      await this.complete(jobId);
       await runtime
         .run(`${restorePoint}:discard`, { type: 'discardRestorePoint', restorePoint })
         .catch((error: unknown) => this.logger.warn({ err: error, jobId }, 'the restore point of a finished job was not discarded'));
     } catch (caught) {
       const error = asStageFailure(caught);
-      const current = this.jobs.get(jobId) ?? job;
+      const current = await this.jobs.get(jobId) ?? job;
       if (error instanceof StageFailure && error.code === 'RUNTIME_UNREACHABLE') this.logger.warn({ jobId, stage: stages[position]?.key }, error.message);
       const reason = error instanceof Canceled || current.state === 'CANCELING' ? 'canceled' : error instanceof Stopped ? 'interrupted' : error;
       if (!(reason === 'canceled' || reason === 'interrupted' || reason instanceof StageFailure))
@@ -352,7 +352,7 @@ export class PublishRunner {
    */
   private async rollBack(job: PublishJob, reason: 'canceled' | 'interrupted' | unknown, stage?: StageKey): Promise<void> {
     const record = rollbackRecord(job);
-    const runtime = this.runtimeOf(job.environmentId);
+    const runtime = await this.runtimeOf(job.environmentId);
     let abandoned = false;
     if (record && runtime) {
       const controller = new AbortController();
@@ -372,10 +372,10 @@ export class PublishRunner {
             }
             if (entry.abandoned) break;
             if (controller.signal.aborted) return; // stopping: the next start resumes the rollback
-            const open = this.runningStage(job.id);
+            const open = await this.runningStage(job.id);
             if (open) {
-              this.jobs.setStage(job.id, open.position, { message: `Rolling back: the runtime at ${runtime.location} does not answer; retrying` });
-              this.announce(this.jobs.get(job.id) ?? job);
+              await this.jobs.setStage(job.id, open.position, { message: `Rolling back: the runtime at ${runtime.location} does not answer; retrying` });
+              await this.announce(await this.jobs.get(job.id) ?? job);
             }
             await sleep(delay, undefined, { signal: controller.signal }).catch(() => undefined);
             if (entry.abandoned) break;
@@ -389,17 +389,17 @@ export class PublishRunner {
         settle();
       }
     }
-    this.finish(job, abandoned ? new StageFailure('ROLLBACK_ABANDONED', 'Ended by an ADMIN without its rollback; the runtime may hold a partial publish') : reason, stage);
+    await this.finish(job, abandoned ? new StageFailure('ROLLBACK_ABANDONED', 'Ended by an ADMIN without its rollback; the runtime may hold a partial publish') : reason, stage);
   }
 
   /** Ends a rolled-back job: FAILED with its error, or CANCELED. */
-  private finish(job: PublishJob, reason: 'canceled' | 'interrupted' | unknown, stage?: StageKey): void {
+  private async finish(job: PublishJob, reason: 'canceled' | 'interrupted' | unknown, stage?: StageKey): Promise<void> {
     const now = new Date();
-    this.db.transaction(() => {
+    await this.db.transaction(async () => {
       if (reason === 'canceled') {
         const canceled = { state: 'CANCELED', message: 'Canceled; every change was rolled back' } as const;
-        this.jobs.closeOpenStages(job.id, canceled, canceled, now);
-        this.jobs.transition(job.id, ACTIVE_STATES, { state: 'CANCELED', finishedAt: now, rollback: null });
+        await this.jobs.closeOpenStages(job.id, canceled, canceled, now);
+        await this.jobs.transition(job.id, ACTIVE_STATES, { state: 'CANCELED', finishedAt: now, rollback: null });
         return;
       }
       const failure =
@@ -408,11 +408,11 @@ export class PublishRunner {
           : reason instanceof StageFailure
             ? reason
             : new StageFailure('INTERNAL', 'The stage failed unexpectedly; every change was rolled back');
-      const failedStage = stage ?? this.runningStage(job.id)?.key;
+      const failedStage = stage ?? (await this.runningStage(job.id))?.key;
       const warnings =
         failure.code === 'ROLLBACK_ABANDONED' ? { warnings: JSON.stringify([...(JSON.parse(job.warnings) as string[]), ROLLBACK_ABANDONED_WARNING]) } : {};
-      this.jobs.closeOpenStages(job.id, { state: 'FAILED', message: failure.message }, { state: 'SKIPPED', message: `Not run: ${failure.message}` }, now);
-      this.jobs.transition(job.id, ACTIVE_STATES, {
+      await this.jobs.closeOpenStages(job.id, { state: 'FAILED', message: failure.message }, { state: 'SKIPPED', message: `Not run: ${failure.message}` }, now);
+      await this.jobs.transition(job.id, ACTIVE_STATES, {
         state: 'FAILED',
         finishedAt: now,
         errorCode: failure.code,
@@ -422,11 +422,11 @@ export class PublishRunner {
         ...warnings,
       });
     });
-    this.complete(job.id);
+    await this.complete(job.id);
   }
 
-  private runningStage(jobId: number): PublishStage | undefined {
-    return this.jobs.stagesOf([jobId])[0]?.find((stage) => stage.state === 'RUNNING');
+  private async runningStage(jobId: number): Promise<PublishStage | undefined> {
+    return (await this.jobs.stagesOf([jobId]))[0]?.find((stage) => stage.state === 'RUNNING');
   }
 }
 

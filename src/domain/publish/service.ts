@@ -30,9 +30,9 @@ export class PublishService {
   ) {}
 
   /** R11, R12 and the ids: everything about the app and environment that can be said up front. */
-  target(principal: Principal, appId: number | null, environmentId: number | null): Result<PublishTarget> {
-    const [app] = appId === null ? [null] : this.apps.byIds(principal, [appId]);
-    const [environment] = environmentId === null ? [null] : this.environments.byIds(principal, [environmentId]);
+  async target(principal: Principal, appId: number | null, environmentId: number | null): Promise<Result<PublishTarget>> {
+    const [app] = appId === null ? [null] : await this.apps.byIds(principal, [appId]);
+    const [environment] = environmentId === null ? [null] : await this.environments.byIds(principal, [environmentId]);
     const problems: UserError[] = [];
     if (!app) problems.push(notFound('app', ['input', 'appId']));
     if (!environment) problems.push(notFound('environment', ['input', 'environmentId']));
@@ -54,7 +54,7 @@ export class PublishService {
           ['input', 'environmentId'],
         ),
       );
-    const [status] = this.environments.statuses([environment.id]);
+    const [status] = await this.environments.statuses([environment.id]);
     // An early answer only: the partial unique index in `start` is what holds the lock (R10).
     if (status === 'BUSY') return fail(busy());
     return ok({ app, environment, warnings: status === 'UNKNOWN' ? [UNKNOWN_STATUS_WARNING] : [] });
@@ -62,14 +62,14 @@ export class PublishService {
 
   /** Creates the job under the database lock and starts it; waits for the end when `sync`. */
   async start(principal: Principal, job: NewJob): Promise<Result<PublishJob>> {
-    const created = this.jobs.create(principal, job);
+    const created = await this.jobs.create(principal, job);
     if (!created) return fail(busy());
-    this.runner.submit(created);
+    await this.runner.submit(created);
     if (job.sync) await this.runner.whenFinished(created.id);
-    return ok(this.jobs.get(created.id) ?? created);
+    return ok(await this.jobs.get(created.id) ?? created);
   }
 
-  list(principal: Principal, filter: JobFilter) {
+  async list(principal: Principal, filter: JobFilter) {
     return this.jobs.list(principal, filter);
   }
 
@@ -78,7 +78,7 @@ export class PublishService {
    * rollback waits for an unreachable runtime (`abandonRollback`).
    */
   async cancel(principal: Principal, jobId: number | null, options: { abandonRollback?: boolean | null } = {}): Promise<Result<PublishJob>> {
-    const [job] = jobId === null ? [null] : this.jobs.byIds(principal, [jobId]);
+    const [job] = jobId === null ? [null] : await this.jobs.byIds(principal, [jobId]);
     if (!job) return fail(notFound('publish job', ['input', 'jobId']));
     const forbidden = denial(principal, 'cancelJob', job);
     if (forbidden) return fail(forbidden);
@@ -89,11 +89,11 @@ export class PublishService {
       if (!this.runner.abandonRollback(job.id))
         return fail(userError('INVALID_INPUT', 'The job is not waiting for its runtime to roll back', ['input', 'abandonRollback']));
       await this.runner.whenFinished(job.id);
-      return ok(this.jobs.get(job.id) ?? job);
+      return ok(await this.jobs.get(job.id) ?? job);
     }
-    const canceled = this.runner.cancel(job.id);
+    const canceled = await this.runner.cancel(job.id);
     if (!canceled) {
-      const now = this.jobs.get(job.id);
+      const now = await this.jobs.get(job.id);
       return fail(userError('JOB_NOT_CANCELABLE', `The job is already ${now?.state ?? 'final'}`, ['input', 'jobId']));
     }
     return ok(canceled);

@@ -53,23 +53,23 @@ export class ServicesPublishing {
   ): Promise<Result<PublishJob>> {
     const forbidden = denial(principal, 'publishServicesAndWeb');
     if (forbidden) return fail(forbidden);
-    const target = this.publish.target(principal, input.appId, input.environmentId);
+    const target = await this.publish.target(principal, input.appId, input.environmentId);
     if (!target.ok) return target;
     const { app, environment, warnings } = target.value;
     let webClientBinaryId: number | null = null;
     if (input.webClientBinaryGiven) {
-      const [web] = input.webClientBinaryId == null ? [null] : this.binaries.byIds(principal, [input.webClientBinaryId]);
+      const [web] = input.webClientBinaryId == null ? [null] : await this.binaries.byIds(principal, [input.webClientBinaryId]);
       if (!web || web.appId !== app.id)
         return fail(userError('NOT_FOUND', `No client binary of ${app.name} with that id`, ['input', 'webClientBinaryId']));
       if (web.platform !== 'WEB')
         return fail(userError('INVALID_INPUT', `A web client is a WEB binary, not ${web.platform}`, ['input', 'webClientBinaryId']));
       webClientBinaryId = web.id;
     }
-    const names = this.apps.identityServicesOf([app.id]).map((service) => service.name);
+    const names = (await this.apps.identityServicesOf([app.id])).map((service) => service.name);
     const [held] = await this.runtimes.servicesOf([environment]);
     const others = otherUsers(held, app.id, names);
     if (others.length > 0) {
-      const otherNames = this.apps.byIds(principal, others).map((other) => other?.name).filter(Boolean);
+      const otherNames = (await this.apps.byIds(principal, others)).map((other) => other?.name).filter(Boolean);
       warnings.push(
         `IDENTITY_SERVICES_SHARED: this publish redefines identity services that ${otherNames.join(', ')} also use in ${environment.name}`,
       );
@@ -93,7 +93,7 @@ export class ServicesPublishing {
   ): Promise<Result<PublishJob>> {
     const forbidden = denial(principal, 'unpublish', { kind: input.kind });
     if (forbidden) return fail(forbidden);
-    const target = this.publish.target(principal, input.appId, input.environmentId);
+    const target = await this.publish.target(principal, input.appId, input.environmentId);
     if (!target.ok) return target;
     const { app, environment, warnings } = target.value;
     const published =
@@ -124,11 +124,11 @@ export class ServicesPublishing {
   ): Promise<Result<{ credentials: ClientCredentials; app: App; environment: Environment }>> {
     const forbidden = denial(principal, 'manageAppSecrets');
     if (forbidden) return fail(forbidden);
-    const [app] = input.appId === null ? [null] : this.apps.byIds(principal, [input.appId]);
-    const [environment] = input.environmentId === null ? [null] : this.environments.byIds(principal, [input.environmentId]);
+    const [app] = input.appId === null ? [null] : await this.apps.byIds(principal, [input.appId]);
+    const [environment] = input.environmentId === null ? [null] : await this.environments.byIds(principal, [input.environmentId]);
     if (!app || !environment)
       return fail(...(!app ? [notFound('app', ['input', 'appId'])] : []), ...(!environment ? [notFound('environment', ['input', 'environmentId'])] : []));
-    if (this.environments.statuses([environment.id])[0] === 'BUSY') return fail(busy());
+    if ((await this.environments.statuses([environment.id]))[0] === 'BUSY') return fail(busy());
     try {
       const rotated = await this.credentials.rotate(app.id, environment.id, this.runtimes.of(environment));
       if (!rotated)
@@ -143,7 +143,7 @@ export class ServicesPublishing {
 
   /** R37: each environment's identity services with the apps there that use them, by app id. */
   async identityServicesWithUsers(principal: Principal, environmentIds: readonly number[]): Promise<{ service: PublishedIdentityService; usedBy: number[] }[][]> {
-    const environments = this.environments.byIds(principal, environmentIds);
+    const environments = await this.environments.byIds(principal, environmentIds);
     const held = await this.runtimes.servicesOf(environments.filter((environment): environment is Environment => environment !== null));
     let next = 0;
     return environments.map((environment) => {
@@ -219,10 +219,10 @@ export class ServicesPublishing {
       {
         key: 'VALIDATE',
         run: async (context) => {
-          const [current] = this.apps.byIds(principal, [job.appId]);
+          const [current] = await this.apps.byIds(principal, [job.appId]);
           if (!current) throw new StageFailure('NOT_FOUND', 'The app is gone');
           context.carry.set('app', current);
-          if (request.webClientBinaryId !== null && !this.binaries.byIds(principal, [request.webClientBinaryId])[0])
+          if (request.webClientBinaryId !== null && !(await this.binaries.byIds(principal, [request.webClientBinaryId]))[0])
             throw new StageFailure('NOT_FOUND', 'The web client binary of this publish was deleted');
           await context.runtime.info();
           return { message: `Publish ${current.name}` };
@@ -231,7 +231,7 @@ export class ServicesPublishing {
       {
         key: 'PUBLISH_IDENTITY_SERVICES',
         run: async (context) => {
-          const services = this.apps.identityServicesOf([job.appId]);
+          const services = await this.apps.identityServicesOf([job.appId]);
           context.carry.set('identityServices', services.map((service) => service.name));
           if (services.length === 0) return { skipped: `${app(context).name} uses no identity services` };
           await context.runtime.run(context.key('publish'), {
@@ -247,7 +247,7 @@ export class ServicesPublishing {
         key: 'PUBLISH_INTEGRATION_SERVICES',
         run: async (context) => {
           const names = (context.carry.get('identityServices') ?? []) as string[];
-          const integrationServices = this.apps.integrationServicesOf([job.appId]).map(({ name, baseUrl }) => ({ name, baseUrl }));
+          const integrationServices = (await this.apps.integrationServicesOf([job.appId])).map(({ name, baseUrl }) => ({ name, baseUrl }));
           await context.runtime.run(context.key('publish'), {
             type: 'publishAppServices',
             appId: job.appId,
@@ -264,10 +264,10 @@ export class ServicesPublishing {
         key: 'DEPLOY_WEB_CLIENT',
         run: async (context) => {
           if (request.webClientBinaryId === null) return { skipped: 'No web client binary was given' };
-          const [environment] = this.environments.byIds(principal, [job.environmentId]);
+          const [environment] = await this.environments.byIds(principal, [job.environmentId]);
           if (environment?.allowManualPublishOnly)
             return { skipped: `${environment.name} allows manual publish only: deploy the web client by hand` };
-          const [web] = this.binaries.byIds(principal, [request.webClientBinaryId]);
+          const [web] = await this.binaries.byIds(principal, [request.webClientBinaryId]);
           if (!web) throw new StageFailure('NOT_FOUND', 'The web client binary of this publish was deleted');
           // R48: sent unless the runtime holds it, verified by SHA-256 on arrival.
           if (!(await context.runtime.hasBlob(web.sha256)))

@@ -8,8 +8,8 @@ export class ArtifactSigning {
   constructor(private readonly db: Db) {}
 
   /** The environment's public signing key (SPKI PEM), made on first use. */
-  publicKey(environmentId: number): string {
-    return this.keyOf(environmentId).publicKeyPem;
+  async publicKey(environmentId: number): Promise<string> {
+    return (await this.keyOf(environmentId)).publicKeyPem;
   }
 
   /**
@@ -17,27 +17,26 @@ export class ArtifactSigning {
    * callback form of `sign`): twenty jobs signing at once held the event loop otherwise.
    */
   async sign(environmentId: number, artifactSha256: string): Promise<string> {
-    const { privateKeyPem } = this.keyOf(environmentId);
+    const { privateKeyPem } = await this.keyOf(environmentId);
     const signature = await new Promise<Buffer>((resolve, reject) =>
       sign(null, Buffer.from(artifactSha256, 'hex'), privateKeyPem, (error, signed) => (error ? reject(error) : resolve(signed))),
     );
     return signature.toString('base64');
   }
 
-  private keyOf(environmentId: number): typeof environmentSigningKeys.$inferSelect {
-    const read = () => this.db.select().from(environmentSigningKeys).where(eq(environmentSigningKeys.environmentId, environmentId)).get();
-    const existing = read();
+  private async keyOf(environmentId: number): Promise<typeof environmentSigningKeys.$inferSelect> {
+    const read = async () => (await this.db.select().from(environmentSigningKeys).where(eq(environmentSigningKeys.environmentId, environmentId)).limit(1))[0];
+    const existing = await read();
     if (existing) return existing;
     const pair = generateKeyPairSync('ed25519', {
       publicKeyEncoding: { type: 'spki', format: 'pem' },
       privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
     });
-    this.db
+    await this.db
       .insert(environmentSigningKeys)
       .values({ environmentId, publicKeyPem: pair.publicKey, privateKeyPem: pair.privateKey })
-      .onConflictDoNothing()
-      .run();
-    const stored = read();
+      .onConflictDoNothing();
+    const stored = await read();
     if (!stored) throw new Error(`environment ${environmentId} has no signing key`);
     return stored;
   }

@@ -1,9 +1,8 @@
-import { sql } from 'drizzle-orm';
-import { eq } from 'drizzle-orm';
+import { and, eq, inArray, notExists, sql } from 'drizzle-orm';
 import { existsSync } from 'node:fs';
 import { BlobStore } from '../../domain/binaries/blob-store.js';
 import { RuntimeRefusedError } from '../errors.js';
-import { runtimeBlobs, runtimeRestorePoints } from '../schema.js';
+import { liveWebClients, managementVersions, runtimeBlobs, runtimeRestorePoints } from '../schema.js';
 import type { RuntimeDb } from './db.js';
 
 /** What a runtime accepts per file; a native binary is far smaller. */
@@ -24,8 +23,8 @@ export class RuntimeBlobs {
     this.store = new BlobStore(dataDir);
   }
 
-  has(sha256: string): boolean {
-    return this.db.select({ sha256: runtimeBlobs.sha256 }).from(runtimeBlobs).where(eq(runtimeBlobs.sha256, sha256)).get() !== undefined && existsSync(this.store.pathOf(sha256));
+  async has(sha256: string): Promise<boolean> {
+    return (await this.db.select({ sha256: runtimeBlobs.sha256 }).from(runtimeBlobs).where(eq(runtimeBlobs.sha256, sha256)).limit(1))[0] !== undefined && existsSync(this.store.pathOf(sha256));
   }
 
   pathOf(sha256: string): string {
@@ -40,27 +39,43 @@ export class RuntimeBlobs {
       throw new RuntimeRefusedError('SHA256_MISMATCH', `the file's SHA-256 is ${temp.sha256}, not ${sha256}`);
     }
     this.store.commit(temp);
-    this.db.transaction((tx) => {
-      tx.insert(runtimeBlobs).values({ sha256, sizeBytes: temp.sizeBytes, receivedAt: new Date() }).onConflictDoNothing().run();
-      if (restorePoint)
-        tx.update(runtimeRestorePoints)
-          .set({ held: sql`json_insert(${runtimeRestorePoints.held}, '$[#]', ${sha256})` })
-          .where(eq(runtimeRestorePoints.key, restorePoint))
-          .run();
+    await this.db.transaction(async (tx) => {
+      await tx.insert(runtimeBlobs).values({ sha256, sizeBytes: temp.sizeBytes, receivedAt: new Date() }).onConflictDoNothing();
+      if (!restorePoint) return;
+      // Read, add, write back: inside the transaction no other change of the point falls in between.
+      const [point] = await tx.select({ held: runtimeRestorePoints.held }).from(runtimeRestorePoints).where(eq(runtimeRestorePoints.key, restorePoint));
+      if (!point) return;
+      const held = JSON.parse(point.held) as string[];
+      await tx
+        .update(runtimeRestorePoints)
+        .set({ held: JSON.stringify([...held, sha256]) })
+        .where(eq(runtimeRestorePoints.key, restorePoint));
     });
   }
 
   /** Removes files nothing refers to and no open restore point holds. */
-  sweep(): number {
-    const orphans = this.db.all<{ sha256: string }>(sql`
-      select sha256 from runtime_blobs b
-      where not exists (select 1 from management_versions v where v.artifact_sha256 = b.sha256)
-        and not exists (select 1 from live_web_clients w where w.artifact_sha256 = b.sha256)
-        and not exists (select 1 from runtime_restore_points p, json_each(p.held) h where h.value = b.sha256)`);
-    for (const { sha256 } of orphans) {
-      this.db.delete(runtimeBlobs).where(eq(runtimeBlobs.sha256, sha256)).run();
-      this.store.remove(sha256);
-    }
+  async sweep(): Promise<number> {
+    // One transaction from reading to deleting: a blob taken up in between (by a publish or a
+    // restore point) must not be deleted; files go only once the rows are gone.
+    const orphans = await this.db.transaction(async (tx) => {
+      const unreferenced = await tx
+        .select({ sha256: runtimeBlobs.sha256 })
+        .from(runtimeBlobs)
+        .where(
+          and(
+            notExists(tx.select({ one: sql`1` }).from(managementVersions).where(eq(managementVersions.artifactSha256, runtimeBlobs.sha256))),
+            notExists(tx.select({ one: sql`1` }).from(liveWebClients).where(eq(liveWebClients.artifactSha256, runtimeBlobs.sha256))),
+          ),
+        );
+      // Restore points keep their blobs as a JSON list, read here rather than by SQL JSON functions
+      // that differ between dialects; open restore points are few.
+      const points = await tx.select({ held: runtimeRestorePoints.held }).from(runtimeRestorePoints);
+      const held = new Set(points.flatMap((point) => JSON.parse(point.held) as string[]));
+      const found = unreferenced.filter((blob) => !held.has(blob.sha256)).map((blob) => blob.sha256);
+      if (found.length > 0) await tx.delete(runtimeBlobs).where(inArray(runtimeBlobs.sha256, found));
+      return found;
+    });
+    for (const sha256 of orphans) this.store.remove(sha256);
     return orphans.length;
   }
 }

@@ -1,4 +1,5 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
+import { oneRow } from '../../db/queries.js';
 import type { CommandOf, CommandResult, CommandType, RuntimeCommand } from '../commands.js';
 import { RuntimeRefusedError } from '../errors.js';
 import {
@@ -28,86 +29,84 @@ export class RuntimeCommands {
     this.restorePoints = new RestorePoints(db);
   }
 
-  apply<T extends CommandType>(environmentId: number, key: string, command: CommandOf<T>): CommandResult<T> {
-    return this.db.transaction(() => {
-      const seen = this.db.select().from(runtimeCommands).where(eq(runtimeCommands.key, key)).get();
+  async apply<T extends CommandType>(environmentId: number, key: string, command: CommandOf<T>): Promise<CommandResult<T>> {
+    return await this.db.transaction(async () => {
+      const seen = (await this.db.select().from(runtimeCommands).where(eq(runtimeCommands.key, key)).limit(1))[0];
       if (seen) {
         if (seen.type !== command.type || seen.environmentId !== environmentId)
           throw new RuntimeRefusedError('CONFLICT', `idempotency key ${key} was used for another change`);
         return JSON.parse(seen.result) as CommandResult<T>;
       }
-      const result = this.change(environmentId, command as RuntimeCommand) as CommandResult<T>;
-      this.db.insert(runtimeCommands).values({ key, environmentId, type: command.type, result: JSON.stringify(result), appliedAt: new Date() }).run();
+      const result = await this.change(environmentId, command as RuntimeCommand) as CommandResult<T>;
+      await this.db.insert(runtimeCommands).values({ key, environmentId, type: command.type, result: JSON.stringify(result), appliedAt: new Date() });
       return result;
     });
   }
 
-  private app(environmentId: number, appId: number, preview: boolean) {
-    const found = this.db
+  private async app(environmentId: number, appId: number, preview: boolean) {
+    const found = (await this.db
       .select()
       .from(managementApps)
       .where(and(eq(managementApps.environmentId, environmentId), eq(managementApps.appId, appId), eq(managementApps.preview, preview)))
-      .get();
+      .limit(1))[0];
     if (!found) throw new RuntimeRefusedError('CONFLICT', `no Management app for app ${appId}${preview ? ' (preview)' : ''}`);
     return found;
   }
 
-  private requireBlob(sha256: string): void {
-    if (!this.db.select({ sha256: runtimeBlobs.sha256 }).from(runtimeBlobs).where(eq(runtimeBlobs.sha256, sha256)).get())
+  private async requireBlob(sha256: string): Promise<void> {
+    if (!(await this.db.select({ sha256: runtimeBlobs.sha256 }).from(runtimeBlobs).where(eq(runtimeBlobs.sha256, sha256)).limit(1))[0])
       throw new RuntimeRefusedError('BLOB_MISSING', `the runtime holds no file ${sha256}; send it first`);
   }
 
-  private change(environmentId: number, command: RuntimeCommand): CommandResults[CommandType] {
+  private async change(environmentId: number, command: RuntimeCommand): Promise<CommandResults[CommandType]> {
     const now = new Date();
     switch (command.type) {
       case 'createRestorePoint':
-        return { created: this.restorePoints.create(environmentId, command.restorePoint, command.scope) };
+        return { created: await this.restorePoints.create(environmentId, command.restorePoint, command.scope) };
       case 'restore':
-        return { restored: this.restorePoints.restore(environmentId, command.restorePoint) };
+        return { restored: await this.restorePoints.restore(environmentId, command.restorePoint) };
       case 'discardRestorePoint':
-        return { discarded: this.restorePoints.discard(environmentId, command.restorePoint) };
+        return { discarded: await this.restorePoints.discard(environmentId, command.restorePoint) };
       case 'upsertManagementApp': {
         const { appId, preview, signAction, description } = command;
         const appName = command.appName ?? '';
-        const existing = this.db
+        const existing = (await this.db
           .select()
           .from(managementApps)
           .where(and(eq(managementApps.environmentId, environmentId), eq(managementApps.appId, appId), eq(managementApps.preview, preview)))
-          .get();
+          .limit(1))[0];
         if (existing) {
-          this.db.update(managementApps).set({ appName, signAction, description, updatedAt: now }).where(eq(managementApps.id, existing.id)).run();
+          await this.db.update(managementApps).set({ appName, signAction, description, updatedAt: now }).where(eq(managementApps.id, existing.id));
           return { managementAppId: existing.id };
         }
         // A new app starts as a DRAFT; setWorkflowState makes it what was asked.
-        const created = this.db
+        const created = oneRow(await this.db
           .insert(managementApps)
           .values({ environmentId, appId, appName, preview, signAction, description, workflowState: 'DRAFT', updatedAt: now })
-          .returning()
-          .get();
+          .returning());
         return { managementAppId: created.id };
       }
       case 'addVersions': {
-        const app = this.app(environmentId, command.appId, command.preview);
-        for (const version of command.versions) this.requireBlob(version.artifactSha256);
+        const app = await this.app(environmentId, command.appId, command.preview);
+        for (const version of command.versions) await this.requireBlob(version.artifactSha256);
         if (command.versions.length > 0)
-          this.db
+          await this.db
             .insert(managementVersions)
-            .values(command.versions.map((version) => ({ ...version, bundleId: version.bundleId ?? null, managementAppId: app.id, publishedAt: now })))
-            .run();
+            .values(command.versions.map((version) => ({ ...version, bundleId: version.bundleId ?? null, managementAppId: app.id, publishedAt: now })));
         return { added: command.versions.length };
       }
       case 'removePlatforms': {
-        const app = this.app(environmentId, command.appId, command.preview);
+        const app = await this.app(environmentId, command.appId, command.preview);
         if (command.platforms.length === 0) return { removed: 0 };
-        const removed = this.db
+        const removed = (await this.db
           .delete(managementVersions)
           .where(and(eq(managementVersions.managementAppId, app.id), inArray(managementVersions.platform, command.platforms)))
-          .run().changes;
+          ).changes;
         return { removed };
       }
       case 'removeVersion': {
-        const app = this.app(environmentId, command.appId, command.preview);
-        const removed = this.db
+        const app = await this.app(environmentId, command.appId, command.preview);
+        const removed = (await this.db
           .delete(managementVersions)
           .where(
             and(
@@ -116,30 +115,30 @@ export class RuntimeCommands {
               eq(managementVersions.versionKey, command.versionKey),
             ),
           )
-          .run().changes;
+          ).changes;
         return { removed };
       }
       case 'replaceTargets': {
-        const app = this.app(environmentId, command.appId, command.preview);
-        this.db.delete(managementTargets).where(eq(managementTargets.managementAppId, app.id)).run();
+        const app = await this.app(environmentId, command.appId, command.preview);
+        await this.db.delete(managementTargets).where(eq(managementTargets.managementAppId, app.id));
         const rows = [
           ...command.userIds.map((userId) => ({ managementAppId: app.id, userId, groupId: null })),
           ...command.groupIds.map((groupId) => ({ managementAppId: app.id, userId: null, groupId })),
         ];
-        if (rows.length > 0) this.db.insert(managementTargets).values(rows).run();
+        if (rows.length > 0) await this.db.insert(managementTargets).values(rows);
         return { targets: rows.length };
       }
       case 'setWorkflowState': {
-        const app = this.app(environmentId, command.appId, command.preview);
-        this.db.update(managementApps).set({ workflowState: command.workflowState, updatedAt: now }).where(eq(managementApps.id, app.id)).run();
+        const app = await this.app(environmentId, command.appId, command.preview);
+        await this.db.update(managementApps).set({ workflowState: command.workflowState, updatedAt: now }).where(eq(managementApps.id, app.id));
         return { workflowState: command.workflowState };
       }
       case 'notify': {
-        const app = this.app(environmentId, command.appId, command.preview);
+        const app = await this.app(environmentId, command.appId, command.preview);
         const userIds = [...new Set(command.userIds)];
         const storePaths = new Map((command.storePaths ?? []).map((link) => [link.userId, link.path]));
         if (userIds.length > 0)
-          this.db
+          await this.db
             .insert(storeNotifications)
             .values(
               userIds.map((directoryUserId) => ({
@@ -151,26 +150,24 @@ export class RuntimeCommands {
                 storePath: storePaths.get(directoryUserId) ?? null,
                 createdAt: now,
               })),
-            )
-            .run();
+            );
         return { notified: userIds.length };
       }
       case 'removeManagementApps': {
-        const removed = this.db
+        const removed = (await this.db
           .delete(managementApps)
           .where(and(eq(managementApps.environmentId, environmentId), eq(managementApps.appId, command.appId)))
-          .run().changes;
+          ).changes;
         return { removed };
       }
       case 'publishIdentityServices': {
         // R37: the latest publish of any app defines the identity service for the whole environment.
         for (const service of command.services) {
           const values = { name: service.name, providerType: service.providerType, publishedByAppId: command.appId, publishedAt: now, publishJobId: command.jobId };
-          this.db
+          await this.db
             .insert(publishedIdentityServices)
             .values({ environmentId, ...values })
-            .onConflictDoUpdate({ target: [publishedIdentityServices.environmentId, sql`lower(${publishedIdentityServices.name})`], set: values })
-            .run();
+            .onConflictDoUpdate({ target: [publishedIdentityServices.environmentId, sql`lower(${publishedIdentityServices.name})`], set: values });
         }
         return { published: command.services.length };
       }
@@ -183,11 +180,10 @@ export class RuntimeCommands {
           activatedAt: null,
           publishJobId: command.jobId,
         };
-        this.db
+        await this.db
           .insert(publishedAppServices)
           .values({ appId: command.appId, environmentId, ...values })
-          .onConflictDoUpdate({ target: [publishedAppServices.appId, publishedAppServices.environmentId], set: values })
-          .run();
+          .onConflictDoUpdate({ target: [publishedAppServices.appId, publishedAppServices.environmentId], set: values });
         return { published: true };
       }
       case 'putStoreAccess': {
@@ -197,75 +193,71 @@ export class RuntimeCommands {
           groupIds: JSON.stringify(command.groupIds),
           expiresAt: new Date(command.expiresAt),
         };
-        this.db
+        await this.db
           .insert(storeAccess)
           .values({ invitationId: command.invitationId, environmentId, ...values, revoked: false })
-          .onConflictDoUpdate({ target: [storeAccess.environmentId, storeAccess.invitationId], set: values })
-          .run();
+          .onConflictDoUpdate({ target: [storeAccess.environmentId, storeAccess.invitationId], set: values });
         return { stored: true };
       }
       case 'revokeStoreAccess': {
-        const revoked = this.db
+        const revoked = (await this.db
           .update(storeAccess)
           .set({ revoked: true })
           .where(and(eq(storeAccess.environmentId, environmentId), eq(storeAccess.invitationId, command.invitationId)))
-          .run().changes;
+          ).changes;
         return { revoked: revoked > 0 };
       }
       case 'setAppCredentials': {
         const values = { appKey: command.appKey, secretSha256: command.secretSha256, updatedAt: now };
-        this.db
+        await this.db
           .insert(appCredentials)
           .values({ appId: command.appId, environmentId, ...values })
-          .onConflictDoUpdate({ target: [appCredentials.appId, appCredentials.environmentId], set: values })
-          .run();
+          .onConflictDoUpdate({ target: [appCredentials.appId, appCredentials.environmentId], set: values });
         return { set: true };
       }
       case 'deployWebClient': {
         // R38: one live web client per app and environment; a new one replaces it.
-        this.requireBlob(command.artifactSha256);
+        await this.requireBlob(command.artifactSha256);
         const values = { binaryId: command.binaryId, artifactSha256: command.artifactSha256, deployedAt: now, publishJobId: command.jobId };
-        this.db
+        await this.db
           .insert(liveWebClients)
           .values({ appId: command.appId, environmentId, ...values })
-          .onConflictDoUpdate({ target: [liveWebClients.appId, liveWebClients.environmentId], set: values })
-          .run();
+          .onConflictDoUpdate({ target: [liveWebClients.appId, liveWebClients.environmentId], set: values });
         return { deployed: true };
       }
       case 'activate': {
-        const activated = this.db
+        const activated = (await this.db
           .update(publishedAppServices)
           .set({ activatedAt: now })
           .where(and(eq(publishedAppServices.appId, command.appId), eq(publishedAppServices.environmentId, environmentId)))
-          .run().changes;
+          ).changes;
         return { activated: activated > 0 };
       }
       case 'unpublishServices':
-        return { removedIdentityServices: this.unpublishServices(environmentId, command.appId) };
+        return { removedIdentityServices: await this.unpublishServices(environmentId, command.appId) };
     }
   }
 
   /** R39: the app's services and web client go; identity services stay while another app there uses them. */
-  private unpublishServices(environmentId: number, appId: number): string[] {
+  private async unpublishServices(environmentId: number, appId: number): Promise<string[]> {
     const byApp = and(eq(publishedAppServices.appId, appId), eq(publishedAppServices.environmentId, environmentId));
-    const publication = this.db.select().from(publishedAppServices).where(byApp).get();
+    const publication = (await this.db.select().from(publishedAppServices).where(byApp).limit(1))[0];
     const names = publication ? (JSON.parse(publication.identityServices) as string[]) : [];
-    this.db.delete(publishedAppServices).where(byApp).run();
-    this.db.delete(liveWebClients).where(and(eq(liveWebClients.appId, appId), eq(liveWebClients.environmentId, environmentId))).run();
+    await this.db.delete(publishedAppServices).where(byApp);
+    await this.db.delete(liveWebClients).where(and(eq(liveWebClients.appId, appId), eq(liveWebClients.environmentId, environmentId)));
     const stillUsed = new Set(
-      this.db
+      (await this.db
         .select()
         .from(publishedAppServices)
         .where(eq(publishedAppServices.environmentId, environmentId))
-        .all()
+        )
         .flatMap((other) => (JSON.parse(other.identityServices) as string[]).map((name) => name.toLowerCase())),
     );
     const removable = names.filter((name) => !stillUsed.has(name.toLowerCase()));
     for (const name of removable)
-      this.db
+      await this.db
         .delete(publishedIdentityServices)
-        .where(and(eq(publishedIdentityServices.environmentId, environmentId), sql`lower(${publishedIdentityServices.name}) = lower(${name})`))
-        .run();
+        .where(and(eq(publishedIdentityServices.environmentId, environmentId), sql`lower(${publishedIdentityServices.name}) = lower(${name})`));
     return removable;
   }
 }

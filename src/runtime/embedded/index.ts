@@ -39,26 +39,26 @@ export class RuntimeHost {
   }
 
   /** Files are swept after every change that may have released one. */
-  apply<T extends CommandType>(environmentId: number, key: string, command: CommandOf<T>): CommandResult<T> {
-    const result = this.commands.apply(environmentId, key, command);
+  async apply<T extends CommandType>(environmentId: number, key: string, command: CommandOf<T>): Promise<CommandResult<T>> {
+    const result = await this.commands.apply(environmentId, key, command);
     if (['restore', 'discardRestorePoint', 'removeVersion', 'removePlatforms', 'removeManagementApps', 'unpublishServices', 'deployWebClient'].includes(command.type))
-      this.blobs.sweep();
+      await this.blobs.sweep();
     return result;
   }
 
   /** Everything of an environment goes, as when its environment is deleted (R13). */
-  forget(environmentId: number): void {
-    this.db.transaction((tx) => {
-      tx.delete(managementApps).where(eq(managementApps.environmentId, environmentId)).run();
-      tx.delete(storeNotifications).where(eq(storeNotifications.environmentId, environmentId)).run();
-      tx.delete(publishedIdentityServices).where(eq(publishedIdentityServices.environmentId, environmentId)).run();
-      tx.delete(publishedAppServices).where(eq(publishedAppServices.environmentId, environmentId)).run();
-      tx.delete(liveWebClients).where(eq(liveWebClients.environmentId, environmentId)).run();
-      tx.delete(appCredentials).where(eq(appCredentials.environmentId, environmentId)).run();
-      tx.delete(storeAccess).where(eq(storeAccess.environmentId, environmentId)).run();
-      tx.delete(runtimeRestorePoints).where(eq(runtimeRestorePoints.environmentId, environmentId)).run();
+  async forget(environmentId: number): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.delete(managementApps).where(eq(managementApps.environmentId, environmentId));
+      await tx.delete(storeNotifications).where(eq(storeNotifications.environmentId, environmentId));
+      await tx.delete(publishedIdentityServices).where(eq(publishedIdentityServices.environmentId, environmentId));
+      await tx.delete(publishedAppServices).where(eq(publishedAppServices.environmentId, environmentId));
+      await tx.delete(liveWebClients).where(eq(liveWebClients.environmentId, environmentId));
+      await tx.delete(appCredentials).where(eq(appCredentials.environmentId, environmentId));
+      await tx.delete(storeAccess).where(eq(storeAccess.environmentId, environmentId));
+      await tx.delete(runtimeRestorePoints).where(eq(runtimeRestorePoints.environmentId, environmentId));
     });
-    this.blobs.sweep();
+    await this.blobs.sweep();
   }
 
   /** One environment of this host, behind the Runtime interface. */
@@ -82,11 +82,11 @@ class HostedRuntime implements Runtime {
   }
 
   async management(): Promise<ManagementApp[]> {
-    return this.host.reads.managementOf([this.environmentId])[0] ?? [];
+    return (await this.host.reads.managementOf([this.environmentId]))[0] ?? [];
   }
 
   async services(): Promise<ServicesState> {
-    return this.host.reads.servicesOf([this.environmentId])[0] ?? { identityServices: [], appServices: [], webClients: [] };
+    return (await this.host.reads.servicesOf([this.environmentId]))[0] ?? { identityServices: [], appServices: [], webClients: [] };
   }
 
   async notifications(directoryUserIds: readonly number[]): Promise<StoreNotification[]> {

@@ -9,21 +9,19 @@ const time = (date: Date): number => date.getTime();
 export class RuntimeReads {
   constructor(private readonly db: RuntimeDb) {}
 
-  managementOf(environmentIds: readonly number[]): ManagementApp[][] {
-    const apps = this.db
+  async managementOf(environmentIds: readonly number[]): Promise<ManagementApp[][]> {
+    const apps = (await this.db
       .select()
       .from(managementApps)
       .where(inArray(managementApps.environmentId, [...environmentIds]))
-      .orderBy(asc(managementApps.appId), asc(managementApps.preview))
-      .all();
+      .orderBy(asc(managementApps.appId), asc(managementApps.preview)));
     const ids = apps.map((app) => app.id);
-    const versions = ids.length === 0 ? [] : this.db
+    const versions = ids.length === 0 ? [] : (await this.db
       .select()
       .from(managementVersions)
       .where(inArray(managementVersions.managementAppId, ids))
-      .orderBy(asc(managementVersions.platform), desc(managementVersions.versionKey))
-      .all();
-    const targets = ids.length === 0 ? [] : this.db.select().from(managementTargets).where(inArray(managementTargets.managementAppId, ids)).orderBy(asc(managementTargets.id)).all();
+      .orderBy(asc(managementVersions.platform), desc(managementVersions.versionKey)));
+    const targets = ids.length === 0 ? [] : (await this.db.select().from(managementTargets).where(inArray(managementTargets.managementAppId, ids)).orderBy(asc(managementTargets.id)));
     const whole = apps.map((app): ManagementApp => ({
       ...app,
       updatedAt: time(app.updatedAt),
@@ -35,16 +33,15 @@ export class RuntimeReads {
     return environmentIds.map((environmentId) => whole.filter((app) => app.environmentId === environmentId));
   }
 
-  servicesOf(environmentIds: readonly number[]): ServicesState[] {
+  async servicesOf(environmentIds: readonly number[]): Promise<ServicesState[]> {
     const ids = [...environmentIds];
-    const identity = this.db
+    const identity = (await this.db
       .select()
       .from(publishedIdentityServices)
       .where(inArray(publishedIdentityServices.environmentId, ids))
-      .orderBy(asc(sql`lower(${publishedIdentityServices.name})`))
-      .all();
-    const appServices = this.db.select().from(publishedAppServices).where(inArray(publishedAppServices.environmentId, ids)).orderBy(asc(publishedAppServices.appId)).all();
-    const webClients = this.db.select().from(liveWebClients).where(inArray(liveWebClients.environmentId, ids)).orderBy(asc(liveWebClients.appId)).all();
+      .orderBy(asc(sql`lower(${publishedIdentityServices.name})`)));
+    const appServices = (await this.db.select().from(publishedAppServices).where(inArray(publishedAppServices.environmentId, ids)).orderBy(asc(publishedAppServices.appId)));
+    const webClients = (await this.db.select().from(liveWebClients).where(inArray(liveWebClients.environmentId, ids)).orderBy(asc(liveWebClients.appId)));
     return ids.map((environmentId) => ({
       identityServices: identity
         .filter((row) => row.environmentId === environmentId)
@@ -66,22 +63,22 @@ export class RuntimeReads {
    * The app published under this name (case-insensitive) in the environment: what its web client
    * and SDK configuration are served from (R53, R54). One statement, so a request sees one state.
    */
-  publishedApp(environmentId: number, appName: string): PublishedApp | null {
-    const row = this.db
+  async publishedApp(environmentId: number, appName: string): Promise<PublishedApp | null> {
+    const row = (await this.db
       .select({ services: publishedAppServices, webClientSha256: liveWebClients.artifactSha256, credentials: appCredentials })
       .from(publishedAppServices)
       .leftJoin(liveWebClients, and(eq(liveWebClients.appId, publishedAppServices.appId), eq(liveWebClients.environmentId, publishedAppServices.environmentId)))
       .leftJoin(appCredentials, and(eq(appCredentials.appId, publishedAppServices.appId), eq(appCredentials.environmentId, publishedAppServices.environmentId)))
       .where(and(eq(publishedAppServices.environmentId, environmentId), sql`lower(${publishedAppServices.appName}) = lower(${appName})`))
-      .get();
+      .limit(1))[0];
     if (!row) return null;
     const identityNames = new Set((JSON.parse(row.services.identityServices) as string[]).map((name) => name.toLowerCase()));
-    const identityServices = this.db
+    const identityServices = (await this.db
       .select()
       .from(publishedIdentityServices)
       .where(eq(publishedIdentityServices.environmentId, environmentId))
       .orderBy(asc(sql`lower(${publishedIdentityServices.name})`))
-      .all()
+      )
       .filter((service) => identityNames.has(service.name.toLowerCase()))
       .map((service) => ({ name: service.name, providerType: service.providerType }));
     return {
@@ -98,15 +95,15 @@ export class RuntimeReads {
    * R55: the Management apps a store link shows: ACTIVE ones with a version that target the
    * link's user directly or through a group. Null for a link unknown, revoked or expired.
    */
-  storeOf(environmentId: number, tokenSha256: string, now: number): { directoryUserId: number; apps: ManagementApp[] } | null {
-    const access = this.db
+  async storeOf(environmentId: number, tokenSha256: string, now: number): Promise<{ directoryUserId: number; apps: ManagementApp[] } | null> {
+    const access = (await this.db
       .select()
       .from(storeAccess)
       .where(and(eq(storeAccess.environmentId, environmentId), eq(storeAccess.tokenSha256, tokenSha256)))
-      .get();
+      .limit(1))[0];
     if (!access || access.revoked || access.expiresAt.getTime() <= now) return null;
     const groups = new Set(JSON.parse(access.groupIds) as number[]);
-    const apps = (this.managementOf([environmentId])[0] ?? []).filter(
+    const apps = ((await this.managementOf([environmentId]))[0] ?? []).filter(
       (app) =>
         app.workflowState === 'ACTIVE' &&
         app.versions.length > 0 &&
@@ -116,13 +113,13 @@ export class RuntimeReads {
   }
 
   /** Newest first. */
-  notificationsOf(environmentIds: readonly number[], directoryUserIds: readonly number[]): StoreNotification[] {
-    return this.db
+  async notificationsOf(environmentIds: readonly number[], directoryUserIds: readonly number[]): Promise<StoreNotification[]> {
+    return (await this.db
       .select()
       .from(storeNotifications)
       .where(and(inArray(storeNotifications.environmentId, [...environmentIds]), inArray(storeNotifications.directoryUserId, [...directoryUserIds])))
       .orderBy(desc(storeNotifications.id))
-      .all()
+      )
       .map((row) => ({ ...row, createdAt: time(row.createdAt) }));
   }
 }

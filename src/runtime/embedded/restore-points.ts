@@ -47,126 +47,123 @@ export class RestorePoints {
   constructor(private readonly db: RuntimeDb) {}
 
   /** Keeps the first image under a key: a repeat after the job changed things must not replace it. */
-  create(environmentId: number, key: string, scope: RestoreScope): boolean {
-    if (this.db.select({ key: runtimeRestorePoints.key }).from(runtimeRestorePoints).where(eq(runtimeRestorePoints.key, key)).get()) return false;
+  async create(environmentId: number, key: string, scope: RestoreScope): Promise<boolean> {
+    if ((await this.db.select({ key: runtimeRestorePoints.key }).from(runtimeRestorePoints).where(eq(runtimeRestorePoints.key, key)).limit(1))[0]) return false;
     const image: RestoreImage = {
       jobId: scope.jobId,
-      management: scope.management.map(({ appId, preview }) => this.managementImage(environmentId, appId, preview)),
-      services: scope.services ? this.servicesImage(environmentId, scope.services.appId) : null,
+      management: await Promise.all(scope.management.map(({ appId, preview }) => this.managementImage(environmentId, appId, preview))),
+      services: scope.services ? await this.servicesImage(environmentId, scope.services.appId) : null,
     };
     const held = [
       ...image.management.flatMap((one) => one.versions.map((version) => version.artifactSha256)),
       ...(image.services?.webClient ? [image.services.webClient.artifactSha256] : []),
     ];
-    this.db
+    await this.db
       .insert(runtimeRestorePoints)
-      .values({ key, environmentId, image: JSON.stringify(image), held: JSON.stringify([...new Set(held)]), createdAt: new Date() })
-      .run();
+      .values({ key, environmentId, image: JSON.stringify(image), held: JSON.stringify([...new Set(held)]), createdAt: new Date() });
     return true;
   }
 
   /** Puts back what the point kept and drops it; false when there is none (never taken, or already restored). */
-  restore(environmentId: number, key: string): boolean {
-    const point = this.db
+  async restore(environmentId: number, key: string): Promise<boolean> {
+    const point = (await this.db
       .select()
       .from(runtimeRestorePoints)
       .where(and(eq(runtimeRestorePoints.key, key), eq(runtimeRestorePoints.environmentId, environmentId)))
-      .get();
+      .limit(1))[0];
     if (!point) return false;
     const image = JSON.parse(point.image) as RestoreImage;
-    for (const one of image.management) this.restoreManagement(environmentId, one, image.jobId);
-    if (image.services) this.restoreServices(environmentId, image.services);
-    this.db.delete(runtimeRestorePoints).where(eq(runtimeRestorePoints.key, key)).run();
+    for (const one of image.management) await this.restoreManagement(environmentId, one, image.jobId);
+    if (image.services) await this.restoreServices(environmentId, image.services);
+    await this.db.delete(runtimeRestorePoints).where(eq(runtimeRestorePoints.key, key));
     return true;
   }
 
-  discard(environmentId: number, key: string): boolean {
+  async discard(environmentId: number, key: string): Promise<boolean> {
     return (
-      this.db
+      (await this.db
         .delete(runtimeRestorePoints)
         .where(and(eq(runtimeRestorePoints.key, key), eq(runtimeRestorePoints.environmentId, environmentId)))
-        .run().changes > 0
+        ).changes > 0
     );
   }
 
   /** Keys of the open restore points. */
-  open(environmentId: number): string[] {
-    return this.db
+  async open(environmentId: number): Promise<string[]> {
+    return (await this.db
       .select({ key: runtimeRestorePoints.key })
       .from(runtimeRestorePoints)
       .where(eq(runtimeRestorePoints.environmentId, environmentId))
-      .all()
+      )
       .map((row) => row.key);
   }
 
-  private findApp(environmentId: number, appId: number, preview: boolean) {
-    return this.db
+  private async findApp(environmentId: number, appId: number, preview: boolean) {
+    return (await this.db
       .select()
       .from(managementApps)
       .where(and(eq(managementApps.environmentId, environmentId), eq(managementApps.appId, appId), eq(managementApps.preview, preview)))
-      .get();
+      .limit(1))[0];
   }
 
-  private managementImage(environmentId: number, appId: number, preview: boolean): ManagementImage {
-    const app = this.findApp(environmentId, appId, preview);
+  private async managementImage(environmentId: number, appId: number, preview: boolean): Promise<ManagementImage> {
+    const app = await this.findApp(environmentId, appId, preview);
     if (!app) return { appId, preview, app: null, versions: [], targets: [] };
     return {
       appId,
       preview,
       app: { ...app, updatedAt: app.updatedAt.getTime() },
-      versions: this.db
+      versions: (await this.db
         .select()
         .from(managementVersions)
         .where(eq(managementVersions.managementAppId, app.id))
-        .all()
+        )
         .map((version) => ({ ...version, publishedAt: version.publishedAt.getTime() })),
-      targets: this.db.select().from(managementTargets).where(eq(managementTargets.managementAppId, app.id)).all(),
+      targets: (await this.db.select().from(managementTargets).where(eq(managementTargets.managementAppId, app.id))),
     };
   }
 
   /** Drops what the job added (versions, targets, notifications) and brings back what it removed. */
-  private restoreManagement(environmentId: number, image: ManagementImage, jobId: number): void {
-    const current = this.findApp(environmentId, image.appId, image.preview);
-    this.db
+  private async restoreManagement(environmentId: number, image: ManagementImage, jobId: number): Promise<void> {
+    const current = await this.findApp(environmentId, image.appId, image.preview);
+    await this.db
       .delete(storeNotifications)
-      .where(and(eq(storeNotifications.environmentId, environmentId), eq(storeNotifications.publishJobId, jobId)))
-      .run();
+      .where(and(eq(storeNotifications.environmentId, environmentId), eq(storeNotifications.publishJobId, jobId)));
     if (!image.app) {
-      if (current) this.db.delete(managementApps).where(eq(managementApps.id, current.id)).run();
+      if (current) await this.db.delete(managementApps).where(eq(managementApps.id, current.id));
       return;
     }
     const { updatedAt, ...app } = image.app;
-    if (current && current.id !== app.id) this.db.delete(managementApps).where(eq(managementApps.id, current.id)).run();
-    if (current && current.id === app.id) this.db.update(managementApps).set({ ...app, updatedAt: new Date(updatedAt) }).where(eq(managementApps.id, app.id)).run();
-    else this.db.insert(managementApps).values({ ...app, updatedAt: new Date(updatedAt) }).run();
-    this.db.delete(managementVersions).where(eq(managementVersions.managementAppId, app.id)).run();
-    this.db.delete(managementTargets).where(eq(managementTargets.managementAppId, app.id)).run();
+    if (current && current.id !== app.id) await this.db.delete(managementApps).where(eq(managementApps.id, current.id));
+    if (current && current.id === app.id) await this.db.update(managementApps).set({ ...app, updatedAt: new Date(updatedAt) }).where(eq(managementApps.id, app.id));
+    else await this.db.insert(managementApps).values({ ...app, updatedAt: new Date(updatedAt) });
+    await this.db.delete(managementVersions).where(eq(managementVersions.managementAppId, app.id));
+    await this.db.delete(managementTargets).where(eq(managementTargets.managementAppId, app.id));
     if (image.versions.length > 0)
-      this.db
+      await this.db
         .insert(managementVersions)
-        .values(image.versions.map((version) => ({ ...version, publishedAt: new Date(version.publishedAt) })))
-        .run();
-    if (image.targets.length > 0) this.db.insert(managementTargets).values(image.targets).run();
+        .values(image.versions.map((version) => ({ ...version, publishedAt: new Date(version.publishedAt) })));
+    if (image.targets.length > 0) await this.db.insert(managementTargets).values(image.targets);
   }
 
-  private servicesImage(environmentId: number, appId: number): ServicesImage {
-    const appServices = this.db
+  private async servicesImage(environmentId: number, appId: number): Promise<ServicesImage> {
+    const appServices = (await this.db
       .select()
       .from(publishedAppServices)
       .where(and(eq(publishedAppServices.appId, appId), eq(publishedAppServices.environmentId, environmentId)))
-      .get();
-    const webClient = this.db
+      .limit(1))[0];
+    const webClient = (await this.db
       .select()
       .from(liveWebClients)
       .where(and(eq(liveWebClients.appId, appId), eq(liveWebClients.environmentId, environmentId)))
-      .get();
+      .limit(1))[0];
     return {
       appId,
-      identityServices: this.db
+      identityServices: (await this.db
         .select()
         .from(publishedIdentityServices)
         .where(eq(publishedIdentityServices.environmentId, environmentId))
-        .all()
+        )
         .map((row) => ({ ...row, publishedAt: row.publishedAt.getTime() })),
       appServices: appServices
         ? { ...appServices, publishedAt: appServices.publishedAt.getTime(), activatedAt: ms(appServices.activatedAt) }
@@ -175,26 +172,24 @@ export class RestorePoints {
     };
   }
 
-  private restoreServices(environmentId: number, image: ServicesImage): void {
+  private async restoreServices(environmentId: number, image: ServicesImage): Promise<void> {
     const { appId } = image;
-    this.db.delete(publishedIdentityServices).where(eq(publishedIdentityServices.environmentId, environmentId)).run();
+    await this.db.delete(publishedIdentityServices).where(eq(publishedIdentityServices.environmentId, environmentId));
     if (image.identityServices.length > 0)
-      this.db
+      await this.db
         .insert(publishedIdentityServices)
-        .values(image.identityServices.map((row) => ({ ...row, publishedAt: new Date(row.publishedAt) })))
-        .run();
-    this.db.delete(publishedAppServices).where(and(eq(publishedAppServices.appId, appId), eq(publishedAppServices.environmentId, environmentId))).run();
+        .values(image.identityServices.map((row) => ({ ...row, publishedAt: new Date(row.publishedAt) })));
+    await this.db.delete(publishedAppServices).where(and(eq(publishedAppServices.appId, appId), eq(publishedAppServices.environmentId, environmentId)));
     if (image.appServices)
-      this.db
+      await this.db
         .insert(publishedAppServices)
         .values({
           ...image.appServices,
           publishedAt: new Date(image.appServices.publishedAt),
           activatedAt: image.appServices.activatedAt === null ? null : new Date(image.appServices.activatedAt),
-        })
-        .run();
-    this.db.delete(liveWebClients).where(and(eq(liveWebClients.appId, appId), eq(liveWebClients.environmentId, environmentId))).run();
-    if (image.webClient) this.db.insert(liveWebClients).values({ ...image.webClient, deployedAt: new Date(image.webClient.deployedAt) }).run();
+        });
+    await this.db.delete(liveWebClients).where(and(eq(liveWebClients.appId, appId), eq(liveWebClients.environmentId, environmentId)));
+    if (image.webClient) await this.db.insert(liveWebClients).values({ ...image.webClient, deployedAt: new Date(image.webClient.deployedAt) });
   }
 }
 

@@ -87,9 +87,9 @@ export class RuntimePublic {
   }
 
   /** Answers the request if its path is one of the public routes; false otherwise. */
-  handle(req: IncomingMessage, res: ServerResponse, request: PublicRequest): boolean {
+  async handle(req: IncomingMessage, res: ServerResponse, request: PublicRequest): Promise<boolean> {
     const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
-    if (this.store.handle(req, res, request.environmentId, request.baseUrl, request.path, query)) return true;
+    if (await this.store.handle(req, res, request.environmentId, request.baseUrl, request.path, query)) return true;
     const app = APP_PATH.exec(request.path);
     if (!app) return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -104,7 +104,7 @@ export class RuntimePublic {
       return true;
     }
     const rest = app[2];
-    if (rest === '/appconfig') this.appConfig(req, res, request, appName);
+    if (rest === '/appconfig') await this.appConfig(req, res, request, appName);
     else if (rest === undefined) {
       // The folder itself: relative links of the page resolve under it only with the slash.
       res.writeHead(301, { location: `${request.baseUrl}${webClientPath(appName)}` }).end();
@@ -117,8 +117,8 @@ export class RuntimePublic {
   }
 
   /** R54: the JSON an SDK starts from, for the app's key and secret. */
-  private appConfig(req: IncomingMessage, res: ServerResponse, request: PublicRequest, appName: string): void {
-    const app = this.host.reads.publishedApp(request.environmentId, appName);
+  private async appConfig(req: IncomingMessage, res: ServerResponse, request: PublicRequest, appName: string): Promise<void> {
+    const app = await this.host.reads.publishedApp(request.environmentId, appName);
     const key = req.headers['x-app-key'];
     const secret = req.headers['x-app-secret'];
     const keyMatches = app?.credentials && typeof key === 'string' && timingSafeEqual(sha256Of(key), sha256Of(app.credentials.appKey));
@@ -162,7 +162,7 @@ export class RuntimePublic {
    */
   private async liveArchive(environmentId: number, appName: string): Promise<WebArchive | null> {
     for (let attempt = 0; attempt < 3; attempt += 1) {
-      const app = this.host.reads.publishedApp(environmentId, appName);
+      const app = await this.host.reads.publishedApp(environmentId, appName);
       if (!app?.webClientSha256) return null;
       try {
         return await this.archives.get(app.webClientSha256, this.host.blobs.pathOf(app.webClientSha256));

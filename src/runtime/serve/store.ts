@@ -91,7 +91,7 @@ export class StorePages {
   constructor(private readonly host: RuntimeHost) {}
 
   /** False when the path is not a store path. */
-  handle(req: IncomingMessage, res: ServerResponse, environmentId: number, baseUrl: string, path: string, query: URLSearchParams): boolean {
+  async handle(req: IncomingMessage, res: ServerResponse, environmentId: number, baseUrl: string, path: string, query: URLSearchParams): Promise<boolean> {
     if (!path.startsWith('/store/')) return false;
     const match = STORE_PATH.exec(path);
     if (!match) return sendJson(res, 404, { code: 'NOT_FOUND', message: 'no such store page' }), true;
@@ -100,7 +100,7 @@ export class StorePages {
       return true;
     }
     const [, token = '', appId, platform, manifest] = match;
-    const store = this.host.reads.storeOf(environmentId, createHash('sha256').update(token).digest('hex'), Date.now());
+    const store = await this.host.reads.storeOf(environmentId, createHash('sha256').update(token).digest('hex'), Date.now());
     if (!store) return sendJson(res, 404, { code: 'NOT_FOUND', message: 'this store link is unknown, revoked or expired' }), true;
     const linkBase = `${baseUrl}/store/${token}`;
     if (appId === undefined) {

@@ -1,4 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { oneRow } from '../../db/queries.js';
 import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,7 +8,6 @@ import { join, resolve } from 'node:path';
 import { runtimeCommand, restorePointKey, type CommandType } from '../commands.js';
 import { RuntimeHost, runtimeInfo } from '../embedded/index.js';
 import { RuntimeRefusedError } from '../errors.js';
-import { eq } from 'drizzle-orm';
 import { PUBLIC_ROUTES, RuntimePublic } from '../serve/public.js';
 import { openRuntimeDatabase } from './database.js';
 import { runtimeEnvironments } from './schema.js';
@@ -94,10 +95,13 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
   };
 
   /** The environment a path names: the root is 0, any other path gets a number the first time. */
-  const environmentOf = (path: string): number => {
+  const environmentOf = async (path: string): Promise<number> => {
     if (path === '') return 0;
-    const known = database.db.select().from(runtimeEnvironments).where(eq(runtimeEnvironments.path, path)).get();
-    return known?.id ?? database.db.insert(runtimeEnvironments).values({ path }).returning().get().id;
+    // Looked up and created in one transaction: two first requests to a path make one environment.
+    return database.db.transaction(async (tx) => {
+      const [known] = await tx.select().from(runtimeEnvironments).where(eq(runtimeEnvironments.path, path)).limit(1);
+      return known?.id ?? oneRow(await tx.insert(runtimeEnvironments).values({ path }).returning()).id;
+    });
   };
 
   type Route = {
@@ -108,24 +112,24 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
   };
   const routes: Route[] = [
     { method: 'GET', path: '/v1/info', handle: (_req, res) => send(res, 200, runtimeInfo(managementAvailable)) },
-    { method: 'GET', path: '/v1/management', handle: (_req, res, _match, _url, environment) => send(res, 200, { apps: host.reads.managementOf([environment])[0] ?? [] }) },
-    { method: 'GET', path: '/v1/services', handle: (_req, res, _match, _url, environment) => send(res, 200, host.reads.servicesOf([environment])[0]) },
+    { method: 'GET', path: '/v1/management', handle: async (_req, res, _match, _url, environment) => send(res, 200, { apps: (await host.reads.managementOf([environment]))[0] ?? [] }) },
+    { method: 'GET', path: '/v1/services', handle: async (_req, res, _match, _url, environment) => send(res, 200, (await host.reads.servicesOf([environment]))[0]) },
     {
       method: 'GET',
       path: '/v1/notifications',
-      handle: (_req, res, _match, url, environment) => {
+      handle: async (_req, res, _match, url, environment) => {
         const raw = url.searchParams.get('userIds') ?? '';
         const ids = raw === '' ? [] : raw.split(',').map(Number);
         if (ids.length > 1000 || ids.some((id) => !Number.isSafeInteger(id) || id < 0))
           throw new RuntimeRefusedError('INVALID_COMMAND', 'userIds is up to 1000 comma-separated ids');
-        send(res, 200, { notifications: ids.length === 0 ? [] : host.reads.notificationsOf([environment], ids) });
+        send(res, 200, { notifications: ids.length === 0 ? [] : await host.reads.notificationsOf([environment], ids) });
       },
     },
-    { method: 'GET', path: '/v1/restore-points', handle: (_req, res, _match, _url, environment) => send(res, 200, { restorePoints: host.commands.restorePoints.open(environment) }) },
+    { method: 'GET', path: '/v1/restore-points', handle: async (_req, res, _match, _url, environment) => send(res, 200, { restorePoints: await host.commands.restorePoints.open(environment) }) },
     {
       method: 'HEAD',
       path: '/v1/blobs/{sha256}',
-      handle: (_req, res, match) => send(res, sha256Pattern.test(match[1] ?? '') && host.blobs.has(match[1] ?? '') ? 200 : 404),
+      handle: async (_req, res, match) => send(res, sha256Pattern.test(match[1] ?? '') && await host.blobs.has(match[1] ?? '') ? 200 : 404),
     },
     {
       method: 'PUT',
@@ -141,7 +145,7 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
           req.pause();
           await holdForever(`blob ${sha256}`);
         }
-        const held = host.blobs.has(sha256);
+        const held = await host.blobs.has(sha256);
         await host.blobs.put(sha256, req, restorePoint);
         send(res, held ? 200 : 201, { sha256 });
       },
@@ -155,7 +159,7 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
           throw new RuntimeRefusedError('INVALID_COMMAND', 'every change needs an Idempotency-Key header (R49)');
         const parsed = runtimeCommand.safeParse(await readJson(req));
         if (!parsed.success) throw new RuntimeRefusedError('INVALID_COMMAND', parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '));
-        const result = host.apply<CommandType>(environment, key, parsed.data);
+        const result = await host.apply<CommandType>(environment, key, parsed.data);
         if (options.hold === `command:${parsed.data.type}`) await holdForever(`command ${parsed.data.type}`);
         send(res, 200, result);
       },
@@ -163,18 +167,27 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
   ];
 
   /** An environment by its path, for public pages: unknown paths are not made into environments. */
-  const knownEnvironment = (path: string): number | null =>
-    path === '' ? 0 : (database.db.select().from(runtimeEnvironments).where(eq(runtimeEnvironments.path, path)).get()?.id ?? null);
+  const knownEnvironment = async (path: string): Promise<number | null> =>
+    path === '' ? 0 : ((await database.db.select().from(runtimeEnvironments).where(eq(runtimeEnvironments.path, path)).limit(1))[0]?.id ?? null);
 
   const http = createServer((req, res) => {
+    serve(req, res).catch(() => {
+      // Public pages and the lookups before a route (a failing database) end here.
+      if (res.headersSent) return void res.destroy();
+      req.resume();
+      send(res, 500, { code: 'INTERNAL', message: 'the runtime failed' });
+    });
+  });
+
+  const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // Public pages read the raw path: URL parsing would resolve `..` before the web root sees it.
     const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
     const publicMatch = publicPattern.exec(rawPath);
     if (publicMatch) {
       const [, environmentPath = '', path = ''] = publicMatch;
-      const environmentId = knownEnvironment(environmentPath);
+      const environmentId = await knownEnvironment(environmentPath);
       const origin = options.publicUrl ?? `http://${req.headers.host ?? 'localhost'}`;
-      if (environmentId !== null && publicPages.handle(req, res, { environmentId, baseUrl: `${origin}${environmentPath}`, path, managementAvailable })) return;
+      if (environmentId !== null && await publicPages.handle(req, res, { environmentId, baseUrl: `${origin}${environmentPath}`, path, managementAvailable })) return;
       return send(res, 404, { code: 'NOT_FOUND', message: 'no such page' });
     }
     const url = new URL(req.url ?? '/', 'http://runtime');
@@ -189,19 +202,19 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
       res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'application/json' });
       return void res.end(JSON.stringify({ code: 'UNAUTHORIZED', message: 'a runtime token is required (Authorization: Bearer <token>)' }));
     }
-    Promise.resolve()
-      .then(() => found.route.handle(req, res, found.match as RegExpExecArray, url, environmentOf(environmentPath)))
-      .catch((error: unknown) => {
-        if (res.headersSent) return void res.destroy();
-        if (error instanceof RuntimeRefusedError) {
-          req.resume();
-          return send(res, error.code === 'INVALID_COMMAND' ? 400 : 409, { code: error.code, message: error.message });
-        }
-        // A client that went away mid-transfer, or a fault here: nothing was kept.
-        if (!req.complete) return void res.destroy();
-        send(res, 500, { code: 'INTERNAL', message: 'the runtime failed' });
-      });
-  });
+    try {
+      await found.route.handle(req, res, found.match as RegExpExecArray, url, await environmentOf(environmentPath));
+    } catch (error) {
+      if (res.headersSent) return void res.destroy();
+      if (error instanceof RuntimeRefusedError) {
+        req.resume();
+        return send(res, error.code === 'INVALID_COMMAND' ? 400 : 409, { code: error.code, message: error.message });
+      }
+      // A client that went away mid-transfer, or a fault here: nothing was kept.
+      if (!req.complete) return void res.destroy();
+      send(res, 500, { code: 'INTERNAL', message: 'the runtime failed' });
+    }
+  };
   http.requestTimeout = 0;
 
   return {
@@ -221,7 +234,7 @@ export function createRuntimeServer(options: RuntimeServerOptions): RuntimeServe
       http.closeAllConnections();
       await closed;
       publicPages.close();
-      database.close();
+      await database.close();
     },
   };
 }
