@@ -126,18 +126,18 @@ export class BinaryService {
   }
 
   async byIds(principal: Principal, ids: readonly number[]): Promise<(ClientBinary | null)[]> {
-    const rows = (await this.db
+    const rows = await this.db
       .select()
       .from(clientBinaries)
-      .where(and(eq(clientBinaries.accountId, principal.accountId), inArray(clientBinaries.id, [...ids]))));
+      .where(and(eq(clientBinaries.accountId, principal.accountId), inArray(clientBinaries.id, [...ids])));
     return inIdOrder(ids, rows);
   }
 
   async uploadsByIds(principal: Principal, ids: readonly number[]): Promise<(BinaryUpload | null)[]> {
-    const rows = (await this.db
+    const rows = await this.db
       .select()
       .from(binaryUploads)
-      .where(and(eq(binaryUploads.accountId, principal.accountId), inArray(binaryUploads.id, [...ids]))));
+      .where(and(eq(binaryUploads.accountId, principal.accountId), inArray(binaryUploads.id, [...ids])));
     return inIdOrder(ids, rows);
   }
 
@@ -361,7 +361,7 @@ export class BinaryService {
 
   /** Removes blobs nothing refers to any more, such as the wrapped artifacts of a rolled-back job. */
   async sweepOrphanBlobs(): Promise<number> {
-    const orphans = (await this.db
+    const orphans = await this.db
       .select({ sha256: blobs.sha256 })
       .from(blobs)
       .where(
@@ -369,7 +369,7 @@ export class BinaryService {
           notExists(this.db.select({ id: clientBinaries.id }).from(clientBinaries).where(eq(clientBinaries.sha256, blobs.sha256))),
           notExists(this.db.select({ id: binaryUploads.id }).from(binaryUploads).where(eq(binaryUploads.sha256, blobs.sha256))),
         ),
-      ));
+      );
     for (const { sha256 } of orphans) {
       if (await this.db.transaction((tx) => releaseBlob(tx, sha256))) this.store.remove(sha256);
     }
