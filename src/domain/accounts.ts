@@ -203,8 +203,8 @@ export class AccountService {
     if (forbidden) return fail(forbidden);
     const [user] = input.userId === null ? [null] : await this.usersByIds(principal, [input.userId]);
     if (!user) return fail(notFound('user', ['input', 'userId']));
-    // Immediate: the write lock is taken before the ADMINs are counted, so two admins demoting each
-    // other at once cannot both succeed.
+    // Counted and written in one transaction (on SQLite they take turns, each holding the write
+    // lock from its start), so two admins demoting each other at once cannot both succeed.
     const outcome = await this.db.transaction(async (tx): Promise<Result<{ user: User; tokenIds: number[] | null }>> => {
       const current = (await tx.select().from(users).where(eq(users.id, user.id)).limit(1))[0] ?? user;
       const role = input.role ?? current.role;
