@@ -199,7 +199,7 @@ describe('storage (R17) and download (R20)', () => {
     const viewer = await t.as('VIEWER');
     expect((await fetch(url, { headers: { authorization: `Bearer ${viewer.token}` } })).status).toBe(200);
     expect((await fetch(url)).status).toBe(401);
-    const stranger = (await t.otherAccount());
+    const stranger = await t.otherAccount();
     expect((await fetch(url, { headers: { authorization: `Bearer ${stranger.token}` } })).status).toBe(404);
   });
 

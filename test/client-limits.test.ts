@@ -117,7 +117,7 @@ describe('completing an upload URL (R71)', () => {
   it('takes the bytes only from a role that may upload, of the same account', async () => {
     const body = Buffer.from('0123456789');
     const [viewer, member] = [await t.as('VIEWER'), await t.as('MEMBER')];
-    const stranger = (await t.otherAccount('Strangers'));
+    const stranger = await t.otherAccount('Strangers');
     const cases: [string, Client, number][] = [
       ['VIEWER of the account', viewer, 403],
       ['ADMIN of another account', stranger, 404],
@@ -149,7 +149,7 @@ describe('UPLOAD_QUOTA_BYTES (R69)', () => {
     noUserErrors(await create(t.admin, appId, QUOTA - 600));
 
     // Another account has its own quota.
-    const stranger = (await t.otherAccount('Quota'));
+    const stranger = await t.otherAccount('Quota');
     const strangerApp = (await stranger.request('mutation { createApp(input: { name: "Theirs" }) { app { id } } }')).createApp.app.id;
     noUserErrors(await create(stranger, strangerApp, QUOTA));
 

@@ -37,7 +37,7 @@ const accountIdOf = (globalId: string) => Number(Buffer.from(globalId, 'base64')
 beforeAll(async () => {
   t = await startServer();
   a = await buildWorld(t.admin);
-  clientB = (await t.otherAccount('Tenant B'));
+  clientB = await t.otherAccount('Tenant B');
   b = await buildWorld(clientB);
 });
 afterAll(() => t.stop());

@@ -177,7 +177,7 @@ describe('authentication and account scoping (R5, R40)', () => {
   it("refuses another account's job: an error, never data", async () => {
     const w = await publishWorld(t.admin);
     const job = await startNative(t, w, { sync: true });
-    const stranger = (await t.otherAccount());
+    const stranger = await t.otherAccount();
     const client = wsClient(t.url, stranger.token);
     const owner = wsClient(t.url, t.admin.token);
     try {
@@ -195,7 +195,7 @@ describe('authentication and account scoping (R5, R40)', () => {
   });
 
   it("never shows another account's jobs or environments in the wide subscriptions", async () => {
-    const stranger = (await t.otherAccount());
+    const stranger = await t.otherAccount();
     const strangerWorld = await publishWorld(stranger);
     const w = await publishWorld(t.admin);
     const strangerClient = wsClient(t.url, stranger.token);

@@ -348,7 +348,7 @@ describe.each(RUNTIME_KINDS)('what the %s runtime serves', (kind) => {
     expect(far.createStoreInvitation.userErrors).toEqual([{ code: 'INVALID_INPUT', field: ['input', 'expiresAt'] }]);
     for (const directoryUserId of ['nonsense', w.appId, Buffer.from('DirectoryUser:99999').toString('base64')])
       expect((await invite({ directoryUserId })).createStoreInvitation.userErrors).toEqual([{ code: 'NOT_FOUND', field: ['input', 'directoryUserId'] }]);
-    const other = (await t.otherAccount());
+    const other = await t.otherAccount();
     expect((await invite({ directoryUserId: w.users.ann }, other)).createStoreInvitation.userErrors).toEqual([{ code: 'NOT_FOUND', field: ['input', 'directoryUserId'] }]);
     const { node } = await t.admin.request(`query ($id: ID!) { node(id: $id) { ... on DirectoryUser { storeInvitations { id } } } }`, { id: w.users.ann });
     expect(node.storeInvitations).toEqual([]);

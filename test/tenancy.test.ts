@@ -52,7 +52,7 @@ const snapshotA = () =>
 beforeAll(async () => {
   t = await startServer();
   a = t.admin;
-  b = (await t.otherAccount('Tenant B'));
+  b = await t.otherAccount('Tenant B');
   shapesA = await makeShapes(a);
   await makeShapes(b);
 });

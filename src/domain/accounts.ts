@@ -140,11 +140,11 @@ export class AccountService {
     const live = new Set<number>();
     // In slices, to stay far below SQLite's limit on bound parameters.
     for (let start = 0; start < ids.length; start += 500) {
-      const rows = (await this.db
+      const rows = await this.db
         .select({ id: apiTokens.id })
         .from(apiTokens)
         .innerJoin(users, eq(users.id, apiTokens.userId))
-        .where(and(inArray(apiTokens.id, ids.slice(start, start + 500)), isNull(users.deactivatedAt), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now)))));
+        .where(and(inArray(apiTokens.id, ids.slice(start, start + 500)), isNull(users.deactivatedAt), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now))));
       for (const row of rows) live.add(row.id);
     }
     return live;
@@ -157,10 +157,10 @@ export class AccountService {
   }
 
   async usersByIds(principal: Principal, ids: readonly number[]): Promise<(User | null)[]> {
-    const rows = (await this.db
+    const rows = await this.db
       .select()
       .from(users)
-      .where(and(eq(users.accountId, principal.accountId), inArray(users.id, [...ids]))));
+      .where(and(eq(users.accountId, principal.accountId), inArray(users.id, [...ids])));
     return inIdOrder(ids, rows);
   }
 
@@ -203,8 +203,8 @@ export class AccountService {
     if (forbidden) return fail(forbidden);
     const [user] = input.userId === null ? [null] : await this.usersByIds(principal, [input.userId]);
     if (!user) return fail(notFound('user', ['input', 'userId']));
-    // Immediate: the write lock is taken before the ADMINs are counted, so two admins demoting each
-    // other at once cannot both succeed.
+    // Counted and written in one transaction (on SQLite they take turns, each holding the write
+    // lock from its start), so two admins demoting each other at once cannot both succeed.
     const outcome = await this.db.transaction(async (tx): Promise<Result<{ user: User; tokenIds: number[] | null }>> => {
       const current = (await tx.select().from(users).where(eq(users.id, user.id)).limit(1))[0] ?? user;
       const role = input.role ?? current.role;
@@ -244,18 +244,18 @@ export class AccountService {
   }
 
   async tokensOf(principal: Principal): Promise<ApiToken[]> {
-    return (await this.db
+    return await this.db
       .select(tokenColumns)
       .from(apiTokens)
       .where(and(eq(apiTokens.accountId, principal.accountId), eq(apiTokens.userId, principal.userId)))
-      .orderBy(asc(apiTokens.id)));
+      .orderBy(asc(apiTokens.id));
   }
 
   async tokensByIds(principal: Principal, ids: readonly number[]): Promise<(ApiToken | null)[]> {
-    const rows = (await this.db
+    const rows = await this.db
       .select(tokenColumns)
       .from(apiTokens)
-      .where(and(eq(apiTokens.accountId, principal.accountId), inArray(apiTokens.id, [...ids]))));
+      .where(and(eq(apiTokens.accountId, principal.accountId), inArray(apiTokens.id, [...ids])));
     const visible = rows.filter((row) => can(principal, 'readTokens', { userId: row.userId }));
     return inIdOrder(ids, visible);
   }

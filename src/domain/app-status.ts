@@ -39,11 +39,11 @@ export class AppStatusService {
   ) {}
 
   async forApps(principal: Principal, appIds: readonly number[]): Promise<AppEnvironmentStatus[][]> {
-    const accountEnvironments = (await this.db
+    const accountEnvironments = await this.db
       .select()
       .from(environments)
       .where(eq(environments.accountId, principal.accountId))
-      .orderBy(asc(sql`lower(${environments.name})`), asc(environments.id)));
+      .orderBy(asc(sql`lower(${environments.name})`), asc(environments.id));
     // Each environment's runtime is asked once; the embedded one once for all of them.
     const [management, held] = await Promise.all([this.runtimes.managementOf(accountEnvironments), this.runtimes.servicesOf(accountEnvironments)]);
     const pairKey = (appId: number, environmentId: number) => `${appId}:${environmentId}`;

@@ -119,16 +119,16 @@ export class AppService {
   }
 
   async byIds(principal: Principal, ids: readonly number[]): Promise<(App | null)[]> {
-    const rows = (await this.db
+    const rows = await this.db
       .select()
       .from(apps)
-      .where(and(eq(apps.accountId, principal.accountId), inArray(apps.id, [...ids]))));
+      .where(and(eq(apps.accountId, principal.accountId), inArray(apps.id, [...ids])));
     return inIdOrder(ids, rows);
   }
 
   /** For jobs, which act inside their own account already. */
   async byIdsUnscoped(ids: readonly number[]): Promise<(App | null)[]> {
-    const rows = (await this.db.select().from(apps).where(inArray(apps.id, [...ids])));
+    const rows = await this.db.select().from(apps).where(inArray(apps.id, [...ids]));
     return inIdOrder(ids, rows);
   }
 
@@ -147,20 +147,20 @@ export class AppService {
 
   /** Identity services of many apps in one statement, in each app's own order. */
   async identityServicesOf(appIds: readonly number[]): Promise<IdentityService[]> {
-    return (await this.db
+    return await this.db
       .select()
       .from(appIdentityServices)
       .where(inArray(appIdentityServices.appId, [...appIds]))
-      .orderBy(asc(appIdentityServices.appId), asc(appIdentityServices.position)));
+      .orderBy(asc(appIdentityServices.appId), asc(appIdentityServices.position));
   }
 
   /** Integration services of many apps in one statement, in each app's own order. */
   async integrationServicesOf(appIds: readonly number[]): Promise<IntegrationService[]> {
-    return (await this.db
+    return await this.db
       .select()
       .from(appIntegrationServices)
       .where(inArray(appIntegrationServices.appId, [...appIds]))
-      .orderBy(asc(appIntegrationServices.appId), asc(appIntegrationServices.position)));
+      .orderBy(asc(appIntegrationServices.appId), asc(appIntegrationServices.position));
   }
 
   async create(principal: Principal, input: CreateAppInput): Promise<Result<App>> {
@@ -249,8 +249,8 @@ export class AppService {
           .limit(1))[0];
         if (active) return { underWay: true, unreferenced: [] };
         const held = [
-          ...(await tx.selectDistinct({ sha256: clientBinaries.sha256 }).from(clientBinaries).where(eq(clientBinaries.appId, app.id))),
-          ...(await tx.selectDistinct({ sha256: binaryUploads.sha256 }).from(binaryUploads).where(eq(binaryUploads.appId, app.id))),
+          ...await tx.selectDistinct({ sha256: clientBinaries.sha256 }).from(clientBinaries).where(eq(clientBinaries.appId, app.id)),
+          ...await tx.selectDistinct({ sha256: binaryUploads.sha256 }).from(binaryUploads).where(eq(binaryUploads.appId, app.id)),
         ].flatMap((row) => (row.sha256 === null ? [] : [row.sha256]));
         await tx.delete(apps).where(eq(apps.id, app.id));
         const unreferenced: string[] = [];

@@ -29,10 +29,10 @@ export class ClientCredentialsService {
   /** Pairs of (app, environment) at once; null where no services publish has made them yet. */
   async of(pairs: readonly { appId: number; environmentId: number }[]): Promise<(ClientCredentials | null)[]> {
     if (pairs.length === 0) return [];
-    const rows = (await this.db
+    const rows = await this.db
       .select()
       .from(appClientCredentials)
-      .where(inArray(appClientCredentials.appId, [...new Set(pairs.map((pair) => pair.appId))])));
+      .where(inArray(appClientCredentials.appId, [...new Set(pairs.map((pair) => pair.appId))]));
     return pairs.map(({ appId, environmentId }) => {
       const row = rows.find((candidate) => candidate.appId === appId && candidate.environmentId === environmentId);
       return row ? { appId, environmentId, appKey: row.appKey, appSecret: this.box.open(row.secretEncrypted), rotatedAt: row.rotatedAt } : null;

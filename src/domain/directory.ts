@@ -92,18 +92,18 @@ export class DirectoryService {
   }
 
   async usersByIds(principal: Principal, ids: readonly number[]): Promise<(DirectoryUser | null)[]> {
-    const rows = (await this.db
+    const rows = await this.db
       .select()
       .from(directoryUsers)
-      .where(and(eq(directoryUsers.accountId, principal.accountId), inArray(directoryUsers.id, [...ids]))));
+      .where(and(eq(directoryUsers.accountId, principal.accountId), inArray(directoryUsers.id, [...ids])));
     return inIdOrder(ids, rows);
   }
 
   async groupsByIds(principal: Principal, ids: readonly number[]): Promise<(DirectoryGroup | null)[]> {
-    const rows = (await this.db
+    const rows = await this.db
       .select()
       .from(directoryGroups)
-      .where(and(eq(directoryGroups.accountId, principal.accountId), inArray(directoryGroups.id, [...ids]))));
+      .where(and(eq(directoryGroups.accountId, principal.accountId), inArray(directoryGroups.id, [...ids])));
     return inIdOrder(ids, rows);
   }
 
@@ -144,12 +144,12 @@ export class DirectoryService {
 
   /** Groups of many users in one statement, one list per user id. */
   async groupsOfUsers(userIds: readonly number[]): Promise<DirectoryGroup[][]> {
-    const rows = (await this.db
+    const rows = await this.db
       .select({ userId: directoryGroupMembers.userId, group: directoryGroups })
       .from(directoryGroupMembers)
       .innerJoin(directoryGroups, eq(directoryGroups.id, directoryGroupMembers.groupId))
       .where(inArray(directoryGroupMembers.userId, [...userIds]))
-      .orderBy(asc(sql`lower(${directoryGroups.name})`), asc(directoryGroups.id)));
+      .orderBy(asc(sql`lower(${directoryGroups.name})`), asc(directoryGroups.id));
     return listsByKey(userIds, rows, (row) => row.userId, (row) => row.group);
   }
 
@@ -160,12 +160,12 @@ export class DirectoryService {
   }
 
   async membersOfGroups(groupIds: readonly number[]): Promise<DirectoryUser[][]> {
-    const rows = (await this.db
+    const rows = await this.db
       .select({ groupId: directoryGroupMembers.groupId, user: directoryUsers })
       .from(directoryGroupMembers)
       .innerJoin(directoryUsers, eq(directoryUsers.id, directoryGroupMembers.userId))
       .where(inArray(directoryGroupMembers.groupId, [...groupIds]))
-      .orderBy(asc(sql`lower(${directoryUsers.displayName})`), asc(directoryUsers.id)));
+      .orderBy(asc(sql`lower(${directoryUsers.displayName})`), asc(directoryUsers.id));
     return listsByKey(groupIds, rows, (row) => row.groupId, (row) => row.user);
   }
 

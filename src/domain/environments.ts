@@ -124,14 +124,14 @@ export class EnvironmentService {
 
   /** Every environment of the account. */
   async all(principal: Principal): Promise<Environment[]> {
-    return (await this.db.select().from(environments).where(eq(environments.accountId, principal.accountId)));
+    return await this.db.select().from(environments).where(eq(environments.accountId, principal.accountId));
   }
 
   async byIds(principal: Principal, ids: readonly number[]): Promise<(Environment | null)[]> {
-    const rows = (await this.db
+    const rows = await this.db
       .select()
       .from(environments)
-      .where(and(eq(environments.accountId, principal.accountId), inArray(environments.id, [...ids]))));
+      .where(and(eq(environments.accountId, principal.accountId), inArray(environments.id, [...ids])));
     return inIdOrder(ids, rows);
   }
 
@@ -189,7 +189,7 @@ export class EnvironmentService {
   }
 
   private async byIdsUnscoped(ids: readonly number[]): Promise<Map<number, Environment>> {
-    const rows = (await this.db.select().from(environments).where(inArray(environments.id, [...ids])));
+    const rows = await this.db.select().from(environments).where(inArray(environments.id, [...ids]));
     return new Map(rows.map((row) => [row.id, row]));
   }
 
@@ -306,7 +306,7 @@ export class EnvironmentService {
 
   /** Probes every URL environment of every account at once: at start and every 30 s (R9). */
   async probeAll(): Promise<void> {
-    const remote = (await this.db.select().from(environments).where(sql`${environments.url} is not null`));
+    const remote = await this.db.select().from(environments).where(sql`${environments.url} is not null`);
     await Promise.all(remote.map((environment) => this.probeOne(environment)));
   }
 

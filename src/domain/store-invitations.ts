@@ -93,11 +93,11 @@ export class StoreInvitationService {
 
   /** Invitations of many directory users, newest first, without their secrets. */
   async ofUsers(directoryUserIds: readonly number[]): Promise<StoreInvitation[][]> {
-    const rows = (await this.db
+    const rows = await this.db
       .select()
       .from(storeInvitations)
       .where(inArray(storeInvitations.directoryUserId, [...directoryUserIds]))
-      .orderBy(desc(storeInvitations.id)));
+      .orderBy(desc(storeInvitations.id));
     return directoryUserIds.map((id) => rows.filter((row) => row.directoryUserId === id).map(visible));
   }
 
@@ -107,11 +107,11 @@ export class StoreInvitationService {
    */
   async liveTokens(environmentId: number, directoryUserIds: readonly number[], now = Date.now()): Promise<Map<number, string>> {
     if (directoryUserIds.length === 0) return new Map();
-    const rows = (await this.db
+    const rows = await this.db
       .select()
       .from(storeInvitations)
       .where(and(inArray(storeInvitations.directoryUserId, [...directoryUserIds]), isNull(storeInvitations.revokedAt), gt(storeInvitations.expiresAt, new Date(now))))
-      .orderBy(desc(storeInvitations.id)));
+      .orderBy(desc(storeInvitations.id));
     const tokens = new Map<number, string>();
     for (const row of rows) {
       if (tokens.has(row.directoryUserId)) continue;

@@ -126,18 +126,18 @@ export class BinaryService {
   }
 
   async byIds(principal: Principal, ids: readonly number[]): Promise<(ClientBinary | null)[]> {
-    const rows = (await this.db
+    const rows = await this.db
       .select()
       .from(clientBinaries)
-      .where(and(eq(clientBinaries.accountId, principal.accountId), inArray(clientBinaries.id, [...ids]))));
+      .where(and(eq(clientBinaries.accountId, principal.accountId), inArray(clientBinaries.id, [...ids])));
     return inIdOrder(ids, rows);
   }
 
   async uploadsByIds(principal: Principal, ids: readonly number[]): Promise<(BinaryUpload | null)[]> {
-    const rows = (await this.db
+    const rows = await this.db
       .select()
       .from(binaryUploads)
-      .where(and(eq(binaryUploads.accountId, principal.accountId), inArray(binaryUploads.id, [...ids]))));
+      .where(and(eq(binaryUploads.accountId, principal.accountId), inArray(binaryUploads.id, [...ids])));
     return inIdOrder(ids, rows);
   }
 
@@ -343,25 +343,26 @@ export class BinaryService {
 
   /** Drops uploads whose URL expired without being used, and their files when nothing else holds them. */
   async sweepExpiredUploads(now = new Date()): Promise<number> {
-    const expired = (await this.db
-      .select()
-      .from(binaryUploads)
-      .where(and(sql`${binaryUploads.usedAt} is null`, sql`${binaryUploads.expiresAt} <= ${now.getTime()}`))
-      )
-      .filter((upload) => !this.receiving.has(upload.id));
-    for (const upload of expired) {
-      const unreferenced = await this.db.transaction(async (tx) => {
-        await tx.delete(binaryUploads).where(eq(binaryUploads.id, upload.id));
-        return upload.sha256 ? await releaseBlob(tx, upload.sha256) : false;
+    const expired = and(sql`${binaryUploads.usedAt} is null`, sql`${binaryUploads.expiresAt} <= ${now.getTime()}`);
+    const candidates = await this.db.select().from(binaryUploads).where(expired);
+    let dropped = 0;
+    for (const upload of candidates) {
+      // Asked again at each one: a PUT may have begun, or the upload been used, since the read.
+      if (this.receiving.has(upload.id)) continue;
+      const outcome = await this.db.transaction(async (tx) => {
+        const deleted = await tx.delete(binaryUploads).where(and(eq(binaryUploads.id, upload.id), expired)).returning({ id: binaryUploads.id });
+        if (deleted.length === 0) return { deleted: false, unreferenced: false };
+        return { deleted: true, unreferenced: upload.sha256 ? await releaseBlob(tx, upload.sha256) : false };
       });
-      if (unreferenced && upload.sha256) this.store.remove(upload.sha256);
+      if (outcome.deleted) dropped += 1;
+      if (outcome.unreferenced && upload.sha256) this.store.remove(upload.sha256);
     }
-    return expired.length;
+    return dropped;
   }
 
   /** Removes blobs nothing refers to any more, such as the wrapped artifacts of a rolled-back job. */
   async sweepOrphanBlobs(): Promise<number> {
-    const orphans = (await this.db
+    const orphans = await this.db
       .select({ sha256: blobs.sha256 })
       .from(blobs)
       .where(
@@ -369,7 +370,7 @@ export class BinaryService {
           notExists(this.db.select({ id: clientBinaries.id }).from(clientBinaries).where(eq(clientBinaries.sha256, blobs.sha256))),
           notExists(this.db.select({ id: binaryUploads.id }).from(binaryUploads).where(eq(binaryUploads.sha256, blobs.sha256))),
         ),
-      ));
+      );
     for (const { sha256 } of orphans) {
       if (await this.db.transaction((tx) => releaseBlob(tx, sha256))) this.store.remove(sha256);
     }

@@ -146,10 +146,10 @@ export class JobStore {
   }
 
   async byIds(principal: Principal, ids: readonly number[]): Promise<(PublishJob | null)[]> {
-    const rows = (await this.db
+    const rows = await this.db
       .select()
       .from(publishJobs)
-      .where(and(eq(publishJobs.accountId, principal.accountId), inArray(publishJobs.id, [...ids]))));
+      .where(and(eq(publishJobs.accountId, principal.accountId), inArray(publishJobs.id, [...ids])));
     return inIdOrder(ids, rows);
   }
 
@@ -197,10 +197,10 @@ export class JobStore {
 
   /** The active job of each environment, or null, in one statement. */
   async activeByEnvironment(environmentIds: readonly number[]): Promise<(PublishJob | null)[]> {
-    const rows = (await this.db
+    const rows = await this.db
       .select()
       .from(publishJobs)
-      .where(and(inArray(publishJobs.environmentId, [...environmentIds]), inArray(publishJobs.state, ACTIVE_STATES))));
+      .where(and(inArray(publishJobs.environmentId, [...environmentIds]), inArray(publishJobs.state, ACTIVE_STATES)));
     const byEnvironment = new Map(rows.map((row) => [row.environmentId, row]));
     return environmentIds.map((id) => byEnvironment.get(id) ?? null);
   }
@@ -231,7 +231,7 @@ export class JobStore {
 
   /** Jobs in these states, oldest first: what a starting server must resume or roll back. */
   async inStates(states: JobState[]): Promise<PublishJob[]> {
-    return (await this.db.select().from(publishJobs).where(inArray(publishJobs.state, states)).orderBy(asc(publishJobs.id)));
+    return await this.db.select().from(publishJobs).where(inArray(publishJobs.state, states)).orderBy(asc(publishJobs.id));
   }
 
   /** Moves a job from one state to another only if it is still in the first; answers whether it did. */

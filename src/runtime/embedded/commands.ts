@@ -98,24 +98,28 @@ export class RuntimeCommands {
       case 'removePlatforms': {
         const app = await this.app(environmentId, command.appId, command.preview);
         if (command.platforms.length === 0) return { removed: 0 };
-        const removed = (await this.db
-          .delete(managementVersions)
-          .where(and(eq(managementVersions.managementAppId, app.id), inArray(managementVersions.platform, command.platforms)))
-          ).changes;
+        const removed = (
+          await this.db
+            .delete(managementVersions)
+            .where(and(eq(managementVersions.managementAppId, app.id), inArray(managementVersions.platform, command.platforms)))
+            .returning({ id: managementVersions.id })
+        ).length;
         return { removed };
       }
       case 'removeVersion': {
         const app = await this.app(environmentId, command.appId, command.preview);
-        const removed = (await this.db
-          .delete(managementVersions)
-          .where(
-            and(
-              eq(managementVersions.managementAppId, app.id),
-              eq(managementVersions.platform, command.platform),
-              eq(managementVersions.versionKey, command.versionKey),
-            ),
-          )
-          ).changes;
+        const removed = (
+          await this.db
+            .delete(managementVersions)
+            .where(
+              and(
+                eq(managementVersions.managementAppId, app.id),
+                eq(managementVersions.platform, command.platform),
+                eq(managementVersions.versionKey, command.versionKey),
+              ),
+            )
+            .returning({ id: managementVersions.id })
+        ).length;
         return { removed };
       }
       case 'replaceTargets': {
@@ -154,10 +158,12 @@ export class RuntimeCommands {
         return { notified: userIds.length };
       }
       case 'removeManagementApps': {
-        const removed = (await this.db
-          .delete(managementApps)
-          .where(and(eq(managementApps.environmentId, environmentId), eq(managementApps.appId, command.appId)))
-          ).changes;
+        const removed = (
+          await this.db
+            .delete(managementApps)
+            .where(and(eq(managementApps.environmentId, environmentId), eq(managementApps.appId, command.appId)))
+            .returning({ id: managementApps.id })
+        ).length;
         return { removed };
       }
       case 'publishIdentityServices': {
@@ -200,11 +206,13 @@ export class RuntimeCommands {
         return { stored: true };
       }
       case 'revokeStoreAccess': {
-        const revoked = (await this.db
-          .update(storeAccess)
-          .set({ revoked: true })
-          .where(and(eq(storeAccess.environmentId, environmentId), eq(storeAccess.invitationId, command.invitationId)))
-          ).changes;
+        const revoked = (
+          await this.db
+            .update(storeAccess)
+            .set({ revoked: true })
+            .where(and(eq(storeAccess.environmentId, environmentId), eq(storeAccess.invitationId, command.invitationId)))
+            .returning({ invitationId: storeAccess.invitationId })
+        ).length;
         return { revoked: revoked > 0 };
       }
       case 'setAppCredentials': {
@@ -226,11 +234,13 @@ export class RuntimeCommands {
         return { deployed: true };
       }
       case 'activate': {
-        const activated = (await this.db
-          .update(publishedAppServices)
-          .set({ activatedAt: now })
-          .where(and(eq(publishedAppServices.appId, command.appId), eq(publishedAppServices.environmentId, environmentId)))
-          ).changes;
+        const activated = (
+          await this.db
+            .update(publishedAppServices)
+            .set({ activatedAt: now })
+            .where(and(eq(publishedAppServices.appId, command.appId), eq(publishedAppServices.environmentId, environmentId)))
+            .returning({ appId: publishedAppServices.appId })
+        ).length;
         return { activated: activated > 0 };
       }
       case 'unpublishServices':

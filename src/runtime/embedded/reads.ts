@@ -10,11 +10,11 @@ export class RuntimeReads {
   constructor(private readonly db: RuntimeDb) {}
 
   async managementOf(environmentIds: readonly number[]): Promise<ManagementApp[][]> {
-    const apps = (await this.db
+    const apps = await this.db
       .select()
       .from(managementApps)
       .where(inArray(managementApps.environmentId, [...environmentIds]))
-      .orderBy(asc(managementApps.appId), asc(managementApps.preview)));
+      .orderBy(asc(managementApps.appId), asc(managementApps.preview));
     const ids = apps.map((app) => app.id);
     const versions = ids.length === 0 ? [] : (await this.db
       .select()
@@ -35,13 +35,13 @@ export class RuntimeReads {
 
   async servicesOf(environmentIds: readonly number[]): Promise<ServicesState[]> {
     const ids = [...environmentIds];
-    const identity = (await this.db
+    const identity = await this.db
       .select()
       .from(publishedIdentityServices)
       .where(inArray(publishedIdentityServices.environmentId, ids))
-      .orderBy(asc(sql`lower(${publishedIdentityServices.name})`)));
-    const appServices = (await this.db.select().from(publishedAppServices).where(inArray(publishedAppServices.environmentId, ids)).orderBy(asc(publishedAppServices.appId)));
-    const webClients = (await this.db.select().from(liveWebClients).where(inArray(liveWebClients.environmentId, ids)).orderBy(asc(liveWebClients.appId)));
+      .orderBy(asc(sql`lower(${publishedIdentityServices.name})`));
+    const appServices = await this.db.select().from(publishedAppServices).where(inArray(publishedAppServices.environmentId, ids)).orderBy(asc(publishedAppServices.appId));
+    const webClients = await this.db.select().from(liveWebClients).where(inArray(liveWebClients.environmentId, ids)).orderBy(asc(liveWebClients.appId));
     return ids.map((environmentId) => ({
       identityServices: identity
         .filter((row) => row.environmentId === environmentId)

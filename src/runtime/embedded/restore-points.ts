@@ -81,10 +81,12 @@ export class RestorePoints {
 
   async discard(environmentId: number, key: string): Promise<boolean> {
     return (
-      (await this.db
-        .delete(runtimeRestorePoints)
-        .where(and(eq(runtimeRestorePoints.key, key), eq(runtimeRestorePoints.environmentId, environmentId)))
-        ).changes > 0
+      (
+        await this.db
+          .delete(runtimeRestorePoints)
+          .where(and(eq(runtimeRestorePoints.key, key), eq(runtimeRestorePoints.environmentId, environmentId)))
+          .returning({ key: runtimeRestorePoints.key })
+      ).length > 0
     );
   }
 
@@ -119,7 +121,7 @@ export class RestorePoints {
         .where(eq(managementVersions.managementAppId, app.id))
         )
         .map((version) => ({ ...version, publishedAt: version.publishedAt.getTime() })),
-      targets: (await this.db.select().from(managementTargets).where(eq(managementTargets.managementAppId, app.id))),
+      targets: await this.db.select().from(managementTargets).where(eq(managementTargets.managementAppId, app.id)),
     };
   }
 
