@@ -21,6 +21,8 @@ export function benchConfig(overrides: Partial<Config> = {}): Config {
     dataDir: mkdtempSync(join(tmpdir(), 'shipyard-bench-')),
     adminToken: 'bench-admin-token-0123456789abcdef',
     databaseUrl: undefined,
+    redisUrl: undefined,
+    redisPrefix: 'shipyard-bench:',
     seed: 'none',
     publishStageDelayMs: 0,
     graphiqlPrefill: false,

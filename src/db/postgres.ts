@@ -70,7 +70,7 @@ export async function openPostgres(url: string, onStatement?: (sql: string) => v
     // it in `current`, and other callers keep using the pool meanwhile.
     return raw.transaction((tx) => current.run(tx, () => work(db)));
   };
-  const db = contextualDb(raw, current, transaction);
+  const db = contextualDb<Db>(raw, current, transaction);
 
   return {
     dialect: 'postgres',

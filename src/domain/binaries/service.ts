@@ -375,7 +375,7 @@ export class BinaryService {
       if (await this.db.transaction((tx) => releaseBlob(tx, sha256))) this.store.remove(sha256);
     }
     // Files without a row: removals the grace period put off, or a crash between commit and row.
-    if (this.store.walkDue()) this.store.sweepUnrecorded(new Set(this.db.select({ sha256: blobs.sha256 }).from(blobs).all().map((row) => row.sha256)));
+    if (this.store.walkDue()) this.store.sweepUnrecorded(new Set((await this.db.select({ sha256: blobs.sha256 }).from(blobs)).map((row) => row.sha256)));
     return orphans.length;
   }
 
