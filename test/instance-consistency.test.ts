@@ -161,6 +161,32 @@ describe('instances started together on an empty database, sharing PostgreSQL, R
   });
 });
 
+describe('bootstrap races (R58)', () => {
+  // Two servers in one process reach bootstrap within a few milliseconds of each other far more
+  // often than two processes do (their starts seldom overlap that closely), so this is where a
+  // bootstrap outside the exclusive section shows: a second account or admin, or a start that fails.
+  it('two servers starting at once on an empty database, four times: each time both start over one account, admin, token and demo set', async () => {
+    for (let round = 0; round < 4; round += 1) {
+      const database = await emptyPostgresTestDatabase();
+      const shared = { databaseUrl: database.url, seed: 'demo' as const, adminToken: INSTANCES_ADMIN_TOKEN };
+      const started = await Promise.allSettled([startServer(shared), startServer(shared)]);
+      try {
+        expect(started.map((outcome) => (outcome.status === 'rejected' ? String(outcome.reason) : 'started')), `round ${round}`).toEqual(['started', 'started']);
+        expect(await countRows(database.url, ['accounts', 'users', 'api_tokens', 'apps', 'environments']), `round ${round}`).toEqual({
+          accounts: 1,
+          users: 1,
+          api_tokens: 1,
+          apps: 2,
+          environments: 3,
+        });
+      } finally {
+        for (const outcome of started) if (outcome.status === 'fulfilled') await outcome.value.stop();
+        await database.drop();
+      }
+    }
+  }, 120_000);
+});
+
 describe('revocations travel between instances over Redis (R58, R70)', () => {
   // Two servers in this process over one database and Redis, each with its own pubsub and its own
   // data directory, and without the periodic check of open streams: what ends B's stream is the
