@@ -126,6 +126,41 @@ describe('instances started together on an empty database, sharing PostgreSQL, R
     }
   });
 
+  it('completes an upload URL once when two PUTs of it go to A and to B at the same time (R18, R58)', async () => {
+    const admin = graphql(a, INSTANCES_ADMIN_TOKEN);
+    const { createApp } = await admin.request('mutation { createApp(input: { name: "TwoPuts" }) { app { id } } }');
+    const { createBinaryUpload } = await admin.request(
+      `mutation ($input: CreateBinaryUploadInput!) { createBinaryUpload(input: $input) { upload { id uploadUrl } userErrors { message } } }`,
+      { input: { appId: createApp.app.id, platform: 'IOS_PHONE', fileName: 'a.ipa', sizeBytes: 2048 } },
+    );
+    const upload = noUserErrors(createBinaryUpload).upload as { id: string; uploadUrl: string };
+    const path = new URL(upload.uploadUrl).pathname;
+    // Each PUT sends its first half and waits, so that both are under way before either ends.
+    const halves: ReadableStreamDefaultController<Uint8Array>[] = [];
+    const puts = [a, b].map((instance, index) =>
+      fetch(`${instance.url}${path}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${INSTANCES_ADMIN_TOKEN}`, 'content-length': '2048' },
+        body: new ReadableStream<Uint8Array>({
+          start(controller) {
+            halves[index] = controller;
+            controller.enqueue(new Uint8Array(1024).fill(index + 1));
+          },
+        }),
+        duplex: 'half',
+      } as RequestInit),
+    );
+    const RECEIVED = `query ($id: ID!) { node(id: $id) { ... on BinaryUpload { receivedBytes } } }`;
+    const receiving = async (instance: Instance) => (await graphql(instance, INSTANCES_ADMIN_TOKEN).request(RECEIVED, { id: upload.id })).node.receivedBytes as number;
+    expect(await eventually(async () => (await receiving(a)) >= 1024 && (await receiving(b)) >= 1024, { what: 'both PUTs to be under way' })).toBe(true);
+    for (const [index, controller] of halves.entries()) {
+      controller.enqueue(new Uint8Array(1024).fill(index + 1));
+      controller.close();
+    }
+    const statuses = await Promise.all(puts.map(async (put) => (await put).status));
+    expect(statuses.sort(), a.output().slice(-3000) + b.output().slice(-3000)).toEqual([201, 409]);
+  });
+
   it("ends on B the streams of a token revoked on A, and of a user deactivated on A (4403); another token's stream stays (R70)", async () => {
     const admin = graphql(a, INSTANCES_ADMIN_TOKEN);
     const revoked = await userToken(admin, 'VIEWER', 'revoked-consist@example.com');
