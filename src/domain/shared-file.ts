@@ -16,7 +16,8 @@ export function readOrCreateFile(file: string, make: () => string, mode = 0o600)
   } catch (error) {
     if (!isCode(error, 'ENOENT')) throw error;
   }
-  mkdirSync(dirname(file), { recursive: true });
+  // Only the owner may list or add files beside it (a key's directory).
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const temp = join(dirname(file), `.${randomBytes(8).toString('hex')}.tmp`);
   writeFileSync(temp, make(), { mode, flag: 'wx' });
   chmodSync(temp, mode);
