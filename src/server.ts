@@ -137,13 +137,16 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const transport = config.redisUrl ? redisTransport({ url: config.redisUrl, prefix: config.redisPrefix, logger, perTurn: Math.ceil(maxQueuedEvents / 2) }) : undefined;
   const realtime = new Realtime(domain, { maxQueuedEvents, ...(transport ? { transport } : {}) });
   metrics.watchSubscriptions(realtime);
-  const sessions = new TokenSessions(domain, options.tokenSweepIntervalMs);
+  const sessions = new TokenSessions(domain, options.tokenSweepIntervalMs, realtime);
 
   const tokenFile = join(dataDir, 'admin-token');
-  const outcome = await bootstrap(database.db, domain, {
-    seed: config.seed,
-    ...(config.adminToken ? { adminToken: config.adminToken } : {}),
-  });
+  // R58: instances starting together on an empty database make one account, one token, one demo set.
+  const outcome = await database.exclusively('shipyard:bootstrap', () =>
+    bootstrap(database.db, domain, {
+      seed: config.seed,
+      ...(config.adminToken ? { adminToken: config.adminToken } : {}),
+    }),
+  );
   if (outcome.createdToken) {
     writeFileSync(tokenFile, `${outcome.createdToken}\n`, { mode: 0o600 });
     chmodSync(tokenFile, 0o600);

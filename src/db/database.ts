@@ -35,6 +35,13 @@ export interface Database<TDb = Db> {
   isFailure(error: unknown): boolean;
   /** Whether the database answers and takes writes, for `/ready` (R4, R72). */
   isReady(): Promise<boolean>;
+  /**
+   * Runs `work` in one transaction that no other instance's `exclusively(name, …)` overlaps, so
+   * that instances starting together on one database take turns (R58): the second one finds
+   * what the first one made. PostgreSQL holds an advisory lock on `name` until the transaction
+   * ends; SQLite's transactions already take turns.
+   */
+  exclusively<T>(name: string, work: () => Promise<T>): Promise<T>;
 }
 
 /** Why a database could not be opened: one line naming it and the problem (R72). */

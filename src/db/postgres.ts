@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -71,6 +72,12 @@ export async function openPostgres(url: string, onStatement?: (sql: string) => v
     return raw.transaction((tx) => current.run(tx, () => work(db)));
   };
   const db = contextualDb<Db>(raw, current, transaction);
+  const exclusively: Database['exclusively'] = (name, work) =>
+    transaction(async () => {
+      // Held until this transaction ends; inside it, the lock is on this transaction's connection.
+      await (current.getStore() as typeof raw).execute(sql`select pg_advisory_xact_lock(hashtext(${name}))`);
+      return work();
+    });
 
   return {
     dialect: 'postgres',
@@ -84,6 +91,7 @@ export async function openPostgres(url: string, onStatement?: (sql: string) => v
       if (failing) lastFailureAt = Date.now();
       return failing;
     },
+    exclusively,
     isReady: async () => {
       if (pool.ended || Date.now() - lastFailureAt < FAILURE_MEMORY_MS) return false;
       let timer: NodeJS.Timeout | undefined;

@@ -100,6 +100,8 @@ function open<TSchema extends Record<string, unknown>>(file: string, options: Sq
       if (failing) lastFailureAt = Date.now();
       return failing;
     },
+    // One connection, whose transactions already take turns (TransactionGate).
+    exclusively: (_name, work) => transaction(() => work()),
     isReady: () => {
       if (!sqlite.open || sqlite.readonly || Date.now() - lastFailureAt < FAILURE_MEMORY_MS) return Promise.resolve(false);
       try {

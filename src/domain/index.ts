@@ -26,9 +26,9 @@ import { RuntimeHost } from '../runtime/embedded/index.js';
 import { join } from 'node:path';
 
 export interface DomainOptions {
-  /** Where blobs live (DATA_DIR). */
+  /** DATA_DIR: this instance's own files. */
   dataDir: string;
-  /** BLOB_DIR, shared by instances; unset, blobs live in DATA_DIR. */
+  /** BLOB_DIR, shared by instances: blobs, the embedded runtime's files, the secret key; unset, all live in DATA_DIR. */
   blobDir?: string | undefined;
   limits: BinaryLimits;
   /** Limits of the worker threads that read uploaded files (R68); defaults unless a test needs others. */
@@ -46,8 +46,14 @@ export function createDomain(db: Db, options: DomainOptions) {
   const events = new DomainEvents();
   const jobs = new JobStore(db);
   const store = new BlobStore(options.dataDir, options.blobDir === undefined ? {} : { blobDir: options.blobDir });
-  // The embedded runtime keeps its tables in this database and its files apart from Shipyard's.
-  const runtimes = new Runtimes(new RuntimeHost(db as RuntimeDb, join(options.dataDir, 'runtime')), options.remoteRuntime, options.logger);
+  // The embedded runtime keeps its tables in this database and its files apart from Shipyard's;
+  // with BLOB_DIR, in it, so that every instance serves what any of them published (R58).
+  const runtimeDir = options.blobDir === undefined ? join(options.dataDir, 'runtime') : join(options.blobDir, 'runtime');
+  const runtimes = new Runtimes(
+    new RuntimeHost(db as RuntimeDb, runtimeDir, { shared: options.blobDir !== undefined }),
+    options.remoteRuntime,
+    options.logger,
+  );
   const apps = new AppService(db, store);
   const environments = new EnvironmentService(db, runtimes, events, jobs, options.runtimeUrlAllow ?? []);
   const directory = new DirectoryService(db);
@@ -71,7 +77,10 @@ export function createDomain(db: Db, options: DomainOptions) {
   // One pool per server, closed when it stops (server.ts).
   const artifactWorkers = new ArtifactWorkers();
   const signing = new ArtifactSigning(db);
-  const box = new SecretBox(options.dataDir);
+  const box =
+    options.blobDir === undefined
+      ? new SecretBox(join(options.dataDir, 'secret-key'))
+      : new SecretBox(join(options.blobDir, 'keys', 'secret-key'), join(options.dataDir, 'secret-key'));
   const storeInvitations = new StoreInvitationService(db, box, directory, environments, runtimes);
   const native = new NativePublishing(
     publish,

@@ -1,16 +1,21 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { readOrCreateFile } from './shared-file.js';
 
 /**
  * Secrets Shipyard must show again (app secrets, store links) are kept encrypted with AES-256-GCM
- * under a key of the data directory (`secret-key`, mode 0600), made on first use: a copy of the
- * database alone reveals none of them.
+ * under a key in a file (mode 0600), made on first use: a copy of the database alone reveals none
+ * of them. Instances sharing a BLOB_DIR share the key there (`keys/secret-key`), so that a secret
+ * sealed by one opens on all (R58); without it the key is `DATA_DIR/secret-key`.
  */
 export class SecretBox {
   private key: Buffer | null = null;
 
-  constructor(private readonly dataDir: string) {}
+  /** `adopt`: a key file used before `keyFile` existed (DATA_DIR's, when BLOB_DIR is added later), taken over so that its secrets still open. */
+  constructor(
+    private readonly keyFile: string,
+    private readonly adopt?: string,
+  ) {}
 
   seal(plain: string): string {
     const iv = randomBytes(12);
@@ -28,12 +33,11 @@ export class SecretBox {
 
   private keyOf(): Buffer {
     if (this.key) return this.key;
-    const file = join(this.dataDir, 'secret-key');
-    if (!existsSync(file)) {
-      writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
-      chmodSync(file, 0o600);
-    }
-    this.key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+    const { adopt } = this;
+    const content = readOrCreateFile(this.keyFile, () =>
+      adopt !== undefined && existsSync(adopt) ? readFileSync(adopt, 'utf8') : randomBytes(32).toString('base64'),
+    );
+    this.key = Buffer.from(content.trim(), 'base64');
     return this.key;
   }
 }

@@ -8,21 +8,34 @@ export const TOKEN_SWEEP_INTERVAL_MS = 250;
 export const CLOSE_TOKEN_REVOKED = 4403;
 export const TOKEN_LOST = 'Forbidden: the token was revoked or has expired';
 
+/** How revocations travel between instances (Realtime, over Redis with REDIS_URL). */
+export interface RevocationRelay {
+  announceRevoked(tokenIds: number[]): void;
+  onRevoked(listener: (tokenIds: number[]) => void): () => void;
+}
+
 /**
  * R70: every open stream (a graphql-ws connection, an SSE response) under the token it was
  * opened with, so that a token's revocation or expiry ends its streams within a second: at once
- * when revoked here, at the next sweep when expired or revoked by another process.
+ * when revoked here or, through `relay`, on another instance (R58); at the next sweep when expired,
+ * or when a relayed revocation was lost (Redis down).
  */
 export class TokenSessions {
   private readonly byToken = new Map<number, Set<() => void>>();
   private readonly timer: NodeJS.Timeout;
   private readonly stopListening: () => void;
+  private readonly stopRelay: () => void;
 
   constructor(
     private readonly domain: Domain,
     sweepIntervalMs = TOKEN_SWEEP_INTERVAL_MS,
+    relay?: RevocationRelay,
   ) {
-    this.stopListening = domain.accounts.onTokenRevoked((tokenId) => this.end(tokenId));
+    this.stopListening = domain.accounts.onTokenRevoked((tokenId) => {
+      this.end(tokenId);
+      relay?.announceRevoked([tokenId]);
+    });
+    this.stopRelay = relay?.onRevoked((tokenIds) => tokenIds.forEach((tokenId) => this.end(tokenId))) ?? (() => undefined);
     this.timer = setInterval(() => void this.sweep(), sweepIntervalMs);
     this.timer.unref();
   }
@@ -54,6 +67,7 @@ export class TokenSessions {
   close(): void {
     clearInterval(this.timer);
     this.stopListening();
+    this.stopRelay();
   }
 
   private end(tokenId: number): void {

@@ -10,10 +10,15 @@ export interface RealtimeSource {
   jobs: { snapshot(jobId: number): JobSnapshot | null | Promise<JobSnapshot | null> };
 }
 
-/** Topics by account: a subscriber only ever listens to its own account (R40). */
+/**
+ * Topics by account: a subscriber only ever listens to its own account (R40). `tokenRevoked` is
+ * the server's own: tokens revoked (or whose user was deactivated) on any instance, whose open
+ * streams every instance ends (R70).
+ */
 export type Topics = {
   publishJob: [accountId: number, event: PublishJobUpdated];
   environmentStatus: [accountId: number, event: EnvironmentStatusChanged];
+  tokenRevoked: [event: { tokenIds: number[] }];
 };
 
 export interface RealtimeOptions {
@@ -160,6 +165,23 @@ export class Realtime {
 
   countSerialisation(): void {
     this.serialisations += 1;
+  }
+
+  /** Tells every instance, this one included, that these tokens no longer authenticate (R70). */
+  announceRevoked(tokenIds: number[]): void {
+    this.pubsub.publish('tokenRevoked', { tokenIds });
+  }
+
+  /** Calls `listener` with the tokens revoked on any instance from now on; answers how to stop. */
+  onRevoked(listener: (tokenIds: number[]) => void): () => void {
+    const stream = this.pubsub.subscribe('tokenRevoked');
+    const iterator = stream[Symbol.asyncIterator]();
+    void (async () => {
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) listener(next.value.tokenIds);
+    })();
+    // Logged by the transport when Redis is down; the periodic check of open streams still ends them.
+    this.options.transport?.listening('tokenRevoked').catch(() => undefined);
+    return () => void iterator.return?.();
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { and, eq, inArray, notExists, sql, type SQL } from 'drizzle-orm';
+import { and, eq, inArray, isNull, notExists, sql, type SQL } from 'drizzle-orm';
 import { countRows, isUniqueViolation, oneRow, type Db } from '../../db/client.js';
 import { apps, binaryUploads, blobs, clientBinaries } from '../../db/schema.js';
 import { denial } from '../policy.js';
@@ -106,6 +106,9 @@ function checkExtension(platform: ClientPlatform, fileName: string, field: strin
   if (kind === platformRules[platform].kind || byContent) return null;
   return mismatch(platform, kind, field, 'The file name says it is');
 }
+
+/** Another PUT completed the upload first, or it was dropped meanwhile. */
+class UploadTaken extends Error {}
 
 export class BinaryService {
   /** Bytes received so far by PUTs under way, by upload id; they are written to the row at the end. */
@@ -276,12 +279,28 @@ export class BinaryService {
       return { status: 400, message: `Received ${temp.sizeBytes} of the ${upload.sizeBytes} declared bytes` };
     }
     this.store.commit(temp);
-    await this.db.transaction(async (tx) => {
-      await tx.insert(blobs).values({ sha256: temp.sha256, sizeBytes: temp.sizeBytes }).onConflictDoNothing();
-      await tx.update(binaryUploads)
-        .set({ sha256: temp.sha256, receivedBytes: temp.sizeBytes, completedAt: new Date() })
-        .where(eq(binaryUploads.id, upload.id));
-    });
+    // `receiving` knows this instance's PUTs only: one of two PUTs sent to different instances
+    // (R58), or one that outlived its URL while another instance dropped it, completes nothing.
+    // An uncompleted upload's file left committed is removed by the sweep of unrecorded blobs.
+    const completed = await this.db
+      .transaction(async (tx) => {
+        await tx.insert(blobs).values({ sha256: temp.sha256, sizeBytes: temp.sizeBytes }).onConflictDoNothing();
+        const updated = await tx.update(binaryUploads)
+          .set({ sha256: temp.sha256, receivedBytes: temp.sizeBytes, completedAt: new Date() })
+          .where(and(eq(binaryUploads.id, upload.id), isNull(binaryUploads.completedAt)))
+          .returning({ id: binaryUploads.id });
+        // Thrown to undo the blob's row as well.
+        if (updated.length === 0) throw new UploadTaken();
+        return true;
+      })
+      .catch((error: unknown) => {
+        if (error instanceof UploadTaken) return false;
+        throw error;
+      });
+    if (!completed) {
+      const still = (await this.db.select({ id: binaryUploads.id }).from(binaryUploads).where(eq(binaryUploads.id, upload.id)).limit(1))[0];
+      return still ? { status: 409, message: 'This upload URL has been used' } : { status: 410, message: 'This upload URL has expired' };
+    }
     return { status: 201, sha256: temp.sha256, sizeBytes: temp.sizeBytes };
   }
 

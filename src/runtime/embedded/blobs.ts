@@ -1,5 +1,6 @@
 import { and, eq, inArray, notExists, sql } from 'drizzle-orm';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { BlobStore } from '../../domain/binaries/blob-store.js';
 import { RuntimeRefusedError } from '../errors.js';
 import { liveWebClients, managementVersions, runtimeBlobs, runtimeRestorePoints } from '../schema.js';
@@ -19,8 +20,10 @@ export class RuntimeBlobs {
   constructor(
     private readonly db: RuntimeDb,
     dataDir: string,
+    shared = false,
   ) {
-    this.store = new BlobStore(dataDir);
+    // Shared, the store keeps another writer's temporary files and fresh blobs (BlobStore's grace).
+    this.store = new BlobStore(dataDir, shared ? { blobDir: join(dataDir, 'blobs') } : {});
   }
 
   async has(sha256: string): Promise<boolean> {
@@ -76,6 +79,12 @@ export class RuntimeBlobs {
       return found;
     });
     for (const sha256 of orphans) this.store.remove(sha256);
+    // A file whose removal the grace period put off (a shared directory) has no row left to find
+    // it by: now and then, files no row records and untouched for long go too.
+    if (this.store.walkDue()) {
+      const known = await this.db.select({ sha256: runtimeBlobs.sha256 }).from(runtimeBlobs);
+      this.store.sweepUnrecorded(new Set(known.map((row) => row.sha256)));
+    }
     return orphans.length;
   }
 }

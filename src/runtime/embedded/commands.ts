@@ -170,10 +170,14 @@ export class RuntimeCommands {
         // R37: the latest publish of any app defines the identity service for the whole environment.
         for (const service of command.services) {
           const values = { name: service.name, providerType: service.providerType, publishedByAppId: command.appId, publishedAt: now, publishJobId: command.jobId };
-          await this.db
-            .insert(publishedIdentityServices)
-            .values({ environmentId, ...values })
-            .onConflictDoUpdate({ target: [publishedIdentityServices.environmentId, sql`lower(${publishedIdentityServices.name})`], set: values });
+          // The unique index is on lower(name): PostgreSQL's Drizzle names no expression as a
+          // conflict target, so the row is updated, else inserted (one transaction, in `apply`).
+          const updated = await this.db
+            .update(publishedIdentityServices)
+            .set(values)
+            .where(and(eq(publishedIdentityServices.environmentId, environmentId), sql`lower(${publishedIdentityServices.name}) = lower(${service.name})`))
+            .returning({ id: publishedIdentityServices.id });
+          if (updated.length === 0) await this.db.insert(publishedIdentityServices).values({ environmentId, ...values });
         }
         return { published: command.services.length };
       }

@@ -29,13 +29,15 @@ export class RuntimeHost {
   readonly commands: RuntimeCommands;
   readonly blobs: RuntimeBlobs;
 
+  /** `shared`: other hosts over the same database use `blobDir` too (Shipyard's instances sharing BLOB_DIR). */
   constructor(
     private readonly db: RuntimeDb,
     blobDir: string,
+    { shared = false }: { shared?: boolean } = {},
   ) {
     this.reads = new RuntimeReads(db);
     this.commands = new RuntimeCommands(db);
-    this.blobs = new RuntimeBlobs(db, blobDir);
+    this.blobs = new RuntimeBlobs(db, blobDir, shared);
   }
 
   /** Files are swept after every change that may have released one. */
