@@ -1,5 +1,6 @@
 // Runs in its own process: N graphql-ws subscribers to publishJobsUpdated, reporting on stdout the
-// delay between each event's persistence (the newest timestamp in the job) and its receipt.
+// delay between each event's persistence (the newest timestamp in the job) and its receipt. The URL may
+// be a comma-separated list of instances: the clients are then spread over them in turn.
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
@@ -18,8 +19,9 @@ const persistedAt = (job: Job) =>
 
 const latencies: number[] = [];
 let ready = 0;
-const clients = Array.from({ length: count }, () =>
-  createClient({ url: `${url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, retryAttempts: 0 }),
+const urls = url.split(',');
+const clients = Array.from({ length: count }, (_, i) =>
+  createClient({ url: `${(urls[i % urls.length] ?? '').replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, retryAttempts: 0 }),
 );
 await Promise.all(
   clients.map(
