@@ -19,10 +19,27 @@ const persistedAt = (job: Job) =>
 
 const latencies: number[] = [];
 let ready = 0;
+let retried = 0;
 const urls = url.split(',');
-const clients = Array.from({ length: count }, (_, i) =>
-  createClient({ url: `${(urls[i % urls.length] ?? '').replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, retryAttempts: 0 }),
-);
+const clients = Array.from({ length: count }, (_, i) => {
+  // A connection refused during the connection storm of a loaded machine (graphql-ws's 3 s wait
+  // for connection_init, a full accept queue) is tried again; one lost after its acknowledgement
+  // is not: its reconnection would miss events and the round would never complete.
+  let acknowledged = false;
+  const client = createClient({
+    url: `${(urls[i % urls.length] ?? '').replace('http', 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${token}` },
+    retryAttempts: 10,
+    shouldRetry: () => {
+      if (acknowledged) return false;
+      retried += 1;
+      return true;
+    },
+  });
+  client.on('connected', () => (acknowledged = true));
+  return client;
+});
 await Promise.all(
   clients.map(
     (client) =>
@@ -30,7 +47,10 @@ await Promise.all(
         let received = 0;
         client.on('connected', () => {
           ready += 1;
-          if (ready === count) console.log(JSON.stringify({ ready: true }));
+          if (ready === count) {
+            if (retried > 0) console.error(`fanout clients: ${retried} connection attempts tried again`);
+            console.log(JSON.stringify({ ready: true }));
+          }
         });
         client.subscribe<{ publishJobsUpdated: Job }>(
           { query, variables: { env: environmentId } },

@@ -5,7 +5,7 @@ import { BENCH_ADMIN_TOKEN, benchPostgres, median, redisUrl, startInstance, unti
 import { gql, printFigures, round, type Figure } from './support.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-/** A round that has not delivered every event by then has lost some: the bench fails rather than hangs. */
+/** Clients not connected, or events not delivered, by then are lost: the bench fails rather than hangs. */
 const ROUND_TIMEOUT_MS = 180_000;
 
 interface Received {
@@ -23,6 +23,13 @@ interface Variant {
   environmentId: string;
 }
 
+/** `promise`, or an error once ROUND_TIMEOUT_MS have passed: the bench fails rather than hangs. */
+async function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`fanout-pg: not ${what} within ${ROUND_TIMEOUT_MS} ms`)), ROUND_TIMEOUT_MS)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** The bench's graphql-ws clients in a process of their own, spread over `instances` in turn. */
 async function clients(instances: BenchInstance[], environmentId: string) {
   const child = spawn(
@@ -32,8 +39,11 @@ async function clients(instances: BenchInstance[], environmentId: string) {
   );
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const next = async () => JSON.parse(String((await lines.next()).value)) as Received & { ready?: boolean };
-  await next();
-  return { received: next, stop: () => child.kill() };
+  await within(next(), `all ${SUBSCRIBERS} clients connected`).catch((error: unknown) => {
+    child.kill();
+    throw error;
+  });
+  return { received: () => within(next(), 'every event delivered'), stop: () => child.kill() };
 }
 
 /** Until each instance holds its share of the subscribers (or, with `share` 0, none). */
@@ -80,9 +90,7 @@ async function fanoutRound(variant: Variant) {
         { app: variant.appId, env: variant.environmentId },
       );
     }
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${variant.name}: not every event arrived within ${ROUND_TIMEOUT_MS} ms`)), ROUND_TIMEOUT_MS)));
-    const received = await Promise.race([child.received(), late]).finally(() => clearTimeout(timer));
+    const received = await child.received();
     return { ...received, perSecond: received.count / ((performance.now() - started) / 1000) };
   } finally {
     child.stop();
