@@ -13,6 +13,7 @@ interface Received {
   p50: number;
   p99: number;
   max: number;
+  retried: { beforeAck: number; serverError: number };
 }
 
 /** One store and the instances that serve it, with the app and environment the jobs publish to. */
@@ -168,6 +169,13 @@ export async function fanoutPostgres(): Promise<Figure[]> {
       { metric: 'persistence → receipt max (ms): SQLite / PostgreSQL ×1 / ×2', shipyard: rounds.map((rs) => range(rs.map((s) => s.max), 0)).join(' / ') },
       { metric: 'heap + external per subscriber, all instances (KiB): SQLite / PostgreSQL ×1 / ×2', shipyard: memory.map((m) => m.heap).join(' / '), goal: '≤ 50 KiB', met: memory.every((m) => m.heap <= 50) },
       { metric: 'RSS per subscriber, all instances (KiB): SQLite / PostgreSQL ×1 / ×2', shipyard: memory.map((m) => m.rss).join(' / ') },
+      {
+        metric: 'connections tried again per round, median (max): refused before ack, closed 4500 before the first event: SQLite / PostgreSQL ×1 / ×2',
+        shipyard: rounds
+          .map((rs) => (['beforeAck', 'serverError'] as const).map((key) => `${median(rs.map((s) => s.retried[key]))} (${Math.max(...rs.map((s) => s.retried[key]))})`).join(', '))
+          .join(' / '),
+      },
+      { metric: "graphql-ws handler failures in the instances' logs, whole run: SQLite / PostgreSQL A / B", shipyard: started.map((i) => i.internalErrors()).join(' / ') },
     ];
     return figures;
   } finally {

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -18,6 +19,8 @@ export interface BenchInstance {
   /** heapUsed, external and RSS after a full collection in the instance. */
   memory(): Promise<{ heapUsed: number; external: number; rss: number }>;
   subscriptions(): Promise<number>;
+  /** Messages graphql-ws's handler failed on in this instance so far. */
+  internalErrors(): number;
   stop(): Promise<void>;
 }
 
@@ -40,7 +43,14 @@ export async function startInstance(env: Record<string, string>): Promise<BenchI
       ...env,
       DATA_DIR: dataDir,
     },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+  });
+  // graphql-ws prints a stack for each message its handler failed (the socket is closed with
+  // 4500): counted, not printed, so that a burst of them does not bury the figures.
+  let internalErrors = 0;
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => {
+    if (line.startsWith('Internal error occurred during message handling')) internalErrors += 1;
+    else if (internalErrors === 0 || !/^\s+at |^\s*[}{]|^\s+\w+: /.test(line)) process.stderr.write(`${line}\n`);
   });
   let next = 0;
   const pending = new Map<number, (message: InstanceMessage) => void>();
@@ -68,6 +78,7 @@ export async function startInstance(env: Record<string, string>): Promise<BenchI
       if (answer.type !== 'memory') throw new Error('unexpected answer');
       return answer;
     },
+    internalErrors: () => internalErrors,
     subscriptions: async () => {
       const answer = await ask('subscriptions');
       return answer.type === 'subscriptions' ? answer.count : Number.NaN;
