@@ -38,9 +38,10 @@ const listen = (i: number) => {
     retryAttempts: 20,
     retryWait: () => new Promise((resolve) => setTimeout(resolve, 200 + Math.random() * 800)),
     shouldRetry: (why) => {
-      if (!acknowledged) return (retried.beforeAck += 1) > 0;
-      if (received === 0 && (why as { code?: number } | null)?.code === 4500) return (retried.serverError += 1) > 0;
-      return false;
+      if (!acknowledged) retried.beforeAck += 1;
+      else if (received === 0 && (why as { code?: number } | null)?.code === 4500) retried.serverError += 1;
+      else return false;
+      return true;
     },
   });
   client.on('connected', () => {
@@ -66,11 +67,11 @@ const listen = (i: number) => {
       },
     );
   });
-  const acknowledged_ = new Promise<void>((resolve) => {
+  const connectedOrDone = new Promise<void>((resolve) => {
     client.on('connected', () => resolve());
     void done.then(() => resolve());
   });
-  return { client, done, acknowledged: acknowledged_ };
+  return { client, done, acknowledged: connectedOrDone };
 };
 // In batches of 100, each acknowledged before the next connects: the bench measures delivery, not
 // a connection storm, which on a loaded machine starves the database pool of each subscription's
