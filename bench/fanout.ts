@@ -4,10 +4,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startBaseline } from './fanout-baseline.js';
 import { gql, printFigures, round, startBenchServer, type BenchServer } from './support.js';
 
-const SUBSCRIBERS = 1000;
-const JOBS = 5;
+export const SUBSCRIBERS = 1000;
+export const JOBS = 5;
 /** A removal-only native publish: queued, running, 9 stages each RUNNING then finished, final. */
-const EVENTS_PER_JOB = 1 + 1 + 2 * 9 + 1;
+export const EVENTS_PER_JOB = 1 + 1 + 2 * 9 + 1;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 interface Received {

@@ -1,5 +1,6 @@
 // npm run bench            every scenario
-// npm run bench -- <name>  one of: dashboard, upload, fanout, pipeline, startup, remote-publish
+// npm run bench -- <name>  one or more of: dashboard, upload, fanout, pipeline, startup, remote-publish,
+//                           dashboard-pg, fanout-pg
 const scenarios: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   dashboard: () => import('./dashboard.js'),
   upload: () => import('./upload.js'),
@@ -7,6 +8,8 @@ const scenarios: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   pipeline: () => import('./pipeline.js'),
   startup: () => import('./startup.js'),
   'remote-publish': () => import('./remote-publish.js'),
+  'dashboard-pg': () => import('./dashboard-pg.js'),
+  'fanout-pg': () => import('./fanout-pg.js'),
 };
 
 const wanted = process.argv.slice(2);
