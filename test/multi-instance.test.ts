@@ -197,7 +197,7 @@ describe('three instances over one PostgreSQL database, one Redis and one BLOB_D
           await waitForJob(adminOf(a), job.id);
           return eventually(() => sawEnd(wide.a.events, job.id) && sawEnd(wide.b.events, job.id) && sawEnd(sseJobs(), job.id), { timeoutMs: 5_000, what: 'the warm-up job on every stream' }).catch(() => false);
         },
-        { timeoutMs: 60_000, what: 'the wide streams to listen' },
+        { timeoutMs: 30_000, what: 'the wide streams to listen' },
       );
 
       const { job } = noUserErrors((await adminOf(a).request(PUBLISH_NATIVE, { input: draftPublish(w) })).publishNativeClient);
