@@ -1,5 +1,5 @@
 import type { ClientPlatform } from '../domain/binaries/platforms.js';
-import { jobStates, publishActions, publishKinds, stageStates } from '../db/schema.js';
+import { jobStates, publishActions, publishKinds, stageStates } from '../domain/vocabulary.js';
 import { progressOf, trackingId, type JobOrderField, type PublishJob, type PublishStage, type StageKey } from '../domain/publish/jobs.js';
 import { can } from '../domain/policy.js';
 import type { NativeRequest } from '../domain/publish/native.js';
