@@ -14,12 +14,11 @@ import { fail, notFound, userError, type Result, type UserError } from '../resul
 import { byNullableIds } from '../rows.js';
 import { compareVersions, formatBytes } from '../validation.js';
 import type { ArtifactWorkers } from './artifacts.js';
+import { nativeRequestOf, requestFor, versionRemovalOf, type NativeRequest, type PublishOption, type RemoveVersionRequest } from './job-records.js';
 import { stageKeys, type PublishJob, type StageKey } from './jobs.js';
 import { StageFailure, type JobPlan, type StageContext, type StageDefinition } from './runner.js';
 import type { PublishService } from './service.js';
 import type { ArtifactSigning } from './signing.js';
-
-export type PublishOption = 'PREVIEW' | 'APP_STORE';
 
 export interface NativePublishInput {
   appId: number | null;
@@ -31,24 +30,6 @@ export interface NativePublishInput {
   workflowState: WorkflowState;
   targets?: { userIds?: (number | null)[] | null; groupIds?: (number | null)[] | null } | null;
   sync?: boolean | null;
-}
-
-/** What a native publish job runs with, as stored with the job. */
-export interface NativeRequest {
-  option: PublishOption;
-  signAction: SignAction;
-  workflowState: WorkflowState;
-  binaryIds: number[];
-  removePlatforms: ClientPlatform[];
-  /** Null keeps the Management app's targets (R32). */
-  targets: { userIds: number[]; groupIds: number[] } | null;
-}
-
-export interface RemoveVersionRequest {
-  managementAppId: number;
-  preview: boolean;
-  platform: ClientPlatform;
-  version: string;
 }
 
 export const NATIVE_STAGE_TITLES: Partial<Record<StageKey, string>> = {
@@ -238,7 +219,7 @@ export class NativePublishing {
   publishPlan(): JobPlan {
     return {
       restoreScope: (job) => {
-        const request = JSON.parse(job.request) as NativeRequest;
+        const request = requestFor(nativeRequestOf(job), job);
         return { jobId: job.id, management: [{ appId: job.appId, preview: request.option === 'PREVIEW' }], services: null };
       },
       stages: (job) => this.nativeStages(job),
@@ -248,11 +229,11 @@ export class NativePublishing {
   removeVersionPlan(): JobPlan {
     return {
       restoreScope: (job) => {
-        const request = JSON.parse(job.request) as RemoveVersionRequest;
+        const request = requestFor(versionRemovalOf(job), job);
         return { jobId: job.id, management: [{ appId: job.appId, preview: request.preview }], services: null };
       },
       stages: (job) => {
-        const request = JSON.parse(job.request) as RemoveVersionRequest;
+        const request = requestFor(versionRemovalOf(job), job);
         return [
           {
             key: 'VALIDATE',
@@ -294,7 +275,7 @@ export class NativePublishing {
   }
 
   private async nativeStages(job: PublishJob): Promise<StageDefinition[]> {
-    const request = JSON.parse(job.request) as NativeRequest;
+    const request = requestFor(nativeRequestOf(job), job);
     const principal = principalOf(job);
     const preview = request.option === 'PREVIEW';
     const app = await this.appName(job.appId);
@@ -473,8 +454,6 @@ function highestVersions(app: ManagementApp | undefined): Map<ClientPlatform, Ma
   return highest;
 }
 
-
-export const isVersionRemoval = (job: PublishJob): boolean => 'managementAppId' in (JSON.parse(job.request) as object);
 
 /** Jobs act as the user who asked, inside the job's account. */
 export const principalOf = (job: PublishJob): Principal => ({ accountId: job.accountId, userId: job.requestedBy, role: 'ADMIN', tokenId: 0 });
