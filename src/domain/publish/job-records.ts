@@ -1,5 +1,6 @@
 import type { ClientPlatform, PublishKind } from '../vocabulary.js';
 import type { SignAction, WorkflowState } from '../management.js';
+import type { Principal } from '../principal.js';
 import type { PublishJob } from './jobs.js';
 
 /**
@@ -59,6 +60,9 @@ export const servicesRequestOf = (job: StoredJob): ServicesRequest | null =>
 
 /** Things the caller should know that did not stop the job, each starting with a code. */
 export const warningsOf = (job: Pick<PublishJob, 'warnings'>): string[] => JSON.parse(job.warnings) as string[];
+
+/** Jobs act as the user who asked, inside the job's account. */
+export const principalOf = (job: PublishJob): Principal => ({ accountId: job.accountId, userId: job.requestedBy, role: 'ADMIN', tokenId: 0 });
 
 /**
  * For a plan, which the runner only gives jobs of its kind and action: the request its reader

@@ -11,8 +11,7 @@ import { RuntimeRefusedError, RuntimeUnreachableError } from '../../runtime/erro
 import { busy } from './service.js';
 import type { Runtimes } from '../runtimes.js';
 import type { PublishJob, PublishKind, StageKey } from './jobs.js';
-import { requestFor, servicesRequestOf, type ServicesRequest, type UnpublishRequest } from './job-records.js';
-import { principalOf } from './native.js';
+import { principalOf, requestFor, servicesRequestOf, type ServicesRequest, type UnpublishRequest } from './job-records.js';
 import { StageFailure, type JobPlan, type StageContext, type StageDefinition } from './runner.js';
 import type { PublishService } from './service.js';
 
