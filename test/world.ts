@@ -42,7 +42,7 @@ const fresh = (prefix: string) => `${prefix}${(names += 1)}`;
 type Input = Record<string, unknown>;
 
 /** What a native publish to `target` asks by default: APP_STORE, DRAFT, nothing yet to publish. */
-export const nativeDraft = (target: { appId: string; environmentId: string }, input: Input = {}): Input => ({
+export const nativeDraft = (target: { appId?: string | undefined; environmentId?: string | undefined }, input: Input = {}): Input => ({
   appId: target.appId,
   environmentId: target.environmentId,
   option: 'APP_STORE',
