@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer, databaseSnapshot } from './kit.js';
-import { baselineInput, buildWorld, leaves, mutationFields, sendMutation, setPath, type World } from './schema-walk.js';
+import { baselineInput, createEveryNode, leaves, mutationFields, sendMutation, setPath, type EveryNode } from './schema-walk.js';
 
 let t: TestServer;
-let world: World;
+let world: EveryNode;
 
 
 /** Values a careless or hostile client sends, by the kind of field; each must be refused. */
-function badValues(kind: string, world: World): unknown[] {
+function badValues(kind: string, world: EveryNode): unknown[] {
   const b64 = (value: string) => Buffer.from(value).toString('base64');
   switch (kind) {
     case 'ID':
@@ -29,7 +29,7 @@ const internals = /SQLITE|sqlite|drizzle|at \S+\.(ts|js):\d+|\/work\/|node_modul
 
 beforeAll(async () => {
   t = await startServer();
-  world = await buildWorld(t.admin);
+  world = await createEveryNode(t.admin);
 });
 afterAll(() => t.stop());
 

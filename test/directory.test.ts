@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { noUserErrors, startServer, type TestServer } from './kit.js';
+import { noUserErrors, type TestServer } from './kit.js';
+import { World } from './world.js';
 
+let w: World;
 let t: TestServer;
 let environmentId: string;
 let otherEnvironmentId: string;
@@ -26,25 +28,13 @@ const people: [string, string, string][] = [
 ];
 
 beforeAll(async () => {
-  t = await startServer();
-  const created = await t.admin.request(`mutation {
-    a: createEnvironment(input: { name: "directory", managementEnabled: true }) { environment { id } }
-    b: createEnvironment(input: { name: "elsewhere" }) { environment { id } }
-  }`);
-  environmentId = created.a.environment.id;
-  otherEnvironmentId = created.b.environment.id;
-  for (const [username, displayName, source] of people) {
-    noUserErrors(
-      (
-        await t.admin.request(
-          `mutation ($input: CreateDirectoryUserInput!) { createDirectoryUser(input: $input) { user { id } userErrors { code message } } }`,
-          { input: { environmentId, username, displayName, source, email: `${username}@corp.example` } },
-        )
-      ).createDirectoryUser,
-    );
-  }
+  w = await World.start();
+  t = w.t;
+  environmentId = await w.admin.environment({ name: 'directory', managementEnabled: true });
+  otherEnvironmentId = await w.admin.environment({ name: 'elsewhere' });
+  for (const [username, displayName, source] of people) await w.admin.directoryUser(environmentId, { username, displayName, source, email: `${username}@corp.example` });
 });
-afterAll(() => t.stop());
+afterAll(() => w.stop());
 
 const users = async (variables: Record<string, unknown>) => (await t.admin.request(USERS, { id: environmentId, ...variables })).node.directoryUsers;
 
@@ -155,14 +145,11 @@ describe('directory groups', () => {
   });
 
   it('refuses members or groups of another environment, changing nothing', async () => {
-    const elsewhere = await t.admin.request(
-      `mutation ($input: CreateDirectoryUserInput!) { createDirectoryUser(input: $input) { user { id } } }`,
-      { input: { environmentId: otherEnvironmentId, username: 'far', displayName: 'Far Away', source: 'LOCAL' } },
-    );
+    const elsewhere = await w.admin.directoryUser(otherEnvironmentId, { username: 'far', displayName: 'Far Away' });
     const before = (await users({})).totalCount;
     const payload = await t.admin.request(
       `mutation ($input: CreateDirectoryGroupInput!) { createDirectoryGroup(input: $input) { group { id } userErrors { code field } } }`,
-      { input: { environmentId, name: 'Mixed', source: 'LOCAL', memberIds: [elsewhere.createDirectoryUser.user.id] } },
+      { input: { environmentId, name: 'Mixed', source: 'LOCAL', memberIds: [elsewhere] } },
     );
     expect(payload.createDirectoryGroup).toEqual({ group: null, userErrors: [{ code: 'NOT_FOUND', field: ['input', 'memberIds'] }] });
     const groups = await t.admin.request(`query ($id: ID!) { node(id: $id) { ... on Environment { directoryGroups(search: "Mixed") { totalCount } } } }`, {

@@ -1,15 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from './kit.js';
 import { startRuntimeResponder, unreachableUrl, type RuntimeResponder } from './runtime-responder.js';
+import { Actor, eventually, World } from './world.js';
 
+let w: World;
 let t: TestServer;
 let runtime: RuntimeResponder;
 beforeAll(async () => {
-  t = await startServer();
+  w = await World.start();
+  t = w.t;
   runtime = await startRuntimeResponder();
 });
 afterAll(async () => {
-  await t.stop();
+  await w.stop();
   await runtime.close();
 });
 
@@ -109,20 +112,13 @@ describe('background probing (R9)', () => {
     const responder = await startRuntimeResponder();
     const probed = await startServer({}, { probeIntervalMs: 50 });
     const statusOf = async () => (await probed.admin.request('{ environments { nodes { status } } }')).environments.nodes[0].status;
-    const waitFor = async (status: string) => {
-      for (let i = 0; i < 100 && (await statusOf()) !== status; i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
-      return statusOf();
-    };
     try {
-      await probed.admin.request(`mutation ($url: String, $token: String) { createEnvironment(input: { name: "watched", url: $url, runtimeToken: $token }) { userErrors { code } } }`, {
-        url: responder.url,
-        token: responder.token,
-      });
-      expect(await waitFor('AVAILABLE')).toBe('AVAILABLE');
+      await new Actor(probed.admin).environment({ name: 'watched', url: responder.url, runtimeToken: responder.token });
+      await eventually(async () => expect(await statusOf()).toBe('AVAILABLE'));
       responder.healthy = false;
-      expect(await waitFor('UNKNOWN')).toBe('UNKNOWN');
+      await eventually(async () => expect(await statusOf()).toBe('UNKNOWN'));
       responder.healthy = true;
-      expect(await waitFor('AVAILABLE')).toBe('AVAILABLE');
+      await eventually(async () => expect(await statusOf()).toBe('AVAILABLE'));
     } finally {
       await probed.stop();
       await responder.close();
@@ -164,10 +160,7 @@ describe('runtime versions and settings (R12 data)', () => {
 describe('deleting environments (R13)', () => {
   it('removes the environment with its directory', async () => {
     const { environment } = await create({ name: 'doomed' });
-    await t.admin.request(
-      `mutation ($id: ID!) { createDirectoryUser(input: { environmentId: $id, username: "u", displayName: "U", source: LOCAL }) { userErrors { code } } }`,
-      { id: environment.id },
-    );
+    await w.admin.directoryUser(environment.id, { username: 'u', displayName: 'U' });
     const deleted = await t.admin.request(`mutation ($id: ID!) { deleteEnvironment(input: { id: $id }) { deletedId userErrors { code } } }`, {
       id: environment.id,
     });

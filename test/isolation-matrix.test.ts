@@ -4,11 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type Client, type TestServer } from './kit.js';
 import { wsClient } from './live.js';
 import { PUBLISH_NATIVE } from './publish-kit.js';
-import { baselineInput, buildWorld, mutationFields, nodeTypes, queryFields, sendMutation, subscriptionFields, type World } from './schema-walk.js';
+import { baselineInput, createEveryNode, mutationFields, nodeTypes, queryFields, sendMutation, subscriptionFields, type EveryNode } from './schema-walk.js';
 
 let t: TestServer;
-let a: World;
-let b: World;
+let a: EveryNode;
+let b: EveryNode;
 let clientB: Client;
 
 /** Account A's rows, every table, to show that nothing B did touched them. */
@@ -36,9 +36,9 @@ const accountIdOf = (globalId: string) => Number(Buffer.from(globalId, 'base64')
 
 beforeAll(async () => {
   t = await startServer();
-  a = await buildWorld(t.admin);
+  a = await createEveryNode(t.admin);
   clientB = await t.otherAccount('Tenant B');
-  b = await buildWorld(clientB);
+  b = await createEveryNode(clientB);
 });
 afterAll(() => t.stop());
 

@@ -1,14 +1,17 @@
 import { verify } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { noUserErrors, startServer, type Client, type TestServer } from './kit.js';
+import { noUserErrors, type Client, type TestServer } from './kit.js';
 import { unreachableUrl } from './runtime-responder.js';
-import { binary, MANAGEMENT, onRuntime, PUBLISH_NATIVE, publishWorld, RUNTIME_KINDS, waitForJob, type PublishWorld } from './publish-kit.js';
+import { MANAGEMENT, onRuntime, PUBLISH_NATIVE, RUNTIME_KINDS, waitForJob, type PublishWorld } from './publish-kit.js';
+import { codes, nativeDraft, World } from './world.js';
 
+let world: World;
 let t: TestServer;
 beforeAll(async () => {
-  t = await startServer();
+  world = await World.start();
+  t = world.t;
 });
-afterAll(() => t.stop());
+afterAll(() => world.stop());
 
 const publish = async (input: Record<string, unknown>, client: Client = t.admin) =>
   (await client.request(PUBLISH_NATIVE, { input: { sync: true, ...input } })).publishNativeClient;
@@ -17,25 +20,23 @@ const management = async (world: PublishWorld) => (await t.admin.request(MANAGEM
 
 const jobCount = async () => (await t.admin.request('{ publishJobs { totalCount } }')).publishJobs.totalCount as number;
 
-const codes = (payload: { userErrors: { code: string }[] }) => payload.userErrors.map((error) => error.code);
-
 describe('up-front validation creates no job (R21, R26)', () => {
   let w: PublishWorld;
   let ios: string;
   let android: string;
   beforeAll(async () => {
-    w = await publishWorld(t.admin);
-    ios = await binary(t.admin, w.appId, 'IOS_PHONE', '2.0');
-    android = await binary(t.admin, w.appId, 'ANDROID_PHONE', '2.0');
+    w = await world.admin.publishWorld();
+    ios = await world.admin.binary(w.appId, 'IOS_PHONE', '2.0');
+    android = await world.admin.binary(w.appId, 'ANDROID_PHONE', '2.0');
   });
-  const base = () => ({ appId: w.appId, environmentId: w.environmentId, option: 'APP_STORE', workflowState: 'DRAFT' });
+  const base = () => nativeDraft(w);
 
   it('answers each mistake with its code', async () => {
     const before = await jobCount();
-    const other = await publishWorld(t.admin);
-    const foreignBinary = await binary(t.admin, other.appId, 'IOS_TABLET', '1.0');
-    const secondIos = await binary(t.admin, w.appId, 'IOS_PHONE', '2.1');
-    const web = await binary(t.admin, w.appId, 'WEB', '1.0');
+    const other = await world.admin.publishWorld();
+    const foreignBinary = await world.admin.binary(other.appId, 'IOS_TABLET', '1.0');
+    const secondIos = await world.admin.binary(w.appId, 'IOS_PHONE', '2.1');
+    const web = await world.admin.binary(w.appId, 'WEB', '1.0');
     const cases: [string, Record<string, unknown>, string[]][] = [
       ['nothing', {}, ['NOTHING_TO_PUBLISH']],
       ['empty lists', { binaryIds: [], removePlatforms: [] }, ['NOTHING_TO_PUBLISH']],
@@ -58,14 +59,14 @@ describe('up-front validation creates no job (R21, R26)', () => {
   });
 
   it('refuses an environment without Management (ENVIRONMENT_NOT_MANAGED)', async () => {
-    const plain = await t.admin.request('mutation { createEnvironment(input: { name: "unmanaged" }) { environment { id } } }');
-    const payload = await publish({ ...base(), environmentId: plain.createEnvironment.environment.id, binaryIds: [ios] });
+    const plain = await world.admin.environment({ name: 'unmanaged' });
+    const payload = await publish({ ...base(), environmentId: plain, binaryIds: [ios] });
     expect(codes(payload)).toEqual(['ENVIRONMENT_NOT_MANAGED']);
   });
 
   it('names each runtime component that differs from the console (VERSION_MISMATCH, R12)', async () => {
-    const skewed = await publishWorld(t.admin, { environment: { runtimeVersions: { integration: '9.5.0', sync: '9.4.0', messaging: '9.3.1' } } });
-    const skewedBinary = await binary(t.admin, skewed.appId, 'IOS_PHONE', '1.0');
+    const skewed = await world.admin.publishWorld({ environment: { runtimeVersions: { integration: '9.5.0', sync: '9.4.0', messaging: '9.3.1' } } });
+    const skewedBinary = await world.admin.binary(skewed.appId, 'IOS_PHONE', '1.0');
     const payload = await publish({ appId: skewed.appId, environmentId: skewed.environmentId, option: 'PREVIEW', workflowState: 'DRAFT', binaryIds: [skewedBinary] });
     expect(codes(payload)).toEqual(['VERSION_MISMATCH']);
     expect(payload.userErrors[0].message).toMatch(/sync is 9\.4\.0.*messaging is 9\.3\.1/);
@@ -82,10 +83,10 @@ describe('up-front validation creates no job (R21, R26)', () => {
   });
 
   it('accepts a publish to an UNKNOWN environment with a warning, and the job fails when the runtime does not answer', async () => {
-    const remote = await publishWorld(t.admin, { environment: { url: await unreachableUrl() } });
-    const remoteBinary = await binary(t.admin, remote.appId, 'IOS_PHONE', '1.0');
+    const remote = await world.admin.publishWorld({ environment: { url: await unreachableUrl() } });
+    const remoteBinary = await world.admin.binary(remote.appId, 'IOS_PHONE', '1.0');
     const payload = noUserErrors(
-      await publish({ appId: remote.appId, environmentId: remote.environmentId, option: 'APP_STORE', workflowState: 'DRAFT', binaryIds: [remoteBinary] }),
+      await publish(nativeDraft(remote, { binaryIds: [remoteBinary] })),
     );
     expect(payload.job.warnings).toEqual(['ENVIRONMENT_STATUS_UNKNOWN: the runtime did not answer; the publish may not succeed']);
     expect(payload.job).toMatchObject({ state: 'FAILED', error: { code: 'RUNTIME_UNREACHABLE', stage: 'VALIDATE' } });
@@ -99,9 +100,9 @@ describe.each(RUNTIME_KINDS)('on the %s runtime', (kind) => {
 
   describe('publishing to Management (R27-R35)', () => {
     it('runs the R35 stages, skipping what does not apply with a reason', async () => {
-      const w = await publishWorld(t.admin);
-      const ios = await binary(t.admin, w.appId, 'IOS_PHONE', '1.0');
-      const { job } = noUserErrors(await publish({ appId: w.appId, environmentId: w.environmentId, option: 'APP_STORE', workflowState: 'DRAFT', binaryIds: [ios] }));
+      const w = await world.admin.publishWorld();
+      const ios = await world.admin.binary(w.appId, 'IOS_PHONE', '1.0');
+      const { job } = noUserErrors(await publish(nativeDraft(w, { binaryIds: [ios] })));
       expect(job).toMatchObject({ state: 'SUCCEEDED', progress: 1, sync: true, kind: 'NATIVE_CLIENT', action: 'PUBLISH', error: null });
       expect(job.trackingId).toMatch(/^PUB-\d{6}$/);
       expect(job.stages.map((stage: { key: string; state: string }) => [stage.key, stage.state])).toEqual([
@@ -125,38 +126,38 @@ describe.each(RUNTIME_KINDS)('on the %s runtime', (kind) => {
     });
 
     it('answers at once without sync, the job still QUEUED or RUNNING, and runs it', async () => {
-      const w = await publishWorld(t.admin);
-      const ios = await binary(t.admin, w.appId, 'IOS_PHONE', '1.0');
-      const { job } = noUserErrors(await publish({ appId: w.appId, environmentId: w.environmentId, option: 'APP_STORE', workflowState: 'DRAFT', binaryIds: [ios], sync: false }));
+      const w = await world.admin.publishWorld();
+      const ios = await world.admin.binary(w.appId, 'IOS_PHONE', '1.0');
+      const { job } = noUserErrors(await publish(nativeDraft(w, { binaryIds: [ios], sync: false })));
       expect(job.sync).toBe(false);
       expect(['QUEUED', 'RUNNING']).toContain(job.state);
       expect((await waitForJob(t.admin, job.id)).state).toBe('SUCCEEDED');
     });
 
     it('publishes cumulatively, removes platforms, refreshes the description and refuses downgrades', async () => {
-      const w = await publishWorld(t.admin);
-      const input = { appId: w.appId, environmentId: w.environmentId, option: 'APP_STORE', workflowState: 'DRAFT' };
-      noUserErrors(await publish({ ...input, binaryIds: [await binary(t.admin, w.appId, 'IOS_PHONE', '1.0')] }));
+      const w = await world.admin.publishWorld();
+      const input = nativeDraft(w);
+      noUserErrors(await publish({ ...input, binaryIds: [await world.admin.binary(w.appId, 'IOS_PHONE', '1.0')] }));
       await t.admin.request(`mutation ($id: ID!) { updateApp(input: { id: $id, description: "Version two" }) { userErrors { code } } }`, { id: w.appId });
-      noUserErrors(await publish({ ...input, binaryIds: [await binary(t.admin, w.appId, 'ANDROID_PHONE', '1.0'), await binary(t.admin, w.appId, 'WINDOWS', '3.0')] }));
+      noUserErrors(await publish({ ...input, binaryIds: [await world.admin.binary(w.appId, 'ANDROID_PHONE', '1.0'), await world.admin.binary(w.appId, 'WINDOWS', '3.0')] }));
       let [app] = (await management(w)).managementApps;
       expect(app.description).toBe('Version two');
       expect(app.versions.map((v: { platform: string; version: string }) => `${v.platform} ${v.version}`).sort()).toEqual(['ANDROID_PHONE 1.0', 'IOS_PHONE 1.0', 'WINDOWS 3.0']);
 
-      const same = await publish({ ...input, binaryIds: [await binary(t.admin, w.appId, 'IOS_TABLET', '1.0'), (await t.admin.request(`query ($id: ID!) { node(id: $id) { ... on App { clientBinaries(platform: IOS_PHONE) { nodes { id } } } } }`, { id: w.appId })).node.clientBinaries.nodes[0].id] });
+      const same = await publish({ ...input, binaryIds: [await world.admin.binary(w.appId, 'IOS_TABLET', '1.0'), (await t.admin.request(`query ($id: ID!) { node(id: $id) { ... on App { clientBinaries(platform: IOS_PHONE) { nodes { id } } } } }`, { id: w.appId })).node.clientBinaries.nodes[0].id] });
       expect(codes(same)).toEqual(['DOWNGRADE_NOT_ALLOWED']);
-      const lower = await publish({ ...input, binaryIds: [await binary(t.admin, w.appId, 'IOS_PHONE', '0.9')] });
+      const lower = await publish({ ...input, binaryIds: [await world.admin.binary(w.appId, 'IOS_PHONE', '0.9')] });
       expect(codes(lower)).toEqual(['DOWNGRADE_NOT_ALLOWED']);
       expect(lower.userErrors[0].message).toMatch(/already holds IOS_PHONE 1\.0/);
 
-      noUserErrors(await publish({ ...input, binaryIds: [await binary(t.admin, w.appId, 'IOS_PHONE', '1.10')], removePlatforms: ['WINDOWS'] }));
+      noUserErrors(await publish({ ...input, binaryIds: [await world.admin.binary(w.appId, 'IOS_PHONE', '1.10')], removePlatforms: ['WINDOWS'] }));
       [app] = (await management(w)).managementApps;
       expect(app.versions.map((v: { platform: string; version: string }) => `${v.platform} ${v.version}`).sort()).toEqual(['ANDROID_PHONE 1.0', 'IOS_PHONE 1.0', 'IOS_PHONE 1.10']);
     });
 
     it('keeps a preview apart as <App>_preview, always SIGN_ONLY', async () => {
-      const w = await publishWorld(t.admin);
-      const ios = await binary(t.admin, w.appId, 'IOS_PHONE', '1.0');
+      const w = await world.admin.publishWorld();
+      const ios = await world.admin.binary(w.appId, 'IOS_PHONE', '1.0');
       const base = { appId: w.appId, environmentId: w.environmentId, workflowState: 'DRAFT', binaryIds: [ios] };
       noUserErrors(await publish({ ...base, option: 'APP_STORE', signAction: 'WRAP_AND_SIGN' }));
       const { job } = noUserErrors(await publish({ ...base, option: 'PREVIEW', signAction: 'WRAP_AND_SIGN' }));
@@ -170,9 +171,9 @@ describe.each(RUNTIME_KINDS)('on the %s runtime', (kind) => {
     });
 
     it('signs every artifact with the environment key; a wrapped artifact is a new file', async () => {
-      const w = await publishWorld(t.admin);
-      const ios = await binary(t.admin, w.appId, 'IOS_PHONE', '1.0');
-      const android = await binary(t.admin, w.appId, 'ANDROID_PHONE', '1.0');
+      const w = await world.admin.publishWorld();
+      const ios = await world.admin.binary(w.appId, 'IOS_PHONE', '1.0');
+      const android = await world.admin.binary(w.appId, 'ANDROID_PHONE', '1.0');
       noUserErrors(await publish({ appId: w.appId, environmentId: w.environmentId, option: 'APP_STORE', signAction: 'WRAP_AND_SIGN', workflowState: 'DRAFT', binaryIds: [ios, android] }));
       noUserErrors(await publish({ appId: w.appId, environmentId: w.environmentId, option: 'PREVIEW', workflowState: 'DRAFT', binaryIds: [ios] }));
       const { signingPublicKey, managementApps } = await management(w);
@@ -193,10 +194,10 @@ describe.each(RUNTIME_KINDS)('on the %s runtime', (kind) => {
 
   describe('targets, the Enterprise Store and notifications (R32-R34)', () => {
     it('replaces targets when given, keeps them when not, and notifies each targeted user once', async () => {
-      const w = await publishWorld(t.admin);
+      const w = await world.admin.publishWorld();
       const base = { appId: w.appId, environmentId: w.environmentId, option: 'APP_STORE' };
       const { job } = noUserErrors(
-        await publish({ ...base, workflowState: 'ACTIVE', binaryIds: [await binary(t.admin, w.appId, 'IOS_PHONE', '1.0')], targets: { userIds: [w.users.bea], groupIds: [w.groups.Team, w.groups.Mixed] } }),
+        await publish({ ...base, workflowState: 'ACTIVE', binaryIds: [await world.admin.binary(w.appId, 'IOS_PHONE', '1.0')], targets: { userIds: [w.users.bea], groupIds: [w.groups.Team, w.groups.Mixed] } }),
       );
       expect(job.stages.find((s: { key: string }) => s.key === 'NOTIFY_TARGETS')).toMatchObject({ state: 'SUCCEEDED', message: 'Notified 3 users' });
       const notifications = async (user: string) =>
@@ -207,7 +208,7 @@ describe.each(RUNTIME_KINDS)('on the %s runtime', (kind) => {
       expect(await notifications(w.users.dee)).toEqual([]);
 
       // No targets given: kept, and ACTIVE is allowed because some are kept.
-      noUserErrors(await publish({ ...base, workflowState: 'ACTIVE', binaryIds: [await binary(t.admin, w.appId, 'ANDROID_PHONE', '1.0')] }));
+      noUserErrors(await publish({ ...base, workflowState: 'ACTIVE', binaryIds: [await world.admin.binary(w.appId, 'ANDROID_PHONE', '1.0')] }));
       let [app] = (await management(w)).managementApps;
       expect(app.targets.map((target: { username?: string; name?: string }) => target.username ?? target.name).sort()).toEqual(['Mixed', 'Team', 'bea']);
       expect(await notifications(w.users.bea)).toHaveLength(2);
@@ -218,11 +219,11 @@ describe.each(RUNTIME_KINDS)('on the %s runtime', (kind) => {
     });
 
     it('lists ACTIVE apps in the store of users targeted directly or through a group, never DRAFT ones', async () => {
-      const w = await publishWorld(t.admin);
+      const w = await world.admin.publishWorld();
       const store = async (user: string) =>
         (await t.admin.request(`query ($env: ID!, $user: ID!) { node(id: $env) { ... on Environment { enterpriseStore(userId: $user) { name workflowState } } } }`, { env: w.environmentId, user })).node.enterpriseStore;
-      noUserErrors(await publish({ appId: w.appId, environmentId: w.environmentId, option: 'APP_STORE', workflowState: 'ACTIVE', binaryIds: [await binary(t.admin, w.appId, 'IOS_PHONE', '1.0')], targets: { groupIds: [w.groups.Team] } }));
-      noUserErrors(await publish({ appId: w.appId, environmentId: w.environmentId, option: 'PREVIEW', workflowState: 'DRAFT', binaryIds: [await binary(t.admin, w.appId, 'ANDROID_PHONE', '1.0')], targets: { userIds: [w.users.bea] } }));
+      noUserErrors(await publish({ appId: w.appId, environmentId: w.environmentId, option: 'APP_STORE', workflowState: 'ACTIVE', binaryIds: [await world.admin.binary(w.appId, 'IOS_PHONE', '1.0')], targets: { groupIds: [w.groups.Team] } }));
+      noUserErrors(await publish({ appId: w.appId, environmentId: w.environmentId, option: 'PREVIEW', workflowState: 'DRAFT', binaryIds: [await world.admin.binary(w.appId, 'ANDROID_PHONE', '1.0')], targets: { userIds: [w.users.bea] } }));
       expect(await store(w.users.bea)).toEqual([{ name: w.appName, workflowState: 'ACTIVE' }]);
       expect(await store(w.users.cal)).toEqual([{ name: w.appName, workflowState: 'ACTIVE' }]);
       expect(await store(w.users.ann)).toEqual([]);
@@ -232,9 +233,9 @@ describe.each(RUNTIME_KINDS)('on the %s runtime', (kind) => {
 
   describe('removing versions (R31) and served binaries (R20)', () => {
     it('removes one version, leaves the others, and the highest remaining is offered', async () => {
-      const w = await publishWorld(t.admin);
-      const base = { appId: w.appId, environmentId: w.environmentId, option: 'APP_STORE', workflowState: 'DRAFT' };
-      for (const version of ['1.0', '1.1', '1.2']) noUserErrors(await publish({ ...base, binaryIds: [await binary(t.admin, w.appId, 'IOS_PHONE', version)] }));
+      const w = await world.admin.publishWorld();
+      const base = nativeDraft(w);
+      for (const version of ['1.0', '1.1', '1.2']) noUserErrors(await publish({ ...base, binaryIds: [await world.admin.binary(w.appId, 'IOS_PHONE', version)] }));
       let [app] = (await management(w)).managementApps;
       const removed = await t.admin.request(
         `mutation ($input: RemoveManagementVersionInput!) { removeManagementVersion(input: $input) { job { state action stages { key state message } } userErrors { code } } }`,
@@ -253,9 +254,9 @@ describe.each(RUNTIME_KINDS)('on the %s runtime', (kind) => {
     });
 
     it('refuses to delete a binary a Management runtime serves, naming the environment', async () => {
-      const w = await publishWorld(t.admin);
-      const ios = await binary(t.admin, w.appId, 'IOS_PHONE', '1.0');
-      noUserErrors(await publish({ appId: w.appId, environmentId: w.environmentId, option: 'APP_STORE', workflowState: 'DRAFT', binaryIds: [ios] }));
+      const w = await world.admin.publishWorld();
+      const ios = await world.admin.binary(w.appId, 'IOS_PHONE', '1.0');
+      noUserErrors(await publish(nativeDraft(w, { binaryIds: [ios] })));
       const refused = await t.admin.request(`mutation ($id: ID!) { deleteClientBinary(input: { id: $id }) { deletedId userErrors { code message } } }`, { id: ios });
       expect(refused.deleteClientBinary.userErrors).toEqual([{ code: 'INVALID_INPUT', message: expect.stringMatching(/mgmt-\d+/) }]);
       const [app] = (await management(w)).managementApps;

@@ -6,6 +6,7 @@ import { DatabaseOpenError } from '../src/db/database.js';
 import { openPostgres, type PostgresDatabase } from '../src/db/postgres.js';
 import * as schema from '../src/db/schema.js';
 import { accounts, apps, environments, publishJobs, users } from '../src/db/schema.js';
+import type { JobState } from '../src/domain/vocabulary.js';
 import { postgresAdminUrl, postgresTestDatabase, type TestDatabase } from './databases.js';
 
 /** The PostgreSQL side of the data layer, through the SQLite table objects the domain uses. */
@@ -41,7 +42,7 @@ async function world(database: PostgresDatabase) {
 }
 
 type World = Awaited<ReturnType<typeof world>>;
-const job = (w: World, trackingNumber: number, state: (typeof schema.jobStates)[number]) => ({
+const job = (w: World, trackingNumber: number, state: JobState) => ({
   accountId: w.account.id,
   trackingNumber,
   appId: w.app.id,

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../src/domain/principal.js';
-import { startServer, type Client, type TestServer, databaseSnapshot } from './kit.js';
+import { type Client, databaseSnapshot } from './kit.js';
 import { isObjectType } from 'graphql';
-import { baselineInput, buildWorld, mutationFields, schema, sendMutation, setPath, type World } from './schema-walk.js';
+import { baselineInput, createEveryNode, mutationFields, schema, sendMutation, setPath, type EveryNode } from './schema-walk.js';
+import { World } from './world.js';
 
 /**
  * R7 for every mutation: the least role that may call it with the world's objects (which
@@ -94,16 +95,16 @@ const destructive = [
 ];
 
 
-let t: TestServer;
-let world: World;
+let w: World;
+let world: EveryNode;
 let clients: Record<Role, Client>;
 
 beforeAll(async () => {
-  t = await startServer();
-  world = await buildWorld(t.admin);
-  clients = { VIEWER: await t.as('VIEWER'), MEMBER: await t.as('MEMBER'), ADMIN: await t.as('ADMIN') };
+  w = await World.start();
+  world = await createEveryNode(w.admin.client);
+  clients = { VIEWER: (await w.as('VIEWER')).client, MEMBER: (await w.as('MEMBER')).client, ADMIN: (await w.as('ADMIN')).client };
 });
-afterAll(() => t.stop());
+afterAll(() => w.stop());
 
 const calls = () =>
   mutationFields().flatMap((field) => {
@@ -140,7 +141,7 @@ describe('every mutation × role (R7)', () => {
   });
 
   it('answers FORBIDDEN to every role below the least one, changing nothing', async () => {
-    const before = databaseSnapshot(t.dataDir);
+    const before = databaseSnapshot(w.t.dataDir);
     let refused = 0;
     for (const call of calls()) {
       const least = leastRole[call.name] ?? 'ADMIN';
@@ -154,7 +155,7 @@ describe('every mutation × role (R7)', () => {
       }
     }
     expect(refused).toBe(Object.values(leastRole).reduce((sum, least) => sum + rank[least], 0));
-    expect(databaseSnapshot(t.dataDir)).toBe(before);
+    expect(databaseSnapshot(w.t.dataDir)).toBe(before);
   });
 
   it('never answers FORBIDDEN to the least role or above', async () => {

@@ -26,10 +26,10 @@ export const nodeTypes = (): string[] =>
     .sort();
 
 /** One object of every node type in one account, by type name. */
-export type World = Record<string, string>;
+export type EveryNode = Record<string, string>;
 
 /** Builds an account holding one of every node type, through the API as a user would. */
-export async function buildWorld(admin: Client): Promise<World> {
+export async function createEveryNode(admin: Client): Promise<EveryNode> {
   const w = await publishWorld(admin);
   const ios = await binary(admin, w.appId, 'IOS_PHONE', '1.0');
   const published = noUserErrors(
@@ -98,7 +98,7 @@ export function idTypeOf(mutation: string, parentType: string, field: string): s
 let unique = 0;
 
 /** A plausible value of every input field: real ids of the world, valid-looking strings. */
-export function baselineInput(mutation: string, type: GraphQLInputType, world: World, parentType = '', field = ''): unknown {
+export function baselineInput(mutation: string, type: GraphQLInputType, world: EveryNode, parentType = '', field = ''): unknown {
   if (isNonNullType(type)) return baselineInput(mutation, type.ofType, world, parentType, field);
   if (isListType(type)) return [baselineInput(mutation, type.ofType, world, parentType, field)];
   if (isInputObjectType(type)) {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { noUserErrors, startServer, type Client, type TestServer } from './kit.js';
-import { binary, JOB_FIELDS, onRuntime, probe, PUBLISH_NATIVE, RUNTIME_KINDS, runtimeEnvironment, waitForJob } from './publish-kit.js';
+import { binary, JOB_FIELDS, onRuntime, PUBLISH_NATIVE, RUNTIME_KINDS, waitForJob } from './publish-kit.js';
+import { Actor, codes, nativeDraft } from './world.js';
 
 const PUBLISH = `mutation ($input: PublishServicesAndWebInput!) {
   publishServicesAndWeb(input: $input) { job { ${JOB_FIELDS} webClientBinary { id } } userErrors { code message field } }
@@ -18,24 +19,14 @@ const STATUSES = `query ($id: ID!) { node(id: $id) { ... on App { environmentSta
 let counter = 0;
 async function world(admin: Client, environment: Record<string, unknown> = {}) {
   counter += 1;
-  const created = await admin.request(
-    `mutation ($a: CreateAppInput!, $b: CreateAppInput!, $env: CreateEnvironmentInput!, $other: CreateEnvironmentInput!) {
-      a: createApp(input: $a) { app { id } } b: createApp(input: $b) { app { id } }
-      env: createEnvironment(input: $env) { environment { id } } other: createEnvironment(input: $other) { environment { id } }
-    }`,
-    {
-      a: { name: `Shop${counter}`, identityServices: [{ name: 'Login', providerType: 'UserStore' }, { name: 'Partner', providerType: 'SAML' }] },
-      b: { name: `Till${counter}`, identityServices: [{ name: 'login', providerType: 'OAuth2' }] },
-      env: { name: `svc-${counter}`, ...('url' in environment || 'runtimeVersions' in environment ? {} : runtimeEnvironment()), ...environment },
-      other: { name: `svc-other-${counter}`, ...runtimeEnvironment() },
-    },
-  );
-  await probe(admin, created.env.environment.id);
-  await probe(admin, created.other.environment.id);
-  return { a: created.a.app.id as string, b: created.b.app.id as string, env: created.env.environment.id as string, other: created.other.environment.id as string };
+  const actor = new Actor(admin);
+  return {
+    a: await actor.app({ name: `Shop${counter}`, identityServices: [{ name: 'Login', providerType: 'UserStore' }, { name: 'Partner', providerType: 'SAML' }] }),
+    b: await actor.app({ name: `Till${counter}`, identityServices: [{ name: 'login', providerType: 'OAuth2' }] }),
+    env: await actor.runtimeEnvironment({ name: `svc-${counter}`, ...environment }),
+    other: await actor.runtimeEnvironment({ name: `svc-other-${counter}` }),
+  };
 }
-
-const codes = (payload: { userErrors: { code: string }[] }) => payload.userErrors.map((error) => error.code);
 
 describe.each(RUNTIME_KINDS)('on the %s runtime', (kind) => {
   onRuntime(kind);
@@ -228,10 +219,9 @@ describe('App.environmentStatuses is batched (dashboard)', () => {
     let statements = 0;
     const t = await startServer({}, { onStatement: () => (statements += 1) });
     try {
+      const admin = new Actor(t.admin);
       const environments: string[] = [];
-      for (let i = 0; i < 4; i += 1) {
-        environments.push((await t.admin.request(`mutation { createEnvironment(input: { name: "dash-${i}", managementEnabled: true }) { environment { id } } }`)).createEnvironment.environment.id);
-      }
+      for (let i = 0; i < 4; i += 1) environments.push(await admin.environment({ name: `dash-${i}`, managementEnabled: true }));
       const DASHBOARD = `{ apps(first: 50) { nodes { environmentStatuses { environment { name status } latestNativeJob { state stages { key state } } latestServicesJob { state } } } } }`;
       const countFor = async () => {
         statements = 0;
@@ -240,10 +230,10 @@ describe('App.environmentStatuses is batched (dashboard)', () => {
       };
       const addApps = async (from: number, to: number) => {
         for (let i = from; i < to; i += 1) {
-          const app = (await t.admin.request(`mutation ($name: String!) { createApp(input: { name: $name }) { app { id } } }`, { name: `Dash${i}` })).createApp.app.id;
+          const app = await admin.app({ name: `Dash${i}` });
           const env = environments[i % environments.length];
           noUserErrors((await t.admin.request(PUBLISH, { input: { appId: app, environmentId: env, sync: true } })).publishServicesAndWeb);
-          noUserErrors((await t.admin.request(PUBLISH_NATIVE, { input: { appId: app, environmentId: env, option: 'APP_STORE', workflowState: 'DRAFT', removePlatforms: ['WINDOWS'], sync: true } })).publishNativeClient);
+          noUserErrors((await t.admin.request(PUBLISH_NATIVE, { input: nativeDraft({ appId: app, environmentId: env }, { removePlatforms: ['WINDOWS'], sync: true }) })).publishNativeClient);
         }
       };
       await addApps(0, 5);

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, startServer, type TestServer } from './kit.js';
+import type { Client } from './kit.js';
+import { World, type Actor } from './world.js';
 
-let t: TestServer;
+let w: World;
 let a: Client;
 let b: Client;
 
@@ -15,29 +16,14 @@ interface Shapes {
   viewerId: string;
 }
 
-async function makeShapes(client: Client): Promise<Shapes> {
-  const app = await client.request('mutation { createApp(input: { name: "Same", identityServices: [{ name: "Login", providerType: "UserStore" }] }) { app { id } } }');
-  const environment = await client.request('mutation { createEnvironment(input: { name: "same-env", managementEnabled: true }) { environment { id } } }');
-  const environmentId = environment.createEnvironment.environment.id;
-  const user = await client.request(
-    `mutation ($id: ID!) { createDirectoryUser(input: { environmentId: $id, username: "same", displayName: "Same User", source: LOCAL }) { user { id } } }`,
-    { id: environmentId },
-  );
-  const group = await client.request(
-    `mutation ($id: ID!) { createDirectoryGroup(input: { environmentId: $id, name: "Same", source: LOCAL }) { group { id } } }`,
-    { id: environmentId },
-  );
-  const token = await client.request('mutation { createApiToken(input: { name: "same" }) { apiToken { id } } }');
-  const viewer = await client.request('{ viewer { user { id } account { id } } }');
-  return {
-    appId: app.createApp.app.id,
-    environmentId,
-    userId: user.createDirectoryUser.user.id,
-    groupId: group.createDirectoryGroup.group.id,
-    tokenId: token.createApiToken.apiToken.id,
-    accountId: viewer.viewer.account.id,
-    viewerId: viewer.viewer.user.id,
-  };
+async function makeShapes(actor: Actor): Promise<Shapes> {
+  const appId = await actor.app({ name: 'Same', identityServices: [{ name: 'Login', providerType: 'UserStore' }] });
+  const environmentId = await actor.environment({ name: 'same-env', managementEnabled: true });
+  const userId = await actor.directoryUser(environmentId, { username: 'same', displayName: 'Same User' });
+  const groupId = await actor.directoryGroup(environmentId, { name: 'Same' });
+  const tokenId = await actor.apiToken('same');
+  const viewer = await actor.client.request('{ viewer { user { id } account { id } } }');
+  return { appId, environmentId, userId, groupId, tokenId, accountId: viewer.viewer.account.id, viewerId: viewer.viewer.user.id };
 }
 
 let shapesA: Shapes;
@@ -50,13 +36,14 @@ const snapshotA = () =>
   }`);
 
 beforeAll(async () => {
-  t = await startServer();
-  a = t.admin;
-  b = await t.otherAccount('Tenant B');
-  shapesA = await makeShapes(a);
-  await makeShapes(b);
+  w = await World.start();
+  const other = await w.otherAccount('Tenant B');
+  a = w.admin.client;
+  b = other.client;
+  shapesA = await makeShapes(w.admin);
+  await makeShapes(other);
 });
-afterAll(() => t.stop());
+afterAll(() => w.stop());
 
 describe("another account's ids behave like ids that do not exist (R6)", () => {
   it('answers null from node and nodes for every type', async () => {

@@ -1,5 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { bigint, check, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { clientPlatforms, directorySources, jobStates, roles } from '../domain/vocabulary.js';
+import { oneOf } from './one-of.js';
 
 /**
  * The main database's tables as PostgreSQL declares them, read only by drizzle-kit to write the
@@ -42,7 +44,7 @@ export const users = pgTable(
   (t) => [
     uniqueIndex('users_account_email_unique').on(t.accountId, sql`lower(${t.email})`),
     index('users_account_idx').on(t.accountId),
-    check('users_role_check', sql`${t.role} in ('ADMIN', 'MEMBER', 'VIEWER')`),
+    check('users_role_check', oneOf(t.role, roles)),
   ],
 );
 
@@ -153,7 +155,7 @@ export const directoryUsers = pgTable(
   (t) => [
     uniqueIndex('directory_users_env_username_unique').on(t.environmentId, sql`lower(${t.username})`),
     index('directory_users_env_display_idx').on(t.environmentId, sql`lower(${t.displayName})`, t.id),
-    check('directory_users_source_check', sql`${t.source} in ('LOCAL', 'ACTIVE_DIRECTORY', 'SAP', 'CLOUD')`),
+    check('directory_users_source_check', oneOf(t.source, directorySources)),
   ],
 );
 
@@ -174,7 +176,7 @@ export const directoryGroups = pgTable(
   },
   (t) => [
     uniqueIndex('directory_groups_env_name_unique').on(t.environmentId, sql`lower(${t.name})`),
-    check('directory_groups_source_check', sql`${t.source} in ('LOCAL', 'ACTIVE_DIRECTORY', 'SAP', 'CLOUD')`),
+    check('directory_groups_source_check', oneOf(t.source, directorySources)),
   ],
 );
 
@@ -231,7 +233,7 @@ export const clientBinaries = pgTable(
     index('client_binaries_sha256_idx').on(t.sha256),
     check(
       'client_binaries_platform_check',
-      sql`${t.platform} in ('IOS_PHONE', 'IOS_TABLET', 'ANDROID_PHONE', 'ANDROID_TABLET', 'WINDOWS', 'WEB')`,
+      oneOf(t.platform, clientPlatforms),
     ),
   ],
 );
@@ -306,7 +308,7 @@ export const publishJobs = pgTable(
     index('publish_jobs_account_created_idx').on(t.accountId, t.id),
     index('publish_jobs_app_env_kind_idx').on(t.appId, t.environmentId, t.kind, t.id),
     index('publish_jobs_state_idx').on(t.state),
-    check('publish_jobs_state_check', sql`${t.state} in ('QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELING', 'CANCELED')`),
+    check('publish_jobs_state_check', oneOf(t.state, jobStates)),
   ],
 );
 

@@ -8,6 +8,8 @@ import {
   text,
   uniqueIndex,
 } from 'drizzle-orm/sqlite-core';
+import { clientPlatforms, directorySources, jobStates, publishActions, publishKinds, roles, stageStates } from '../domain/vocabulary.js';
+import { oneOf } from './one-of.js';
 
 const createdAt = () =>
   integer('created_at', { mode: 'timestamp_ms' })
@@ -35,7 +37,7 @@ export const users = sqliteTable(
       .references(() => accounts.id, { onDelete: 'cascade' }),
     email: text('email').notNull(),
     name: text('name').notNull(),
-    role: text('role', { enum: ['ADMIN', 'MEMBER', 'VIEWER'] }).notNull(),
+    role: text('role', { enum: roles }).notNull(),
     /** Set while the user is deactivated: their tokens authenticate nothing. */
     deactivatedAt: integer('deactivated_at', { mode: 'timestamp_ms' }),
     createdAt: createdAt(),
@@ -45,7 +47,7 @@ export const users = sqliteTable(
     // Per account: whether an address is in use elsewhere is no business of another account (R6).
     uniqueIndex('users_account_email_unique').on(t.accountId, sql`lower(${t.email})`),
     index('users_account_idx').on(t.accountId),
-    check('users_role_check', sql`${t.role} in ('ADMIN', 'MEMBER', 'VIEWER')`),
+    check('users_role_check', oneOf(t.role, roles)),
   ],
 );
 
@@ -148,8 +150,6 @@ export const environments = sqliteTable(
   ],
 );
 
-const directorySource = ['LOCAL', 'ACTIVE_DIRECTORY', 'SAP', 'CLOUD'] as const;
-
 export const directoryUsers = sqliteTable(
   'directory_users',
   {
@@ -163,14 +163,14 @@ export const directoryUsers = sqliteTable(
     username: text('username').notNull(),
     displayName: text('display_name').notNull(),
     email: text('email'),
-    source: text('source', { enum: directorySource }).notNull(),
+    source: text('source', { enum: directorySources }).notNull(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
   (t) => [
     uniqueIndex('directory_users_env_username_unique').on(t.environmentId, sql`lower(${t.username})`),
     index('directory_users_env_display_idx').on(t.environmentId, sql`lower(${t.displayName})`, t.id),
-    check('directory_users_source_check', sql`${t.source} in ('LOCAL', 'ACTIVE_DIRECTORY', 'SAP', 'CLOUD')`),
+    check('directory_users_source_check', oneOf(t.source, directorySources)),
   ],
 );
 
@@ -185,13 +185,13 @@ export const directoryGroups = sqliteTable(
       .notNull()
       .references(() => environments.id, { onDelete: 'cascade' }),
     name: text('name').notNull(),
-    source: text('source', { enum: directorySource }).notNull(),
+    source: text('source', { enum: directorySources }).notNull(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
   (t) => [
     uniqueIndex('directory_groups_env_name_unique').on(t.environmentId, sql`lower(${t.name})`),
-    check('directory_groups_source_check', sql`${t.source} in ('LOCAL', 'ACTIVE_DIRECTORY', 'SAP', 'CLOUD')`),
+    check('directory_groups_source_check', oneOf(t.source, directorySources)),
   ],
 );
 
@@ -207,8 +207,6 @@ export const directoryGroupMembers = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.groupId, t.userId] }), index('directory_group_members_user_idx').on(t.userId)],
 );
-
-export const clientPlatforms = ['IOS_PHONE', 'IOS_TABLET', 'ANDROID_PHONE', 'ANDROID_TABLET', 'WINDOWS', 'WEB'] as const;
 
 /** Content-addressed files under DATA_DIR/blobs, one row per distinct SHA-256. */
 export const blobs = sqliteTable('blobs', {
@@ -252,7 +250,7 @@ export const clientBinaries = sqliteTable(
     index('client_binaries_sha256_idx').on(t.sha256),
     check(
       'client_binaries_platform_check',
-      sql`${t.platform} in ('IOS_PHONE', 'IOS_TABLET', 'ANDROID_PHONE', 'ANDROID_TABLET', 'WINDOWS', 'WEB')`,
+      oneOf(t.platform, clientPlatforms),
     ),
   ],
 );
@@ -288,11 +286,6 @@ export const binaryUploads = sqliteTable(
   },
   (t) => [index('binary_uploads_sha256_idx').on(t.sha256)],
 );
-
-export const publishKinds = ['NATIVE_CLIENT', 'SERVICES_AND_WEB'] as const;
-export const publishActions = ['PUBLISH', 'UNPUBLISH'] as const;
-export const jobStates = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELING', 'CANCELED'] as const;
-export const stageStates = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELED'] as const;
 
 export const publishJobs = sqliteTable(
   'publish_jobs',
@@ -341,7 +334,7 @@ export const publishJobs = sqliteTable(
     index('publish_jobs_account_created_idx').on(t.accountId, t.id),
     index('publish_jobs_app_env_kind_idx').on(t.appId, t.environmentId, t.kind, t.id),
     index('publish_jobs_state_idx').on(t.state),
-    check('publish_jobs_state_check', sql`${t.state} in ('QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELING', 'CANCELED')`),
+    check('publish_jobs_state_check', oneOf(t.state, jobStates)),
   ],
 );
 

@@ -5,13 +5,12 @@ import { denial } from './policy.js';
 import { keysetPage, tableSource, type KeysetOrder, type Page, type PageArgs } from './pagination.js';
 import type { Principal } from './principal.js';
 import { fail, notFound, ok, userError, type Result, type UserError } from './result.js';
+import type { DirectorySource } from './vocabulary.js';
 import { asciiLower, checkEmail, checkName, likeEscape, MAX_NAME_LENGTH } from './validation.js';
 import { inIdOrder, listsByKey } from './rows.js';
 
 export type DirectoryUser = typeof directoryUsers.$inferSelect;
 export type DirectoryGroup = typeof directoryGroups.$inferSelect;
-export const directorySources = ['LOCAL', 'ACTIVE_DIRECTORY', 'SAP', 'CLOUD'] as const;
-export type DirectorySource = (typeof directorySources)[number];
 
 export interface DirectoryFilter extends PageArgs {
   /** Case-insensitive prefix of the display name (users) or name (groups). */

@@ -12,10 +12,12 @@ import { BinaryService, type BinaryLimits } from './binaries/service.js';
 import { DirectoryService } from './directory.js';
 import { EnvironmentService } from './environments.js';
 import { DomainEvents } from './events.js';
-import { ManagementReads } from './management.js';
+import { ManagementReads, managementAppName } from './management.js';
 import { ArtifactWorkers } from './publish/artifacts.js';
 import { JobStore } from './publish/jobs.js';
-import { isVersionRemoval, managementAppName, NativePublishing } from './publish/native.js';
+import { isVersionRemoval } from './publish/job-records.js';
+import { NativeRequests } from './publish/native-requests.js';
+import { NativeStagePlans } from './publish/native-stages.js';
 import { choosePlan, PublishRunner, type RunnerOptions } from './publish/runner.js';
 import { PublishService } from './publish/service.js';
 import { ServicesPublishing } from './publish/services.js';
@@ -82,12 +84,10 @@ export function createDomain(db: Db, options: DomainOptions) {
       ? new SecretBox(join(options.dataDir, 'secret-key'))
       : new SecretBox(join(options.blobDir, 'keys', 'secret-key'), join(options.dataDir, 'secret-key'));
   const storeInvitations = new StoreInvitationService(db, box, directory, environments, runtimes);
-  const native = new NativePublishing(
-    publish,
+  const native = new NativeRequests(publish, binaries, management, directory);
+  const nativeStages = new NativeStagePlans(
     binaries,
     management,
-    directory,
-    environments,
     store,
     signing,
     async (appId) => {
@@ -99,8 +99,8 @@ export function createDomain(db: Db, options: DomainOptions) {
   );
   const credentials = new ClientCredentialsService(db, box);
   const services = new ServicesPublishing(publish, apps, binaries, environments, runtimes, credentials);
-  runner.register('NATIVE_CLIENT', 'PUBLISH', native.publishPlan());
-  const removeVersion = native.removeVersionPlan();
+  runner.register('NATIVE_CLIENT', 'PUBLISH', nativeStages.publishPlan());
+  const removeVersion = nativeStages.removeVersionPlan();
   const unpublishNative = services.unpublishNativePlan();
   // Taking one version out (R31) and unpublishing the whole app (R39) are both native UNPUBLISH jobs.
   runner.register('NATIVE_CLIENT', 'UNPUBLISH', choosePlan((job) => (isVersionRemoval(job) ? removeVersion : unpublishNative)));

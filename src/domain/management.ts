@@ -3,8 +3,23 @@ import type { DirectoryService } from './directory.js';
 import type { Environment, EnvironmentService } from './environments.js';
 import type { Principal } from './principal.js';
 import type { Runtimes } from './runtimes.js';
+import { compareVersions } from './validation.js';
+import type { ClientPlatform } from './vocabulary.js';
 
 export type { ManagementApp, ManagementTarget, ManagementVersion, SignAction, StoreNotification, WorkflowState } from '../runtime/types.js';
+
+/** `<AppName>` or `<AppName>_preview` (R28). */
+export const managementAppName = (appName: string, preview: boolean): string => (preview ? `${appName}_preview` : appName);
+
+/** The highest version per platform that a Management app holds (R30). */
+export function highestVersions(app: ManagementApp | undefined): Map<ClientPlatform, ManagementApp['versions'][number]> {
+  const highest = new Map<ClientPlatform, ManagementApp['versions'][number]>();
+  for (const version of app?.versions ?? []) {
+    const held = highest.get(version.platform);
+    if (!held || compareVersions(version.version, held.version) > 0) highest.set(version.platform, version);
+  }
+  return highest;
+}
 
 /** A Management app or notification is known by its environment and the runtime's own id. */
 export interface RuntimeObjectRef {

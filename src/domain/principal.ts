@@ -1,5 +1,6 @@
-export const roles = ['ADMIN', 'MEMBER', 'VIEWER'] as const;
-export type Role = (typeof roles)[number];
+import type { Role } from './vocabulary.js';
+
+export type { Role };
 
 /** Who is calling: the user behind an API token, always inside one account. */
 export interface Principal {

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
+import type { UploadRefusal } from '../domain/binaries/service.js';
 import type { Domain } from '../domain/index.js';
 import type { Logger } from '../logger.js';
 import { bearerPrincipal } from './auth.js';
@@ -10,6 +11,17 @@ const DOWNLOAD_PATH = /^\/binaries\/([1-9]\d{0,15})\/file$/;
 
 export const uploadPath = (token: string): string => `/uploads/${token}`;
 export const downloadPath = (binaryId: number): string => `/binaries/${binaryId}/file`;
+
+/** How each refusal of an upload's bytes reads in HTTP. */
+const refusalStatus: Record<UploadRefusal, number> = {
+  NOT_FOUND: 404,
+  FORBIDDEN: 403,
+  ALREADY_USED: 409,
+  IN_PROGRESS: 409,
+  EXPIRED: 410,
+  TOO_LARGE: 413,
+  INCOMPLETE: 400,
+};
 
 const sendJson = (res: ServerResponse, status: number, body: unknown) => {
   if (res.headersSent) return;
@@ -50,11 +62,11 @@ export async function handleBinaryRoutes(
     });
     domain.binaries.receiveUpload(principal, upload[1], body, contentLength).then(
       (receipt) => {
-        if (receipt.status === 'aborted') return res.destroy();
-        if (receipt.status === 201) return sendJson(res, 201, { sha256: receipt.sha256, sizeBytes: receipt.sizeBytes });
+        if (receipt.outcome === 'ABORTED') return res.destroy();
+        if (receipt.outcome === 'STORED') return sendJson(res, 201, { sha256: receipt.sha256, sizeBytes: receipt.sizeBytes });
         // The client may still be sending; answer now and close rather than read the rest.
         req.unpipe(body);
-        sendJson(res, receipt.status, { error: receipt.message });
+        sendJson(res, refusalStatus[receipt.refused], { error: receipt.message });
       },
       (error: unknown) => {
         req.unpipe(body);

@@ -1,7 +1,7 @@
 import type { Account, ApiToken, User, UserOrderField } from '../domain/accounts.js';
 import { CONSOLE_VERSION } from '../domain/environments.js';
 import { can } from '../domain/policy.js';
-import { roles } from '../domain/principal.js';
+import { roles } from '../domain/vocabulary.js';
 import { builder } from './builder.js';
 import { orderByInput, toConnection } from './connection.js';
 import { isPresent, localId, parseRowId } from './ids.js';

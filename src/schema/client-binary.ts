@@ -1,6 +1,6 @@
 import type { BinaryUpload, ClientBinary, ClientBinaryOrderField } from '../domain/binaries/service.js';
 import { can } from '../domain/policy.js';
-import { clientPlatforms } from '../db/schema.js';
+import { clientPlatforms } from '../domain/vocabulary.js';
 import { downloadPath, uploadPath } from '../http/binaries.js';
 import { UserRef } from './account.js';
 import { AppRef } from './app.js';

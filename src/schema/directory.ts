@@ -1,4 +1,5 @@
-import { directorySources, type DirectoryGroup, type DirectoryUser } from '../domain/directory.js';
+import type { DirectoryGroup, DirectoryUser } from '../domain/directory.js';
+import { directorySources } from '../domain/vocabulary.js';
 import type { UserError } from '../domain/result.js';
 import { can } from '../domain/policy.js';
 import { builder } from './builder.js';

@@ -1,5 +1,5 @@
 import { parseRefKey, refKey, type ManagementApp, type ManagementVersion, type StoreNotification } from '../domain/management.js';
-import { managementAppName } from '../domain/publish/native.js';
+import { managementAppName } from '../domain/management.js';
 import { AppRef } from './app.js';
 import { can } from '../domain/policy.js';
 import { builder } from './builder.js';

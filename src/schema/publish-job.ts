@@ -1,8 +1,8 @@
 import type { ClientPlatform } from '../domain/binaries/platforms.js';
-import { jobStates, publishActions, publishKinds, stageStates } from '../db/schema.js';
+import { jobStates, publishActions, publishKinds, stageStates } from '../domain/vocabulary.js';
 import { progressOf, trackingId, type JobOrderField, type PublishJob, type PublishStage, type StageKey } from '../domain/publish/jobs.js';
 import { can } from '../domain/policy.js';
-import type { NativeRequest } from '../domain/publish/native.js';
+import { nativeRequestOf, warningsOf, type NativeRequest } from '../domain/publish/job-records.js';
 import { publishErrorCodes, type PublishErrorCode } from '../domain/publish/runner.js';
 import { UserRef } from './account.js';
 import { AppRef } from './app.js';
@@ -182,7 +182,10 @@ export const PublishJobRef = builder.loadableNode('PublishJob', {
       type: NativePublishOptionsRef,
       nullable: true,
       description: 'What a native publish was asked to do; null for other jobs.',
-      resolve: (job) => (job.kind === 'NATIVE_CLIENT' && job.action === 'PUBLISH' ? { request: JSON.parse(job.request) as NativeRequest } : null),
+      resolve: (job) => {
+        const request = nativeRequestOf(job);
+        return request && { request };
+      },
     }),
     requestedBy: t.field({ type: UserRef, description: 'Who started it.', resolve: (job) => job.requestedBy }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was accepted.' }),
@@ -203,7 +206,7 @@ export const PublishJobRef = builder.loadableNode('PublishJob', {
       description: 'Why it failed; null unless FAILED.',
       resolve: (job) => (job.errorCode ? { code: job.errorCode as PublishErrorCode, message: job.errorMessage ?? '', stage: job.errorStage } : null),
     }),
-    warnings: t.stringList({ description: 'Things the caller should know that did not stop the job, each starting with a code.', resolve: (job) => JSON.parse(job.warnings) as string[] }),
+    warnings: t.stringList({ description: 'Things the caller should know that did not stop the job, each starting with a code.', resolve: warningsOf }),
     revision: t.exposeInt('revision', {
       description: 'Grows with every change of the job or a stage: subscribers can tell each change once, in order.',
     }),

@@ -2,7 +2,7 @@ import type { AppEnvironmentStatus } from '../domain/app-status.js';
 import type { PublishedIdentityService } from '../runtime/types.js';
 import type { Domain } from '../domain/index.js';
 import type { PublishJob } from '../domain/publish/jobs.js';
-import type { ServicesRequest } from '../domain/publish/services.js';
+import { servicesRequestOf } from '../domain/publish/job-records.js';
 import { AppRef } from './app.js';
 import { builder } from './builder.js';
 import { ClientBinaryRef } from './client-binary.js';
@@ -154,7 +154,7 @@ builder.objectField(PublishJobRef, 'webClientBinary', (t) =>
     type: ClientBinaryRef,
     nullable: true,
     description: 'The web client a services and web publish deployed; null for other jobs, or when none was given.',
-    resolve: (job) => (job.kind === 'SERVICES_AND_WEB' && job.action === 'PUBLISH' ? (JSON.parse(job.request) as ServicesRequest).webClientBinaryId : null),
+    resolve: (job) => servicesRequestOf(job)?.webClientBinaryId ?? null,
   }),
 );
 

@@ -1,7 +1,7 @@
-import type { clientPlatforms } from '../../db/schema.js';
+import type { ClientPlatform } from '../vocabulary.js';
 import type { ArchiveKind } from './archive.js';
 
-export type ClientPlatform = (typeof clientPlatforms)[number];
+export type { ClientPlatform };
 
 /** R14: what each platform accepts, by content and by file name. */
 export const platformRules: Record<ClientPlatform, { kind: ArchiveKind; extensions: string[] }> = {

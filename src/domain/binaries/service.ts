@@ -39,12 +39,30 @@ export interface NewBinary {
   description?: string | null;
 }
 
-/** What the PUT of a streamed upload answers, in HTTP terms. */
+/** Why the bytes of a streamed upload were not taken. */
+export type UploadRefusal =
+  /** No upload of the caller's account at this URL (R71). */
+  | 'NOT_FOUND'
+  /** The caller's role may not upload. */
+  | 'FORBIDDEN'
+  /** The upload has its bytes already; a URL is used once. */
+  | 'ALREADY_USED'
+  /** Another request is sending this upload's bytes now. */
+  | 'IN_PROGRESS'
+  | 'EXPIRED'
+  /** More bytes than the upload declared. */
+  | 'TOO_LARGE'
+  /** Fewer bytes than the upload declared. */
+  | 'INCOMPLETE';
+
+/** What became of the bytes sent for a streamed upload. */
 export type UploadReceipt =
-  | { status: 201; sha256: string; sizeBytes: number }
-  | { status: 400 | 403 | 404 | 409 | 410 | 413; message: string }
+  | { outcome: 'STORED'; sha256: string; sizeBytes: number }
+  | { outcome: 'REFUSED'; refused: UploadRefusal; message: string }
   /** The client went away mid-stream: nothing to answer, nothing kept. */
-  | { status: 'aborted' };
+  | { outcome: 'ABORTED' };
+
+const refused = (reason: UploadRefusal, message: string): UploadReceipt => ({ outcome: 'REFUSED', refused: reason, message });
 
 /**
  * Decides who may still be served a binary before it is deleted; the Management runtime plugs in
@@ -254,29 +272,29 @@ export class BinaryService {
   async receiveUpload(principal: Principal, token: string, body: Readable, contentLength: number | null): Promise<UploadReceipt> {
     const upload = (await this.db.select().from(binaryUploads).where(eq(binaryUploads.tokenSha256, sha256Hex(token))).limit(1))[0];
     // R71: another account's upload is one that does not exist; a role that may not upload is refused.
-    if (!upload || upload.accountId !== principal.accountId) return { status: 404, message: 'No upload at this URL' };
+    if (!upload || upload.accountId !== principal.accountId) return refused('NOT_FOUND', 'No upload at this URL');
     // The URL is a secret, but one a VIEWER got hold of still uploads nothing.
     const forbidden = denial(principal, 'manageBinaries');
-    if (forbidden) return { status: 403, message: forbidden.message };
-    if (upload.completedAt) return { status: 409, message: 'This upload URL has been used' };
-    if (this.receiving.has(upload.id)) return { status: 409, message: 'This upload is already being received' };
-    if (upload.expiresAt.getTime() <= Date.now()) return { status: 410, message: 'This upload URL has expired' };
+    if (forbidden) return refused('FORBIDDEN', forbidden.message);
+    if (upload.completedAt) return refused('ALREADY_USED', 'This upload URL has been used');
+    if (this.receiving.has(upload.id)) return refused('IN_PROGRESS', 'This upload is already being received');
+    if (upload.expiresAt.getTime() <= Date.now()) return refused('EXPIRED', 'This upload URL has expired');
     if (contentLength !== null && contentLength > upload.sizeBytes)
-      return { status: 413, message: `This upload was declared as ${upload.sizeBytes} bytes` };
+      return refused('TOO_LARGE', `This upload was declared as ${upload.sizeBytes} bytes`);
 
     this.receiving.set(upload.id, 0);
     let temp: StoredTemp;
     try {
       temp = await this.store.writeTemp(body, upload.sizeBytes, (bytes) => this.receiving.set(upload.id, bytes));
     } catch (error) {
-      if (error instanceof TooLargeError) return { status: 413, message: `This upload was declared as ${upload.sizeBytes} bytes` };
-      return { status: 'aborted' };
+      if (error instanceof TooLargeError) return refused('TOO_LARGE', `This upload was declared as ${upload.sizeBytes} bytes`);
+      return { outcome: 'ABORTED' };
     } finally {
       this.receiving.delete(upload.id);
     }
     if (temp.sizeBytes !== upload.sizeBytes) {
       await this.store.discard(temp);
-      return { status: 400, message: `Received ${temp.sizeBytes} of the ${upload.sizeBytes} declared bytes` };
+      return refused('INCOMPLETE', `Received ${temp.sizeBytes} of the ${upload.sizeBytes} declared bytes`);
     }
     this.store.commit(temp);
     // `receiving` knows this instance's PUTs only: one of two PUTs sent to different instances
@@ -299,9 +317,9 @@ export class BinaryService {
       });
     if (!completed) {
       const still = (await this.db.select({ id: binaryUploads.id }).from(binaryUploads).where(eq(binaryUploads.id, upload.id)).limit(1))[0];
-      return still ? { status: 409, message: 'This upload URL has been used' } : { status: 410, message: 'This upload URL has expired' };
+      return still ? refused('ALREADY_USED', 'This upload URL has been used') : refused('EXPIRED', 'This upload URL has expired');
     }
-    return { status: 201, sha256: temp.sha256, sizeBytes: temp.sizeBytes };
+    return { outcome: 'STORED', sha256: temp.sha256, sizeBytes: temp.sizeBytes };
   }
 
   /** R18: turns a completed streamed upload into a client binary; an upload is used once. */

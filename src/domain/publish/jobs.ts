@@ -1,7 +1,8 @@
 import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { LRUCache } from 'lru-cache';
 import { isUniqueViolation, oneRow, type Db } from '../../db/client.js';
-import { jobStates, publishJobs, publishStages, type publishActions, type publishKinds } from '../../db/schema.js';
+import { publishJobs, publishStages } from '../../db/schema.js';
+import type { jobStates, publishActions, publishKinds } from '../vocabulary.js';
 import { chooseOrder, keysetPage, tableSource, type KeysetOrder, type OrderBy, type Page, type PageArgs } from '../pagination.js';
 import type { Principal } from '../principal.js';
 import { inIdOrder, listsByKey } from '../rows.js';

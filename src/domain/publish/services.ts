@@ -11,17 +11,9 @@ import { RuntimeRefusedError, RuntimeUnreachableError } from '../../runtime/erro
 import { busy } from './service.js';
 import type { Runtimes } from '../runtimes.js';
 import type { PublishJob, PublishKind, StageKey } from './jobs.js';
-import { principalOf } from './native.js';
+import { principalOf, requestFor, servicesRequestOf, type ServicesRequest, type UnpublishRequest } from './job-records.js';
 import { StageFailure, type JobPlan, type StageContext, type StageDefinition } from './runner.js';
 import type { PublishService } from './service.js';
-
-export interface ServicesRequest {
-  webClientBinaryId: number | null;
-}
-
-export interface UnpublishRequest {
-  kind: PublishKind;
-}
 
 export const SERVICES_STAGE_TITLES: Partial<Record<StageKey, string>> = {
   VALIDATE: 'Validate the request',
@@ -212,7 +204,7 @@ export class ServicesPublishing {
   }
 
   private servicesStages(job: PublishJob): StageDefinition[] {
-    const request = JSON.parse(job.request) as ServicesRequest;
+    const request = requestFor(servicesRequestOf(job), job);
     const principal = principalOf(job);
     const app = (context: StageContext) => context.carry.get('app') as App;
     return [

@@ -2,54 +2,15 @@ import { storePath } from '../../runtime/serve/paths.js';
 import { fileBlob } from '../../runtime/embedded/index.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { BlobStore } from '../binaries/blob-store.js';
-import type { ClientPlatform } from '../binaries/platforms.js';
 import type { BinaryService, ClientBinary } from '../binaries/service.js';
 import { versionKey } from '../binaries/versions.js';
-import type { DirectoryService } from '../directory.js';
-import type { EnvironmentService } from '../environments.js';
-import type { ManagementApp, ManagementReads, RuntimeObjectRef, SignAction, WorkflowState } from '../management.js';
-import type { Principal } from '../principal.js';
-import { denial } from '../policy.js';
-import { fail, notFound, userError, type Result, type UserError } from '../result.js';
-import { byNullableIds } from '../rows.js';
+import { highestVersions, managementAppName, type ManagementReads } from '../management.js';
 import { compareVersions, formatBytes } from '../validation.js';
 import type { ArtifactWorkers } from './artifacts.js';
+import { nativeRequestOf, principalOf, requestFor, versionRemovalOf } from './job-records.js';
 import { stageKeys, type PublishJob, type StageKey } from './jobs.js';
 import { StageFailure, type JobPlan, type StageContext, type StageDefinition } from './runner.js';
-import type { PublishService } from './service.js';
 import type { ArtifactSigning } from './signing.js';
-
-export type PublishOption = 'PREVIEW' | 'APP_STORE';
-
-export interface NativePublishInput {
-  appId: number | null;
-  environmentId: number | null;
-  binaryIds?: (number | null)[] | null;
-  removePlatforms?: ClientPlatform[] | null;
-  option: PublishOption;
-  signAction?: SignAction | null;
-  workflowState: WorkflowState;
-  targets?: { userIds?: (number | null)[] | null; groupIds?: (number | null)[] | null } | null;
-  sync?: boolean | null;
-}
-
-/** What a native publish job runs with, as stored with the job. */
-export interface NativeRequest {
-  option: PublishOption;
-  signAction: SignAction;
-  workflowState: WorkflowState;
-  binaryIds: number[];
-  removePlatforms: ClientPlatform[];
-  /** Null keeps the Management app's targets (R32). */
-  targets: { userIds: number[]; groupIds: number[] } | null;
-}
-
-export interface RemoveVersionRequest {
-  managementAppId: number;
-  preview: boolean;
-  platform: ClientPlatform;
-  version: string;
-}
 
 export const NATIVE_STAGE_TITLES: Partial<Record<StageKey, string>> = {
   VALIDATE: 'Validate the request',
@@ -65,12 +26,7 @@ export const NATIVE_STAGE_TITLES: Partial<Record<StageKey, string>> = {
 };
 
 /** R35: the native stages are the first nine, in the order every job runs them. */
-const NATIVE_STAGES: StageKey[] = stageKeys.slice(0, stageKeys.indexOf('NOTIFY_TARGETS') + 1);
-
-const MAX_IDS = 1000;
-
-/** `<AppName>` or `<AppName>_preview` (R28). */
-export const managementAppName = (appName: string, preview: boolean): string => (preview ? `${appName}_preview` : appName);
+export const NATIVE_STAGES: StageKey[] = stageKeys.slice(0, stageKeys.indexOf('NOTIFY_TARGETS') + 1);
 
 interface Artifact {
   binary: ClientBinary;
@@ -81,16 +37,13 @@ interface Artifact {
 }
 
 /**
- * Native client publishing to an environment's Volt MX Management (R26-R35), and taking one
- * version out again (R31).
+ * The stages native jobs run: a native publish (R35) and taking one version out of a Management
+ * app (R31), each against the environment's runtime.
  */
-export class NativePublishing {
+export class NativeStagePlans {
   constructor(
-    private readonly publish: PublishService,
     private readonly binaries: BinaryService,
     private readonly management: ManagementReads,
-    private readonly directory: DirectoryService,
-    private readonly environments: EnvironmentService,
     private readonly store: BlobStore,
     private readonly signing: ArtifactSigning,
     private readonly appName: (appId: number) => Promise<{ name: string; description: string | null }>,
@@ -99,146 +52,11 @@ export class NativePublishing {
     private readonly artifactWorkers: ArtifactWorkers,
   ) {}
 
-  /** R21: validates everything up front; only then is there a job. */
-  async publishNative(principal: Principal, input: NativePublishInput): Promise<Result<PublishJob>> {
-    const forbidden = denial(principal, 'publishNative', { option: input.option });
-    if (forbidden) return fail(forbidden);
-    const target = await this.publish.target(principal, input.appId, input.environmentId);
-    if (!target.ok) return target;
-    const { app, environment, warnings } = target.value;
-    if (!environment.managementEnabled)
-      return fail(userError('ENVIRONMENT_NOT_MANAGED', `Environment ${environment.name} has no Volt MX Management runtime`, ['input', 'environmentId']));
-
-    const problems: UserError[] = [];
-    const binaryIds = input.binaryIds ?? [];
-    const removePlatforms = [...new Set(input.removePlatforms ?? [])];
-    if (binaryIds.length === 0 && removePlatforms.length === 0)
-      return fail(userError('NOTHING_TO_PUBLISH', 'Name binaries to publish or platforms to remove', ['input', 'binaryIds']));
-    if (binaryIds.length > MAX_IDS) return fail(userError('LIMIT_EXCEEDED', `At most ${MAX_IDS} binaries`, ['input', 'binaryIds']));
-
-    const found = await byNullableIds(binaryIds, (ids) => this.binaries.byIds(principal, ids));
-    const chosen: ClientBinary[] = [];
-    found.forEach((binary, index) => {
-      const field = ['input', 'binaryIds', String(index)];
-      if (!binary || binary.appId !== app.id) problems.push(userError('NOT_FOUND', `No client binary of ${app.name} with that id`, field));
-      else if (binary.platform === 'WEB') problems.push(userError('INVALID_INPUT', 'Web binaries are published with publishServicesAndWeb', field));
-      else if (chosen.some((other) => other.platform === binary.platform))
-        problems.push(userError('INVALID_INPUT', `At most one binary per platform; ${binary.platform} is named twice`, field));
-      else chosen.push(binary);
-    });
-    removePlatforms.forEach((platform) => {
-      if (platform === 'WEB') problems.push(userError('INVALID_INPUT', 'WEB has no versions in Management', ['input', 'removePlatforms']));
-      if (chosen.some((binary) => binary.platform === platform))
-        problems.push(userError('INVALID_INPUT', `${platform} is both published and removed`, ['input', 'removePlatforms']));
-    });
-
-    const preview = input.option === 'PREVIEW';
-    // What the runtime holds decides downgrades and kept targets; an environment whose runtime
-    // does not answer is checked again at VALIDATE, where it must answer.
-    const existing = await this.management.find(environment, app.id, preview);
-    const highest = highestVersions(existing);
-    chosen.forEach((binary) => {
-      const held = highest.get(binary.platform);
-      if (held && compareVersions(binary.version, held.version) <= 0)
-        problems.push(
-          userError(
-            'DOWNGRADE_NOT_ALLOWED',
-            `${managementAppName(app.name, preview)} already holds ${binary.platform} ${held.version}; publish a higher version than that`,
-            ['input', 'binaryIds', String(binaryIds.indexOf(binary.id))],
-          ),
-        );
-    });
-
-    const targets = input.targets ? await this.resolveTargets(principal, environment.id, input.targets, problems) : null;
-    if (input.workflowState === 'ACTIVE') {
-      const kept = existing ? existing.targets.length : 0;
-      const count = targets ? targets.userIds.length + targets.groupIds.length : kept;
-      if (count === 0)
-        problems.push(userError('TARGETS_REQUIRED', 'An ACTIVE app needs at least one user or group to target', ['input', 'targets']));
-    }
-    if (problems.length > 0) return fail(...problems);
-
-    const request: NativeRequest = {
-      option: input.option,
-      // R28: a preview is always SIGN_ONLY.
-      signAction: preview ? 'SIGN_ONLY' : (input.signAction ?? 'SIGN_ONLY'),
-      workflowState: input.workflowState,
-      binaryIds: chosen.map((binary) => binary.id),
-      removePlatforms,
-      targets,
-    };
-    return this.publish.start(principal, {
-      appId: app.id,
-      environmentId: environment.id,
-      kind: 'NATIVE_CLIENT',
-      action: 'PUBLISH',
-      sync: input.sync ?? false,
-      request,
-      warnings,
-      stages: NATIVE_STAGES.map((key) => ({ key, title: NATIVE_STAGE_TITLES[key] ?? key })),
-    });
-  }
-
-  /** R31: one version out of a Management app, as a job with stage UNPUBLISH. */
-  async removeVersion(
-    principal: Principal,
-    input: { managementAppId: RuntimeObjectRef | null; platform: ClientPlatform; version: string; sync?: boolean | null },
-  ): Promise<Result<PublishJob>> {
-    const [managementApp] = input.managementAppId === null ? [null] : await this.management.byRefs(principal, [input.managementAppId]);
-    if (!managementApp) return fail(notFound('Management app', ['input', 'managementAppId']));
-    const forbidden = denial(principal, 'removeManagementVersion', managementApp);
-    if (forbidden) return fail(forbidden);
-    const target = await this.publish.target(principal, managementApp.appId, managementApp.environmentId);
-    if (!target.ok) return target;
-    const held = managementApp.versions.find(
-      (version) => version.platform === input.platform && version.versionKey === versionKeyOrNull(input.version),
-    );
-    if (!held) return fail(userError('NOT_FOUND', `The Management app holds no ${input.platform} version ${input.version}`, ['input', 'version']));
-    const request: RemoveVersionRequest = { managementAppId: managementApp.id, preview: managementApp.preview, platform: input.platform, version: held.version };
-    return this.publish.start(principal, {
-      appId: managementApp.appId,
-      environmentId: managementApp.environmentId,
-      kind: 'NATIVE_CLIENT',
-      action: 'UNPUBLISH',
-      sync: input.sync ?? false,
-      request,
-      warnings: target.value.warnings,
-      stages: (['VALIDATE', 'UNPUBLISH'] as const).map((key) => ({ key, title: NATIVE_STAGE_TITLES[key] ?? key })),
-    });
-  }
-
-  private async resolveTargets(
-    principal: Principal,
-    environmentId: number,
-    input: NonNullable<NativePublishInput['targets']>,
-    problems: UserError[],
-  ): Promise<{ userIds: number[]; groupIds: number[] }> {
-    const userIds = [...new Set(input.userIds ?? [])];
-    const groupIds = [...new Set(input.groupIds ?? [])];
-    if (userIds.length + groupIds.length > MAX_IDS) {
-      problems.push(userError('LIMIT_EXCEEDED', `At most ${MAX_IDS} targets`, ['input', 'targets']));
-      return { userIds: [], groupIds: [] };
-    }
-    const check = (ids: (number | null)[], rows: ({ environmentId: number; source: string } | null)[], field: string, what: string) =>
-      ids.forEach((_id, index) => {
-        const row = rows[index];
-        if (!row || row.environmentId !== environmentId)
-          problems.push(userError('NOT_FOUND', `No directory ${what} of this environment with that id`, ['input', 'targets', field]));
-        else if (row.source === 'CLOUD')
-          problems.push(userError('TARGET_NOT_ALLOWED', `CLOUD ${what}s cannot be targeted`, ['input', 'targets', field]));
-      });
-    const knownUsers = userIds.filter((id): id is number => id !== null);
-    const knownGroups = groupIds.filter((id): id is number => id !== null);
-    check(userIds, await byNullableIds(userIds, (ids) => this.directory.usersByIds(principal, ids)), 'userIds', 'user');
-    check(groupIds, await byNullableIds(groupIds, (ids) => this.directory.groupsByIds(principal, ids)), 'groupIds', 'group');
-    return { userIds: knownUsers, groupIds: knownGroups };
-  }
-
   /** How a native publish job runs (R35). */
   publishPlan(): JobPlan {
     return {
       restoreScope: (job) => {
-        const request = JSON.parse(job.request) as NativeRequest;
+        const request = requestFor(nativeRequestOf(job), job);
         return { jobId: job.id, management: [{ appId: job.appId, preview: request.option === 'PREVIEW' }], services: null };
       },
       stages: (job) => this.nativeStages(job),
@@ -248,11 +66,11 @@ export class NativePublishing {
   removeVersionPlan(): JobPlan {
     return {
       restoreScope: (job) => {
-        const request = JSON.parse(job.request) as RemoveVersionRequest;
+        const request = requestFor(versionRemovalOf(job), job);
         return { jobId: job.id, management: [{ appId: job.appId, preview: request.preview }], services: null };
       },
       stages: (job) => {
-        const request = JSON.parse(job.request) as RemoveVersionRequest;
+        const request = requestFor(versionRemovalOf(job), job);
         return [
           {
             key: 'VALIDATE',
@@ -294,7 +112,7 @@ export class NativePublishing {
   }
 
   private async nativeStages(job: PublishJob): Promise<StageDefinition[]> {
-    const request = JSON.parse(job.request) as NativeRequest;
+    const request = requestFor(nativeRequestOf(job), job);
     const principal = principalOf(job);
     const preview = request.option === 'PREVIEW';
     const app = await this.appName(job.appId);
@@ -462,28 +280,3 @@ export class NativePublishing {
     ];
   }
 }
-
-/** The highest version per platform that a Management app holds (R30). */
-function highestVersions(app: ManagementApp | undefined): Map<ClientPlatform, ManagementApp['versions'][number]> {
-  const highest = new Map<ClientPlatform, ManagementApp['versions'][number]>();
-  for (const version of app?.versions ?? []) {
-    const held = highest.get(version.platform);
-    if (!held || compareVersions(version.version, held.version) > 0) highest.set(version.platform, version);
-  }
-  return highest;
-}
-
-
-export const isVersionRemoval = (job: PublishJob): boolean => 'managementAppId' in (JSON.parse(job.request) as object);
-
-/** Jobs act as the user who asked, inside the job's account. */
-export const principalOf = (job: PublishJob): Principal => ({ accountId: job.accountId, userId: job.requestedBy, role: 'ADMIN', tokenId: 0 });
-
-const versionKeyOrNull = (version: string): string | null => {
-  try {
-    return versionKey(version);
-  } catch {
-    return null;
-  }
-};
-
