@@ -1,6 +1,13 @@
 import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Files about one dialect: SQLite's own failures and file, or PostgreSQL's layer and migrations
+ * and Redis's transport, which make their own databases and channels whichever project runs them.
+ */
+const sqliteOnly: string[] = [];
+const postgresOnly = ['test/postgres-layer.test.ts', 'test/postgres-migrate.test.ts', 'test/schema-parity.test.ts', 'test/redis-events.test.ts'];
+
 export default defineConfig({
   resolve: {
     // Vite would pick graphql's ESM build for our sources while yoga and Pothos get the CommonJS
@@ -8,9 +15,23 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: createRequire(import.meta.url).resolve('graphql') }],
   },
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    setupFiles: ['test/setup.ts'],
+    // The whole suite runs twice (R60): on SQLite files, and on PostgreSQL with live updates
+    // through Redis, each test file with its own databases (test/kit.ts) and key prefix.
+    projects: [
+      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'], exclude: postgresOnly } },
+      {
+        extends: true,
+        test: {
+          name: 'postgres',
+          include: ['test/**/*.test.ts'],
+          exclude: sqliteOnly,
+          env: { SHIPYARD_TEST_DATABASE: 'postgres', TEST_REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379' },
+        },
+      },
+    ],
   },
 });

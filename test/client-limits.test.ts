@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import yazl from 'yazl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build as buildXmlPlist } from 'plist';
-import { multipartUpload, noUserErrors, startServer, UPLOAD_MUTATION, type Client, type TestServer } from './kit.js';
+import { multipartUpload, noUserErrors, startServer, testSql, UPLOAD_MUTATION, type Client, type TestServer } from './kit.js';
 
 const logLines: Record<string, unknown>[] = [];
 const logger = pino(
@@ -159,12 +158,7 @@ describe('UPLOAD_QUOTA_BYTES (R69)', () => {
 
     // So does expiry.
     expect((await create(t.admin, appId, 1)).userErrors.map((e: { code: string }) => e.code)).toEqual(['LIMIT_EXCEEDED']);
-    const sqlite = new Database(join(t.dataDir, 'shipyard.db'));
-    try {
-      sqlite.prepare('update binary_uploads set expires_at = ? where completed_at is null').run(Date.now() - 1000);
-    } finally {
-      sqlite.close();
-    }
+    await testSql(t.dataDir, 'update binary_uploads set expires_at = ? where completed_at is null', [Date.now() - 1000]);
     noUserErrors(await create(t.admin, appId, QUOTA));
     expect(second.upload.id).toBeTruthy();
   });

@@ -140,7 +140,7 @@ describe('every mutation × role (R7)', () => {
   });
 
   it('answers FORBIDDEN to every role below the least one, changing nothing', async () => {
-    const before = databaseSnapshot(t.dataDir);
+    const before = await databaseSnapshot(t.dataDir);
     let refused = 0;
     for (const call of calls()) {
       const least = leastRole[call.name] ?? 'ADMIN';
@@ -154,7 +154,7 @@ describe('every mutation × role (R7)', () => {
       }
     }
     expect(refused).toBe(Object.values(leastRole).reduce((sum, least) => sum + rank[least], 0));
-    expect(databaseSnapshot(t.dataDir)).toBe(before);
+    expect(await databaseSnapshot(t.dataDir)).toBe(before);
   });
 
   it('never answers FORBIDDEN to the least role or above', async () => {
