@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../src/domain/tokens.js';
 import { Client, startServer, testSql, type TestServer } from './kit.js';

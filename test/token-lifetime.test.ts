@@ -1,6 +1,5 @@
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, noUserErrors, startServer, testSql, type TestServer } from './kit.js';
 import { PUBLISH_NATIVE, publishWorld, waitForJob, type PublishWorld } from './publish-kit.js';
