@@ -2,10 +2,20 @@ import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
 
 /**
- * Files about one dialect: SQLite's own failures and file, or PostgreSQL's layer and migrations
- * and Redis's transport, which make their own databases and channels whichever project runs them.
+ * Files that run once. These use no Shipyard database (parsers, configuration, the schema's text,
+ * the runtime server's API, the blob store, the process harness over its own data directories):
  */
-const sqliteOnly: string[] = [];
+const databaseFree = [
+  'test/archive-inspector.test.ts',
+  'test/config.test.ts',
+  'test/fuzz-*.test.ts',
+  'test/instances.test.ts',
+  'test/runtime-api.test.ts',
+  'test/schema-docs.test.ts',
+  'test/schema.test.ts',
+  'test/shared-blobs.test.ts',
+];
+/** and these make their own PostgreSQL databases and Redis channels whichever project runs them. */
 const postgresOnly = ['test/postgres-layer.test.ts', 'test/postgres-migrate.test.ts', 'test/schema-parity.test.ts', 'test/redis-events.test.ts'];
 
 export default defineConfig({
@@ -28,7 +38,7 @@ export default defineConfig({
         test: {
           name: 'postgres',
           include: ['test/**/*.test.ts'],
-          exclude: sqliteOnly,
+          exclude: databaseFree,
           env: { SHIPYARD_TEST_DATABASE: 'postgres', TEST_REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379' },
         },
       },

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { testDatabaseFor } from './kit.js';
+import { testDatabaseEnv } from './kit.js';
 
 export const CHILD_ADMIN_TOKEN = 'child-server-admin-token-0001';
 
@@ -15,10 +15,10 @@ export interface ChildServer {
  * the database a test server on `dataDir` would use (test/kit.ts).
  */
 export async function startChildServer(dataDir: string, env: Record<string, string> = {}): Promise<ChildServer> {
-  const databaseUrl = await testDatabaseFor(dataDir);
+  const databaseEnv = await testDatabaseEnv(dataDir);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: { ...process.env, DATA_DIR: dataDir, PORT: '0', SEED: 'none', LOG_LEVEL: 'silent', ADMIN_TOKEN: CHILD_ADMIN_TOKEN, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), ...env },
+      env: { ...process.env, DATA_DIR: dataDir, PORT: '0', SEED: 'none', LOG_LEVEL: 'silent', ADMIN_TOKEN: CHILD_ADMIN_TOKEN, ...databaseEnv, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let output = '';

@@ -118,6 +118,12 @@ export function testDatabaseFor(dataDir: string): Promise<string | undefined> {
   return url;
 }
 
+/** `DATABASE_URL` for a process (`npm start`, a CLI) on `dataDir`, on PostgreSQL; nothing on SQLite. */
+export async function testDatabaseEnv(dataDir: string): Promise<Record<string, string>> {
+  const url = await testDatabaseFor(dataDir);
+  return url ? { DATABASE_URL: url } : {};
+}
+
 let accountCounter = 0;
 let userCounter = 0;
 

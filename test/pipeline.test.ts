@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, noUserErrors, startServer, type TestServer } from './kit.js';
+import { Client, noUserErrors, startServer, testDatabaseEnv, type TestServer } from './kit.js';
 import { binary, JOB, MANAGEMENT, PUBLISH_NATIVE, publishWorld, waitForJob, type PublishWorld } from './publish-kit.js';
 
 const CANCEL = `mutation ($id: ID!) { cancelPublishJob(input: { jobId: $id }) { job { id state } userErrors { code message } } }`;
@@ -171,10 +171,11 @@ describe('cancel (R24) and all-or-nothing (R23)', () => {
 });
 
 describe('restart recovery (R25)', () => {
-  const startChild = (dataDir: string, delay: number) =>
-    new Promise<{ child: ChildProcess; url: string }>((resolve, reject) => {
+  const startChild = async (dataDir: string, delay: number) => {
+    const databaseEnv = await testDatabaseEnv(dataDir);
+    return new Promise<{ child: ChildProcess; url: string }>((resolve, reject) => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-        env: { ...process.env, DATA_DIR: dataDir, PORT: '0', SEED: 'none', LOG_LEVEL: 'silent', PUBLISH_STAGE_DELAY_MS: String(delay), ADMIN_TOKEN: 'restart-test-admin-token-0001' },
+        env: { ...process.env, DATA_DIR: dataDir, PORT: '0', SEED: 'none', LOG_LEVEL: 'silent', PUBLISH_STAGE_DELAY_MS: String(delay), ADMIN_TOKEN: 'restart-test-admin-token-0001', ...databaseEnv },
       });
       let output = '';
       child.stdout?.on('data', (chunk: Buffer) => {
@@ -184,6 +185,7 @@ describe('restart recovery (R25)', () => {
       });
       child.once('exit', () => reject(new Error(`server exited: ${output}`)));
     });
+  };
 
   it('rolls back a job whose server was killed mid-way, ends it FAILED INTERRUPTED, and publishes again', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'shipyard-kill-'));
