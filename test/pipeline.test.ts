@@ -25,7 +25,7 @@ describe('one active job per environment (R10)', () => {
   });
   afterAll(() => t.stop());
 
-  it('accepts exactly one of 50 simultaneous publishes, 20 times over', async () => {
+  it('accepts exactly one of 50 simultaneous publishes, 20 times over', { timeout: 120_000 }, async () => {
     // Stages long enough that the accepted job is surely still active while the others arrive;
     // canceling it ends each round at once.
     const race = await startServer({ publishStageDelayMs: 5000 });
@@ -208,7 +208,8 @@ describe('restart recovery (R25)', () => {
 
       server = await startChild(dataDir, 0);
       const again = new Client(`${server.url}/graphql`, 'restart-test-admin-token-0001');
-      const recovered = (await again.request(JOB, { id: job.id })).node;
+      // Recovery runs beside serving (the rollback awaits the database): wait for the job to end.
+      const recovered = await waitForJob(again, job.id);
       expect(recovered).toMatchObject({ state: 'FAILED', error: { code: 'INTERRUPTED', stage: 'APPLY_TARGETS' }, environment: { status: 'AVAILABLE' } });
       expect((await again.request(MANAGEMENT, { id: w.environmentId })).node).toEqual(before);
       const next = noUserErrors((await again.request(PUBLISH_NATIVE, { input: { ...base, sync: true, binaryIds: [(await again.request(`query ($id: ID!) { node(id: $id) { ... on App { clientBinaries(platform: IOS_PHONE, first: 1) { nodes { id } } } } }`, { id: w.appId })).node.clientBinaries.nodes[0].id] } })).publishNativeClient);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CHILD_ADMIN_TOKEN, startChildServer, type ChildServer } from './child-server.js';
 import { Client, noUserErrors, startServer, testDialect, testSql, testSqlSync } from './kit.js';
-import { binary, JOB, JOB_FIELDS, MANAGEMENT, PUBLISH_NATIVE, publishWorld, waitForJob } from './publish-kit.js';
+import { binary, JOB_FIELDS, MANAGEMENT, PUBLISH_NATIVE, publishWorld, waitForJob } from './publish-kit.js';
 
 const draft = (w: { appId: string; environmentId: string }) => ({ appId: w.appId, environmentId: w.environmentId, option: 'APP_STORE', workflowState: 'DRAFT', removePlatforms: ['WINDOWS'] });
 const stageRunning = (key: string) => (job: { state: string }) => (job as unknown as { stages: { key: string; state: string }[] }).stages.some((s) => s.key === key && s.state === 'RUNNING');
@@ -155,7 +155,8 @@ describe('restart recovery after a crash (R25)', () => {
       expect(changed).toHaveLength(1);
 
       const again = await start();
-      const recovered = (await again.admin.request(JOB, { id: job.id })).node;
+      // Recovery runs beside serving (the rollback awaits the database): wait for the job to end.
+      const recovered = await waitForJob(again.admin, job.id);
       expect(recovered).toMatchObject({ state: 'CANCELED', error: null, environment: { status: 'AVAILABLE' } });
       expect(recovered.stages.filter((stage: { state: string }) => stage.state === 'RUNNING' || stage.state === 'PENDING')).toEqual([]);
       expect((await again.admin.request(MANAGEMENT, { id: w.environmentId })).node).toEqual(before);
@@ -185,7 +186,8 @@ describe('restart recovery after a crash (R25)', () => {
       await server.kill();
 
       const again = await start();
-      const recovered = (await again.admin.request(JOB, { id: job.id })).node;
+      // Recovery runs beside serving (the rollback awaits the database): wait for the job to end.
+      const recovered = await waitForJob(again.admin, job.id);
       expect(recovered).toMatchObject({ state: 'FAILED', error: { code: 'INTERRUPTED', stage: 'ACTIVATE' }, environment: { status: 'AVAILABLE' } });
       expect(await again.admin.request(SERVICES_STATE, { env, app: a })).toEqual(before);
     });
