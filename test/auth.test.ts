@@ -1,8 +1,6 @@
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../src/domain/tokens.js';
-import { Client, startServer, type TestServer } from './kit.js';
+import { Client, startServer, testSql, type TestServer } from './kit.js';
 
 let t: TestServer;
 beforeAll(async () => {
@@ -44,14 +42,9 @@ describe('authentication at the door (R5)', () => {
     const created = await t.admin.request(`mutation { createApiToken(input: { name: "ci" }) { token apiToken { id name } } }`);
     const secret: string = created.createApiToken.token;
     expect(secret).toMatch(/^shp_/);
-    const sqlite = new Database(join(t.dataDir, 'shipyard.db'), { readonly: true });
-    try {
-      const rows = sqlite.prepare('select * from api_tokens').all() as Record<string, unknown>[];
-      expect(JSON.stringify(rows)).not.toContain(secret);
-      expect(rows.some((row) => row.token_sha256 === sha256Hex(secret))).toBe(true);
-    } finally {
-      sqlite.close();
-    }
+    const rows = await testSql(t.dataDir, 'select * from api_tokens');
+    expect(JSON.stringify(rows)).not.toContain(secret);
+    expect(rows.some((row) => row.token_sha256 === sha256Hex(secret))).toBe(true);
     expect((await t.client(secret).request(VIEWER_QUERY)).viewer.user.role).toBe('ADMIN');
   });
 

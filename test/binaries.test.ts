@@ -1,10 +1,9 @@
-import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aab, apk, appx, ipa, war, webZip, zip } from './fixtures.js';
-import { Client, multipartUpload, noUserErrors, startServer, type TestServer } from './kit.js';
+import { Client, multipartUpload, noUserErrors, startServer, testSql, type TestServer } from './kit.js';
 
 let t: TestServer;
 let appId: string;
@@ -32,14 +31,7 @@ const upload = async (platform: string, file: { name: string; content: Buffer },
 const sha256 = (content: Buffer) => createHash('sha256').update(content).digest('hex');
 const filesUnder = (dir: string): string[] =>
   existsSync(dir) ? readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)) : [];
-const binaryRows = () => {
-  const sqlite = new Database(join(t.dataDir, 'shipyard.db'), { readonly: true });
-  try {
-    return (sqlite.prepare('select count(*) as n from client_binaries').get() as { n: number }).n;
-  } finally {
-    sqlite.close();
-  }
-};
+const binaryRows = async () => (await testSql<{ n: number }>(t.dataDir, 'select count(*) as n from client_binaries'))[0]?.n;
 
 describe('multipart upload: validation by content and identity (R14, R15, R19)', () => {
   it('reads bundle id and version from an XML Info.plist', async () => {
@@ -124,9 +116,9 @@ describe('multipart upload: validation by content and identity (R14, R15, R19)',
   });
 
   it('leaves no row and no file behind for a refused upload', async () => {
-    const rows = binaryRows();
+    const rows = await binaryRows();
     await upload('IOS_PHONE', { name: 'x.ipa', content: await apk() });
-    expect(binaryRows()).toBe(rows);
+    expect(await binaryRows()).toBe(rows);
     expect(filesUnder(join(t.dataDir, 'tmp'))).toEqual([]);
   });
 });
@@ -234,10 +226,10 @@ describe('roles and CSRF', () => {
   });
 
   it('refuses a multipart request without the CSRF header', async () => {
-    const rows = binaryRows();
+    const rows = await binaryRows();
     const response = await multipartUpload(t.admin, { appId, platform: 'IOS_PHONE' }, { name: 'a.ipa', content: await ipa({ CFBundleShortVersionString: '13.0' }) }, { csrf: false });
     expect(response.status).toBe(403);
-    expect(binaryRows()).toBe(rows);
+    expect(await binaryRows()).toBe(rows);
   });
 
   it('refuses a multipart request over MAX_MULTIPART_BYTES with 413 before reading it', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { startServer } from './kit.js';
+import { startServer, testDatabaseEnv } from './kit.js';
 import { startRuntimeResponder } from './runtime-responder.js';
 
 const run = promisify(execFile);
@@ -117,7 +117,7 @@ describe('bootstrap (R1, R2)', () => {
 describe('npm start (R3, R4)', () => {
   it('prints where it listens, and exits 0 on SIGTERM', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'shipyard-main-'));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: { ...process.env, DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent' } });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: { ...process.env, DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', ...(await testDatabaseEnv(dataDir)) } });
     try {
       let output = '';
       const url = await new Promise<string>((resolve, reject) => {
@@ -152,7 +152,7 @@ describe('npm run create-account (R6)', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'shipyard-cli-'));
     try {
       const { stdout } = await run('npx', ['tsx', 'src/cli/create-account.ts', '--name', 'Acme', '--email', 'ops@acme.example'], {
-        env: { ...process.env, DATA_DIR: dataDir },
+        env: { ...process.env, DATA_DIR: dataDir, ...(await testDatabaseEnv(dataDir)) },
       });
       const token = stdout.trim().split('\n').at(-1) ?? '';
       const t = await startServer({ dataDir });
@@ -163,7 +163,7 @@ describe('npm run create-account (R6)', () => {
         await t.stop({ keepData: true });
       }
       const again = await run('npx', ['tsx', 'src/cli/create-account.ts', '--name', 'Acme', '--email', 'ops@acme.example'], {
-        env: { ...process.env, DATA_DIR: dataDir },
+        env: { ...process.env, DATA_DIR: dataDir, ...(await testDatabaseEnv(dataDir)) },
       }).catch((error: { code: number; stderr: string }) => error);
       expect(again).toMatchObject({ code: 1, stderr: expect.stringContaining('already exists') });
     } finally {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { testDatabaseEnv } from './kit.js';
 
 export const CHILD_ADMIN_TOKEN = 'child-server-admin-token-0001';
 
@@ -9,11 +10,15 @@ export interface ChildServer {
   kill(): Promise<void>;
 }
 
-/** Runs `npm start`'s entry point in its own process on a free port, for crash and soak tests. */
-export function startChildServer(dataDir: string, env: Record<string, string> = {}): Promise<ChildServer> {
+/**
+ * Runs `npm start`'s entry point in its own process on a free port, for crash and soak tests; on
+ * the database a test server on `dataDir` would use (test/kit.ts).
+ */
+export async function startChildServer(dataDir: string, env: Record<string, string> = {}): Promise<ChildServer> {
+  const databaseEnv = await testDatabaseEnv(dataDir);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: { ...process.env, DATA_DIR: dataDir, PORT: '0', SEED: 'none', LOG_LEVEL: 'silent', ADMIN_TOKEN: CHILD_ADMIN_TOKEN, ...env },
+      env: { ...process.env, DATA_DIR: dataDir, PORT: '0', SEED: 'none', LOG_LEVEL: 'silent', ADMIN_TOKEN: CHILD_ADMIN_TOKEN, ...databaseEnv, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let output = '';

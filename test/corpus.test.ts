@@ -35,7 +35,7 @@ afterAll(() => t.stop());
 
 describe('bad-input corpus over every mutation of the printed schema (R43)', () => {
   it('answers each bad input with a userError or a GraphQL error, leaks nothing and changes nothing', async () => {
-    const before = databaseSnapshot(t.dataDir);
+    const before = await databaseSnapshot(t.dataDir);
     const counts: Record<string, number> = {};
     for (const field of mutationFields()) {
       const inputArg = field.args.find((arg) => arg.name === 'input');
@@ -58,6 +58,6 @@ describe('bad-input corpus over every mutation of the printed schema (R43)', () 
     const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
     console.info(`bad-input corpus: ${Object.keys(counts).length} mutations, ${total} cases`);
     expect(Object.keys(counts).length).toBe(mutationFields().length);
-    expect(databaseSnapshot(t.dataDir)).toBe(before);
+    expect(await databaseSnapshot(t.dataDir)).toBe(before);
   });
 });

@@ -3,35 +3,69 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type Database from 'better-sqlite3';
+import pg from 'pg';
+import type { Database } from '../src/db/client.js';
+import type { PostgresDatabase } from '../src/db/postgres.js';
 import type { SqliteDatabase } from '../src/db/sqlite.js';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ipa } from './fixtures.js';
-import { multipartUpload, noUserErrors, startServer } from './kit.js';
+import { postgresAdminUrl } from './databases.js';
+import { multipartUpload, noUserErrors, startServer, testDialect } from './kit.js';
 
 const run = promisify(execFile);
 
-/** A world with one app and one binary, and the server's own SQLite connection. */
+async function adminQuery(statement: string) {
+  const client = new pg.Client({ connectionString: postgresAdminUrl });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Breaks the server's own database as an operator or the platform would. */
+function breaker(database: Database) {
+  if (database.dialect === 'sqlite') {
+    const { sqlite } = database as SqliteDatabase;
+    return {
+      // The state SQLite is in on a read-only file or mount: every write is refused with SQLITE_READONLY.
+      readOnly: () => Promise.resolve(void sqlite.pragma('query_only = ON')),
+      fail: () => Promise.resolve(sqlite.close()),
+    };
+  }
+  const { pool } = database as PostgresDatabase;
+  const name = new URL(pool.options.connectionString ?? '').pathname.slice(1);
+  return {
+    // A server made read-only (a standby, or by setting): every write is refused with 25006.
+    // Connections take the setting when they open, so the idle ones are closed.
+    readOnly: async () => {
+      await adminQuery(`alter database "${name}" set default_transaction_read_only = on`);
+      while (pool.idleCount > 0) (await pool.connect()).release(true);
+    },
+    fail: () => pool.end(),
+  };
+}
+
+/** A world with one app and one binary, and a way to break the server's own database. */
 async function world(options: { onStatement?: (sql: string) => void } = {}) {
-  let sqlite: Database.Database | undefined;
-  const t = await startServer({}, { ...options, onDatabaseOpen: (database) => {
-    if (database.dialect === 'sqlite') sqlite = (database as SqliteDatabase).sqlite;
-  } });
+  let database: Database | undefined;
+  const t = await startServer({}, { ...options, onDatabaseOpen: (opened) => (database = opened) });
   const appId = (await t.admin.request('mutation { createApp(input: { name: "Stored" }) { app { id } } }')).createApp.app.id;
   const uploaded = await multipartUpload(t.admin, { appId, platform: 'IOS_PHONE' }, { name: 'Stored.ipa', content: await ipa() });
   const binary = noUserErrors((uploaded.body.data as { uploadClientBinary: { userErrors: unknown[]; binary: { downloadUrl: string } } }).uploadClientBinary).binary;
-  if (!sqlite) throw new Error('no database connection');
-  return { t, sqlite, appId, downloadUrl: binary.downloadUrl };
+  if (!database) throw new Error('no database');
+  return { t, database: breaker(database), appId, downloadUrl: binary.downloadUrl };
 }
 
 const get = (url: string, token?: string | null) => fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
 const CREATE_APP = 'mutation { createApp(input: { name: "Later" }) { app { id } userErrors { code } } }';
 const READ = '{ apps(first: 5) { totalCount nodes { name } } }';
 
-/** What a client may see of a failure: a code and a request id, never SQLite's words or a stack. */
+/** What a client may see of a failure: a code and a request id, never the database's words or a stack. */
 const expectMasked = (text: string) => {
-  expect(text).not.toMatch(/SQLITE|sqlite|readonly database|shipyard\.db|\bat \S+ \(|\.ts:\d+/);
+  expect(text).not.toMatch(/SQLITE|sqlite|readonly database|shipyard\.db|postgres|read-only transaction|25006|shipyard_t_|\bat \S+ \(|\.ts:\d+/i);
 };
 
 describe('a read-only database (R72)', () => {
@@ -43,8 +77,7 @@ describe('a read-only database (R72)', () => {
 
   it('makes /ready 503 and writes 503 with a masked error, while reads and downloads still work', async () => {
     expect((await get(`${w.t.url}/ready`)).status).toBe(200);
-    // The state SQLite is in on a read-only file or mount: every write is refused with SQLITE_READONLY.
-    w.sqlite.pragma('query_only = ON');
+    await w.database.readOnly();
 
     expect((await get(`${w.t.url}/ready`)).status).toBe(503);
     expect((await get(`${w.t.url}/health`)).status).toBe(200);
@@ -77,7 +110,7 @@ describe('a failing database (R72)', () => {
   afterAll(() => w.t.stop());
 
   it('answers 503 everywhere without a stack and keeps the process alive', async () => {
-    w.sqlite.close();
+    await w.database.fail();
     expect((await get(`${w.t.url}/ready`)).status).toBe(503);
     for (const response of [
       await fetch(w.t.admin.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${w.t.admin.token}` }, body: JSON.stringify({ query: READ }) }),
@@ -122,7 +155,8 @@ describe('reads do not write (R72)', () => {
   });
 });
 
-describe('a database that cannot be opened (R72)', () => {
+// A file that is not a database; test/postgres-layer.test.ts covers a PostgreSQL that cannot be opened.
+describe.runIf(testDialect === 'sqlite')('a database that cannot be opened (R72)', () => {
   it('stops the start with one line naming the file and the problem', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'shipyard-baddb-'));
     try {

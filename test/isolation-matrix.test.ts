@@ -1,7 +1,5 @@
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type Client, type TestServer } from './kit.js';
+import { startServer, testSql, testTables, type Client, type TestServer } from './kit.js';
 import { wsClient } from './live.js';
 import { PUBLISH_NATIVE } from './publish-kit.js';
 import { baselineInput, createEveryNode, mutationFields, nodeTypes, queryFields, sendMutation, subscriptionFields, type EveryNode } from './schema-walk.js';
@@ -12,24 +10,14 @@ let b: EveryNode;
 let clientB: Client;
 
 /** Account A's rows, every table, to show that nothing B did touched them. */
-function accountRows(dataDir: string, accountId: number): string {
-  const sqlite = new Database(join(dataDir, 'shipyard.db'), { readonly: true });
-  try {
-    const tables = sqlite
-      .prepare(`select m.name from sqlite_master m where m.type = 'table' and exists (select 1 from pragma_table_info(m.name) where name = 'account_id')`)
-      .all() as { name: string }[];
-    return JSON.stringify(
-      tables.map(({ name }) => [
-        name,
-        sqlite.prepare(`select * from "${name}" where account_id = ? order by rowid`).all(accountId).map((row) => {
-          const { last_used_at: _ignored, ...rest } = row as Record<string, unknown>;
-          return rest;
-        }),
-      ]),
-    );
-  } finally {
-    sqlite.close();
+async function accountRows(dataDir: string, accountId: number): Promise<string> {
+  const rows: [string, string[]][] = [];
+  for (const name of await testTables(dataDir, 'account_id')) {
+    const ofAccount = await testSql(dataDir, `select * from "${name}" where account_id = ?`, [accountId]);
+    // In a stable order: neither dialect promises one without `order by`.
+    rows.push([name, ofAccount.map(({ last_used_at: _ignored, ...rest }) => JSON.stringify(rest)).sort()]);
   }
+  return JSON.stringify(rows);
 }
 
 const accountIdOf = (globalId: string) => Number(Buffer.from(globalId, 'base64').toString().split(':')[1]);
@@ -82,7 +70,7 @@ describe("tenant isolation: account B using account A's ids (R6)", () => {
   });
 
   it("answers NOT_FOUND to every mutation that names A's objects, and A's rows are unchanged", async () => {
-    const before = accountRows(t.dataDir, accountIdOf(a.Account ?? ''));
+    const before = await accountRows(t.dataDir, accountIdOf(a.Account ?? ''));
     let cases = 0;
     for (const field of mutationFields()) {
       const inputArg = field.args.find((arg) => arg.name === 'input');
@@ -97,7 +85,7 @@ describe("tenant isolation: account B using account A's ids (R6)", () => {
       cases += 1;
     }
     expect(cases).toBeGreaterThanOrEqual(15);
-    expect(accountRows(t.dataDir, accountIdOf(a.Account ?? ''))).toBe(before);
+    expect(await accountRows(t.dataDir, accountIdOf(a.Account ?? ''))).toBe(before);
   });
 
   it("gets an error or nothing from every subscription given A's ids, never A's data", async () => {

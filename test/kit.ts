@@ -1,12 +1,15 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { GraphQLClient } from 'graphql-request';
+import pg from 'pg';
 import type { Config } from '../src/config.js';
 import type { Role } from '../src/domain/principal.js';
 import { createServer, type ServerHandle, type ServerOptions } from '../src/server.js';
+import { testDatabaseUrl } from './databases.js';
 
 export interface GraphQLResponse<T = Record<string, unknown>> {
   status: number;
@@ -89,12 +92,45 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
   };
 }
 
+/** Which database the suite runs on: `SHIPYARD_TEST_DATABASE=postgres` (the `postgres` vitest project) or SQLite files. */
+export const testDialect: 'sqlite' | 'postgres' = process.env.SHIPYARD_TEST_DATABASE === 'postgres' ? 'postgres' : 'sqlite';
+
+/**
+ * On PostgreSQL, each data directory's own database, made from the migrated template the first
+ * time a server starts on it: a server started again on the same directory finds its data, and
+ * every other server starts empty, as with SQLite's file in the directory. The setup file drops
+ * them when the test file ends.
+ */
+const postgresOf = new Map<string, Promise<string | undefined>>();
+/** The same, once made. */
+const postgresUrls = new Map<string, string>();
+
+/** The `DATABASE_URL` a server on `dataDir` uses in this run: undefined on SQLite. */
+export function testDatabaseFor(dataDir: string): Promise<string | undefined> {
+  let url = postgresOf.get(dataDir);
+  if (!url) {
+    url = testDatabaseUrl().then((made) => {
+      if (made) postgresUrls.set(dataDir, made);
+      return made;
+    });
+    postgresOf.set(dataDir, url);
+  }
+  return url;
+}
+
+/** `DATABASE_URL` for a process (`npm start`, a CLI) on `dataDir`, on PostgreSQL; nothing on SQLite. */
+export async function testDatabaseEnv(dataDir: string): Promise<Record<string, string>> {
+  const url = await testDatabaseFor(dataDir);
+  return url ? { DATABASE_URL: url } : {};
+}
+
 let accountCounter = 0;
 let userCounter = 0;
 
 /** Starts a real server on a free port with its own temporary data directory. */
 export async function startServer(overrides: Partial<Config> = {}, options: ServerOptions = {}): Promise<TestServer> {
   const config = testConfig(overrides);
+  if (!('databaseUrl' in overrides)) config.databaseUrl = await testDatabaseFor(config.dataDir);
   const server = await createServer(config, options);
   const url = await server.start();
   const graphqlUrl = `${url}/graphql`;
@@ -174,23 +210,104 @@ export async function multipartUpload(
 }
 
 /**
+ * Runs one statement on the database of the server on `dataDir`, behind that server's back (as
+ * another instance or an operator would), and answers its rows. `?` marks each parameter on both
+ * dialects; bigint results read as numbers.
+ */
+export async function testSql<T = Record<string, unknown>>(dataDir: string, text: string, params: unknown[] = []): Promise<T[]> {
+  const url = await testDatabaseFor(dataDir);
+  if (!url) {
+    const sqlite = new Database(join(dataDir, 'shipyard.db'));
+    try {
+      const statement = sqlite.prepare(text);
+      if (statement.reader) return statement.all(...params) as T[];
+      statement.run(...params);
+      return [];
+    } finally {
+      sqlite.close();
+    }
+  }
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    let n = 0;
+    const result = await client.query<T & pg.QueryResultRow>({
+      text: text.replace(/\?/g, () => `$${++n}`),
+      values: params,
+      types: { getTypeParser: (oid: number, format?: string) => (oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format as 'text')) },
+    });
+    return result.rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * `testSql` for a caller that cannot wait, such as a server's synchronous fault hook: on
+ * PostgreSQL the statement runs in a child process while this one blocks. Only for a database
+ * `testDatabaseFor` has already answered for (a server was started on `dataDir`).
+ */
+export function testSqlSync<T = Record<string, unknown>>(dataDir: string, text: string, params: unknown[] = []): T[] {
+  if (!postgresUrls.has(dataDir)) {
+    const sqlite = new Database(join(dataDir, 'shipyard.db'));
+    try {
+      const statement = sqlite.prepare(text);
+      if (statement.reader) return statement.all(...params) as T[];
+      statement.run(...params);
+      return [];
+    } finally {
+      sqlite.close();
+    }
+  }
+  let n = 0;
+  const script = `import pg from 'pg';
+    pg.types.setTypeParser(pg.types.builtins.INT8, Number);
+    const [url, text, params] = JSON.parse(process.argv[1]);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const { rows } = await client.query(text, params);
+    await client.end();
+    process.stdout.write(JSON.stringify(rows));`;
+  const input = JSON.stringify([postgresUrls.get(dataDir), text.replace(/\?/g, () => `$${++n}`), params]);
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script, input], { encoding: 'utf8' });
+  if (child.status !== 0) throw new Error(`testSqlSync: ${child.stderr}`);
+  return JSON.parse(child.stdout) as T[];
+}
+
+/** The names of the tables of the server on `dataDir` (migration bookkeeping aside), optionally only those with `column`. */
+export async function testTables(dataDir: string, column?: string): Promise<string[]> {
+  const rows =
+    testDialect === 'postgres'
+      ? await testSql<{ name: string }>(
+          dataDir,
+          `select table_name as name from information_schema.columns where table_schema = 'public' and (?::text is null or column_name = ?) group by table_name order by 1`,
+          [column ?? null, column ?? null],
+        )
+      : await testSql<{ name: string }>(
+          dataDir,
+          `select m.name from sqlite_master m where m.type = 'table' and m.name not like 'sqlite_%' and m.name <> '__drizzle_migrations'
+             and (? is null or exists (select 1 from pragma_table_info(m.name) where name = ?)) order by 1`,
+          [column ?? null, column ?? null],
+        );
+  return rows.map(({ name }) => name);
+}
+
+/** Rows as JSON in a stable order (neither dialect promises one without `order by`), token last-use times aside. */
+const canonicalRows = (rows: Record<string, unknown>[]) =>
+  rows
+    .map((row) => {
+      const { last_used_at: _ignored, ...rest } = row;
+      return JSON.stringify(rest);
+    })
+    .sort();
+
+/**
  * Every table's rows (token last-use times aside), to show that a refused request changed
  * nothing.
  */
-export function databaseSnapshot(dataDir: string): string {
-  const sqlite = new Database(join(dataDir, 'shipyard.db'), { readonly: true });
-  try {
-    const tables = sqlite.prepare(`select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name`).all() as { name: string }[];
-    return JSON.stringify(
-      tables.map(({ name }) => [
-        name,
-        sqlite.prepare(`select * from "${name}" order by rowid`).all().map((row) => {
-          const { last_used_at: _ignored, ...rest } = row as Record<string, unknown>;
-          return rest;
-        }),
-      ]),
-    );
-  } finally {
-    sqlite.close();
-  }
+export async function databaseSnapshot(dataDir: string): Promise<string> {
+  const tables = await testTables(dataDir);
+  const snapshot: [string, string[]][] = [];
+  for (const name of tables) snapshot.push([name, canonicalRows(await testSql(dataDir, `select * from "${name}"`))]);
+  return JSON.stringify(snapshot);
 }

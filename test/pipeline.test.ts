@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, noUserErrors, startServer, type TestServer } from './kit.js';
+import { Client, noUserErrors, startServer, testDatabaseEnv, type TestServer } from './kit.js';
 import { binary, JOB, MANAGEMENT, PUBLISH_NATIVE, publishWorld, waitForJob, type PublishWorld } from './publish-kit.js';
 
 const CANCEL = `mutation ($id: ID!) { cancelPublishJob(input: { jobId: $id }) { job { id state } userErrors { code message } } }`;
@@ -25,7 +25,7 @@ describe('one active job per environment (R10)', () => {
   });
   afterAll(() => t.stop());
 
-  it('accepts exactly one of 50 simultaneous publishes, 20 times over', async () => {
+  it('accepts exactly one of 50 simultaneous publishes, 20 times over', { timeout: 120_000 }, async () => {
     // Stages long enough that the accepted job is surely still active while the others arrive;
     // canceling it ends each round at once.
     const race = await startServer({ publishStageDelayMs: 5000 });
@@ -171,10 +171,11 @@ describe('cancel (R24) and all-or-nothing (R23)', () => {
 });
 
 describe('restart recovery (R25)', () => {
-  const startChild = (dataDir: string, delay: number) =>
-    new Promise<{ child: ChildProcess; url: string }>((resolve, reject) => {
+  const startChild = async (dataDir: string, delay: number) => {
+    const databaseEnv = await testDatabaseEnv(dataDir);
+    return new Promise<{ child: ChildProcess; url: string }>((resolve, reject) => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-        env: { ...process.env, DATA_DIR: dataDir, PORT: '0', SEED: 'none', LOG_LEVEL: 'silent', PUBLISH_STAGE_DELAY_MS: String(delay), ADMIN_TOKEN: 'restart-test-admin-token-0001' },
+        env: { ...process.env, DATA_DIR: dataDir, PORT: '0', SEED: 'none', LOG_LEVEL: 'silent', PUBLISH_STAGE_DELAY_MS: String(delay), ADMIN_TOKEN: 'restart-test-admin-token-0001', ...databaseEnv },
       });
       let output = '';
       child.stdout?.on('data', (chunk: Buffer) => {
@@ -184,6 +185,7 @@ describe('restart recovery (R25)', () => {
       });
       child.once('exit', () => reject(new Error(`server exited: ${output}`)));
     });
+  };
 
   it('rolls back a job whose server was killed mid-way, ends it FAILED INTERRUPTED, and publishes again', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'shipyard-kill-'));
@@ -206,7 +208,8 @@ describe('restart recovery (R25)', () => {
 
       server = await startChild(dataDir, 0);
       const again = new Client(`${server.url}/graphql`, 'restart-test-admin-token-0001');
-      const recovered = (await again.request(JOB, { id: job.id })).node;
+      // Recovery runs beside serving (the rollback awaits the database): wait for the job to end.
+      const recovered = await waitForJob(again, job.id);
       expect(recovered).toMatchObject({ state: 'FAILED', error: { code: 'INTERRUPTED', stage: 'APPLY_TARGETS' }, environment: { status: 'AVAILABLE' } });
       expect((await again.request(MANAGEMENT, { id: w.environmentId })).node).toEqual(before);
       const next = noUserErrors((await again.request(PUBLISH_NATIVE, { input: { ...base, sync: true, binaryIds: [(await again.request(`query ($id: ID!) { node(id: $id) { ... on App { clientBinaries(platform: IOS_PHONE, first: 1) { nodes { id } } } } }`, { id: w.appId })).node.clientBinaries.nodes[0].id] } })).publishNativeClient);

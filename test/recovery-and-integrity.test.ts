@@ -4,13 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CHILD_ADMIN_TOKEN, startChildServer, type ChildServer } from './child-server.js';
-import { Client, noUserErrors, startServer } from './kit.js';
-import { binary, JOB, JOB_FIELDS, MANAGEMENT, PUBLISH_NATIVE, publishWorld, waitForJob } from './publish-kit.js';
+import { Client, noUserErrors, startServer, testDialect, testSql, testSqlSync } from './kit.js';
+import { binary, JOB_FIELDS, MANAGEMENT, PUBLISH_NATIVE, publishWorld, waitForJob } from './publish-kit.js';
 
 const draft = (w: { appId: string; environmentId: string }) => ({ appId: w.appId, environmentId: w.environmentId, option: 'APP_STORE', workflowState: 'DRAFT', removePlatforms: ['WINDOWS'] });
 const stageRunning = (key: string) => (job: { state: string }) => (job as unknown as { stages: { key: string; state: string }[] }).stages.some((s) => s.key === key && s.state === 'RUNNING');
 
-describe('the partial unique index holds one active job per environment on its own (R10)', () => {
+// Two raw connections to SQLite's file; test/postgres-layer.test.ts holds PostgreSQL's index to the same.
+describe.runIf(testDialect === 'sqlite')('the partial unique index holds one active job per environment on its own (R10)', () => {
   it('lets exactly one active job in per environment when the up-front BUSY check is bypassed, and two once the index is dropped', async () => {
     const t = await startServer();
     const a = new Database(join(t.dataDir, 'shipyard.db'));
@@ -68,14 +69,8 @@ describe('store notifications are rolled back with the job (R23, R34)', () => {
   it('leaves no notifications when a fault strikes after NOTIFY_TARGETS has written them', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'shipyard-notify-'));
     let writtenBeforeFault = -1;
-    const notificationsOf = (jobId: number) => {
-      const sqlite = new Database(join(dataDir, 'shipyard.db'), { readonly: true });
-      try {
-        return (sqlite.prepare('select count(*) as n from store_notifications where publish_job_id = ?').get(jobId) as { n: number }).n;
-      } finally {
-        sqlite.close();
-      }
-    };
+    // The runner's fault hook is synchronous, so this reads from outside the process's event loop.
+    const notificationsOf = (jobId: number) => testSqlSync<{ n: number }>(dataDir, 'select count(*) as n from store_notifications where publish_job_id = ?', [jobId])[0]?.n ?? -1;
     const t = await startServer(
       { dataDir },
       {
@@ -156,16 +151,12 @@ describe('restart recovery after a crash (R25)', () => {
       await server.kill();
       // The process died just after a cancel was recorded. A live cancel rolls back within
       // milliseconds, too soon to kill the process in between, so the state is set as it would be found.
-      const sqlite = new Database(join(dataDir, 'shipyard.db'));
-      try {
-        const changed = sqlite.prepare(`update publish_jobs set state = 'CANCELING' where tracking_number = ? and state = 'RUNNING'`).run(Number(job.trackingId.slice(4)));
-        expect(changed.changes).toBe(1);
-      } finally {
-        sqlite.close();
-      }
+      const changed = await testSql(dataDir, `update publish_jobs set state = 'CANCELING' where tracking_number = ? and state = 'RUNNING' returning id`, [Number(job.trackingId.slice(4))]);
+      expect(changed).toHaveLength(1);
 
       const again = await start();
-      const recovered = (await again.admin.request(JOB, { id: job.id })).node;
+      // Recovery runs beside serving (the rollback awaits the database): wait for the job to end.
+      const recovered = await waitForJob(again.admin, job.id);
       expect(recovered).toMatchObject({ state: 'CANCELED', error: null, environment: { status: 'AVAILABLE' } });
       expect(recovered.stages.filter((stage: { state: string }) => stage.state === 'RUNNING' || stage.state === 'PENDING')).toEqual([]);
       expect((await again.admin.request(MANAGEMENT, { id: w.environmentId })).node).toEqual(before);
@@ -195,7 +186,8 @@ describe('restart recovery after a crash (R25)', () => {
       await server.kill();
 
       const again = await start();
-      const recovered = (await again.admin.request(JOB, { id: job.id })).node;
+      // Recovery runs beside serving (the rollback awaits the database): wait for the job to end.
+      const recovered = await waitForJob(again.admin, job.id);
       expect(recovered).toMatchObject({ state: 'FAILED', error: { code: 'INTERRUPTED', stage: 'ACTIVATE' }, environment: { status: 'AVAILABLE' } });
       expect(await again.admin.request(SERVICES_STATE, { env, app: a })).toEqual(before);
     });

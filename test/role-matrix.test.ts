@@ -141,7 +141,7 @@ describe('every mutation × role (R7)', () => {
   });
 
   it('answers FORBIDDEN to every role below the least one, changing nothing', async () => {
-    const before = databaseSnapshot(w.t.dataDir);
+    const before = await databaseSnapshot(w.t.dataDir);
     let refused = 0;
     for (const call of calls()) {
       const least = leastRole[call.name] ?? 'ADMIN';
@@ -155,7 +155,7 @@ describe('every mutation × role (R7)', () => {
       }
     }
     expect(refused).toBe(Object.values(leastRole).reduce((sum, least) => sum + rank[least], 0));
-    expect(databaseSnapshot(w.t.dataDir)).toBe(before);
+    expect(await databaseSnapshot(w.t.dataDir)).toBe(before);
   });
 
   it('never answers FORBIDDEN to the least role or above', async () => {

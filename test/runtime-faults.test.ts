@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client, noUserErrors, startServer, type TestServer } from './kit.js';
+import { Client, noUserErrors, startServer, testDatabaseEnv, type TestServer } from './kit.js';
 import { binary, PUBLISH_NATIVE, publishWorld, type PublishWorld } from './publish-kit.js';
 import { startRuntimeProcess, type RuntimeProcess } from './runtime-process.js';
 
@@ -182,10 +182,11 @@ describe('a runtime that stops answering (R50, R51)', { timeout: 120_000 }, () =
 
 describe('Shipyard killed mid-publish to a remote runtime (R52)', { timeout: 120_000 }, () => {
   const TOKEN = 'fault-test-admin-token-000000001';
-  const startShipyard = (dataDir: string) =>
-    new Promise<{ child: ChildProcess; url: string }>((resolve, reject) => {
+  const startShipyard = async (dataDir: string) => {
+    const databaseEnv = await testDatabaseEnv(dataDir);
+    return new Promise<{ child: ChildProcess; url: string }>((resolve, reject) => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-        env: { ...process.env, DATA_DIR: dataDir, PORT: '0', SEED: 'none', LOG_LEVEL: 'silent', PUBLISH_STAGE_DELAY_MS: '0', ADMIN_TOKEN: TOKEN, RUNTIME_STAGE_DEADLINE_MS: '20000' },
+        env: { ...process.env, DATA_DIR: dataDir, PORT: '0', SEED: 'none', LOG_LEVEL: 'silent', PUBLISH_STAGE_DELAY_MS: '0', ADMIN_TOKEN: TOKEN, RUNTIME_STAGE_DEADLINE_MS: '20000', ...databaseEnv },
       });
       let output = '';
       child.stdout?.on('data', (chunk: Buffer) => {
@@ -195,6 +196,7 @@ describe('Shipyard killed mid-publish to a remote runtime (R52)', { timeout: 120
       });
       child.once('exit', () => reject(new Error(`server exited: ${output}`)));
     });
+  };
 
   it('puts the runtime back as before when it starts again', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'shipyard-fault-'));

@@ -215,18 +215,29 @@ describe.each(RUNTIME_KINDS)('on the %s runtime', (kind) => {
 });
 
 describe('App.environmentStatuses is batched (dashboard)', () => {
-  it('takes as many SQL statements for 50 apps as for 5', async () => {
+  it('takes as many SQL statements for 50 apps as for 5', { timeout: 120_000 }, async () => {
     let statements = 0;
-    const t = await startServer({}, { onStatement: () => (statements += 1) });
+    // Transaction control is left out: the dialects report it differently (PostgreSQL's driver
+    // sends BEGIN and COMMIT as statements), and a read takes none.
+    const t = await startServer({}, { onStatement: (sql) => void (/^\s*(begin|commit|rollback)\b/i.test(sql) || (statements += 1)) });
     try {
       const admin = new Actor(t.admin);
       const environments: string[] = [];
       for (let i = 0; i < 4; i += 1) environments.push(await admin.environment({ name: `dash-${i}`, managementEnabled: true }));
       const DASHBOARD = `{ apps(first: 50) { nodes { environmentStatuses { environment { name status } latestNativeJob { state stages { key state } } latestServicesJob { state } } } } }`;
+      // The fewest of three identical reads: background work (sweeps, probes, a publish's last
+      // commit) may add its statements to any one of them, the more so on PostgreSQL, whose
+      // statements interleave with a request's at every await.
       const countFor = async () => {
-        statements = 0;
-        const data = await t.admin.request(DASHBOARD);
-        return { statements, rows: data.apps.nodes.flatMap((app: { environmentStatuses: unknown[] }) => app.environmentStatuses).length };
+        let fewest = Number.POSITIVE_INFINITY;
+        let rows = 0;
+        for (let i = 0; i < 3; i += 1) {
+          statements = 0;
+          const data = await t.admin.request(DASHBOARD);
+          fewest = Math.min(fewest, statements);
+          rows = data.apps.nodes.flatMap((app: { environmentStatuses: unknown[] }) => app.environmentStatuses).length;
+        }
+        return { statements: fewest, rows };
       };
       const addApps = async (from: number, to: number) => {
         for (let i = from; i < to; i += 1) {
@@ -245,9 +256,10 @@ describe('App.environmentStatuses is batched (dashboard)', () => {
       expect(fifty.statements).toBe(five.statements);
       // Authentication, the page of apps and its count, the account's environments, what the
       // embedded runtime holds (6: Management apps, versions, targets; identity services, app
-      // services, web clients), the ids of the newest jobs and their rows, environment statuses (2).
-      // The stages of these finished jobs were read when each sync publish answered, and kept.
-      expect(fifty.statements).toBe(14);
+      // services, web clients), the ids of the newest jobs, environment statuses (2). These
+      // finished jobs' rows and stages were read when each sync publish answered, and kept.
+      // (Counted alone, without a background statement that used to fall into the window.)
+      expect(fifty.statements).toBe(13);
     } finally {
       await t.stop();
     }

@@ -1,9 +1,7 @@
-import Database from 'better-sqlite3';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, noUserErrors, startServer, type TestServer } from './kit.js';
+import { Client, noUserErrors, startServer, testSql, type TestServer } from './kit.js';
 import { PUBLISH_NATIVE, publishWorld, waitForJob, type PublishWorld } from './publish-kit.js';
 import { eventually, rawSubscription, sseStream } from './streams.js';
 
@@ -96,12 +94,7 @@ describe('a revoked token (R70)', () => {
     const lost = await newToken();
     const socket = await rawSubscription(t.url, lost.token);
     // Revoked behind the server's back (another instance, a database edit): no event announces it.
-    const sqlite = new Database(join(t.dataDir, 'shipyard.db'));
-    try {
-      sqlite.prepare('delete from api_tokens where token_sha256 = (select token_sha256 from api_tokens order by id desc limit 1)').run();
-    } finally {
-      sqlite.close();
-    }
+    await testSql(t.dataDir, 'delete from api_tokens where token_sha256 = (select token_sha256 from api_tokens order by id desc limit 1)');
     socket.subscribe('2', JOBS_UPDATED);
     expect(await eventually(() => socket.closeCode !== null)).toBe(true);
     expect(socket.closeCode).toBe(4403);

@@ -1,11 +1,10 @@
-import Database from 'better-sqlite3';
 import { existsSync, readdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apk, ipa } from './fixtures.js';
-import { noUserErrors, startServer, type TestServer } from './kit.js';
+import { noUserErrors, startServer, testSql, type TestServer } from './kit.js';
 
 let t: TestServer;
 let appId: string;
@@ -154,12 +153,7 @@ describe('streamed uploads (R18)', () => {
   it('answers 410 after expiry and UPLOAD_EXPIRED to addClientBinary', async () => {
     const content = await ipa({ CFBundleShortVersionString: '4.3' });
     const upload = await createUpload('late.ipa', content.length);
-    const sqlite = new Database(join(t.dataDir, 'shipyard.db'));
-    try {
-      sqlite.prepare('update binary_uploads set expires_at = ? where file_name = ?').run(Date.now() - 1000, 'late.ipa');
-    } finally {
-      sqlite.close();
-    }
+    await testSql(t.dataDir, 'update binary_uploads set expires_at = ? where file_name = ?', [Date.now() - 1000, 'late.ipa']);
     expect((await put(upload.uploadUrl, content)).status).toBe(410);
     const added = (await t.admin.request(ADD, { input: { uploadId: upload.id } })).addClientBinary;
     expect(added.userErrors.map((e: { code: string }) => e.code)).toEqual(['UPLOAD_EXPIRED']);

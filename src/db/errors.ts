@@ -10,7 +10,13 @@ import * as schema from './schema.js';
  * publish_jobs.environment_id`), so the index's columns are looked up in the schema.
  */
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
-  if (typeof error !== 'object' || error === null) return false;
+  // Drizzle wraps the driver's error (DrizzleQueryError) and keeps it as `cause`.
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++)
+    if (isDriverUniqueViolation(e, constraint)) return true;
+  return false;
+}
+
+function isDriverUniqueViolation(error: object, constraint: string | undefined): boolean {
   const { code, message } = error as { code?: unknown; message?: unknown };
   if (code === '23505') return constraint === undefined || (error as { constraint?: unknown }).constraint === constraint;
   if (code !== 'SQLITE_CONSTRAINT_UNIQUE' && code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') return false;

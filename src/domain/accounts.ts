@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, inArray, isNull, ne, or, sql } from 'drizzle-orm';
-import { oneRow, type Db } from '../db/client.js';
+import { lockForUpdate, oneRow, type Db } from '../db/client.js';
 import { accounts, apiTokens, users } from '../db/schema.js';
 import { DomainEvents } from './events.js';
 import { chooseOrder, keysetPage, tableSource, type KeysetOrder, type OrderBy, type Page, type PageArgs } from './pagination.js';
@@ -203,9 +203,10 @@ export class AccountService {
     if (forbidden) return fail(forbidden);
     const [user] = input.userId === null ? [null] : await this.usersByIds(principal, [input.userId]);
     if (!user) return fail(notFound('user', ['input', 'userId']));
-    // Counted and written in one transaction (on SQLite they take turns, each holding the write
-    // lock from its start), so two admins demoting each other at once cannot both succeed.
+    // Counted and written in one transaction holding the account's row (on SQLite transactions
+    // take turns anyway), so two admins demoting each other at once cannot both succeed.
     const outcome = await this.db.transaction(async (tx): Promise<Result<{ user: User; tokenIds: number[] | null }>> => {
+      await lockForUpdate(tx, accounts.id, user.accountId);
       const current = (await tx.select().from(users).where(eq(users.id, user.id)).limit(1))[0] ?? user;
       const role = input.role ?? current.role;
       const deactivating = input.deactivated === true && current.deactivatedAt === null;

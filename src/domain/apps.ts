@@ -1,5 +1,5 @@
 import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
-import { oneRow, type Db } from '../db/client.js';
+import { isUniqueViolation, oneRow, type Db } from '../db/client.js';
 import { appIdentityServices, appIntegrationServices, apps, binaryUploads, clientBinaries, publishJobs } from '../db/schema.js';
 import { releaseBlob } from './binaries/blob-refs.js';
 import type { BlobStore } from './binaries/blob-store.js';
@@ -176,20 +176,25 @@ export class AppService {
       problems.push(userError('INVALID_INPUT', 'App name must start with a letter and hold only letters and digits', ['input', 'name']));
     if (problems.length > 0) return fail(...problems);
     // The name is checked inside the transaction that writes it: on SQLite transactions take
-    // turns, so two creates cannot both find it free; on PostgreSQL the unique index decides.
+    // turns, so two creates cannot both find it free; on PostgreSQL the unique index decides
+    // between two that both did.
+    const taken = () => fail(userError('NAME_TAKEN', `An app named ${input.name} already exists`, ['input', 'name']));
     return this.db.transaction(async (tx): Promise<Result<App>> => {
-      const [taken] = await tx
+      const [found] = await tx
         .select({ id: apps.id })
         .from(apps)
         .where(and(eq(apps.accountId, principal.accountId), sql`lower(${apps.name}) = lower(${input.name})`))
         .limit(1);
-      if (taken) return fail(userError('NAME_TAKEN', `An app named ${input.name} already exists`, ['input', 'name']));
+      if (found) return taken();
       const created = oneRow(
         await tx.insert(apps).values({ accountId: principal.accountId, name: input.name, description: input.description ?? null }).returning(),
       );
       await this.writeIdentityServices(tx, created.id, input.identityServices ?? []);
       await this.writeIntegrationServices(tx, created.id, input.integrationServices ?? []);
       return ok(created);
+    }).catch((error: unknown) => {
+      if (isUniqueViolation(error, 'apps_account_name_unique')) return taken();
+      throw error;
     });
   }
 

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { and, eq, inArray, isNull, notExists, sql, type SQL } from 'drizzle-orm';
-import { countRows, isUniqueViolation, oneRow, type Db } from '../../db/client.js';
-import { apps, binaryUploads, blobs, clientBinaries } from '../../db/schema.js';
+import { countRows, isUniqueViolation, lockForUpdate, oneRow, type Db } from '../../db/client.js';
+import { accounts, apps, binaryUploads, blobs, clientBinaries } from '../../db/schema.js';
 import { denial } from '../policy.js';
 import { chooseOrder, keysetPage, tableSource, type KeysetOrder, type OrderBy, type Page, type PageArgs } from '../pagination.js';
 import type { Principal } from '../principal.js';
@@ -221,9 +221,10 @@ export class BinaryService {
       problems.push(userError('LIMIT_EXCEEDED', `Uploads are at most ${this.limits.maxUploadBytes} bytes`, ['input', 'sizeBytes']));
     if (problems.length > 0) return fail(...problems);
     const token = randomBytes(32).toString('base64url');
-    // R69: the quota is read and the upload written in one transaction, so two uploads started
-    // at once cannot both fit in what is left for one.
+    // R69: the quota is read and the upload written in one transaction holding the account's
+    // row, so two uploads started at once cannot both fit in what is left for one.
     const created = await this.db.transaction(async (tx): Promise<Result<BinaryUpload>> => {
+      await lockForUpdate(tx, accounts.id, principal.accountId);
       const outstanding = await this.outstandingUploadBytes(principal.accountId);
       if (outstanding + input.sizeBytes > this.limits.uploadQuotaBytes)
         return fail(

@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { LRUCache } from 'lru-cache';
-import { isUniqueViolation, oneRow, type Db } from '../../db/client.js';
-import { publishJobs, publishStages } from '../../db/schema.js';
+import { isUniqueViolation, lockForUpdate, oneRow, type Db } from '../../db/client.js';
+import { accounts, publishJobs, publishStages } from '../../db/schema.js';
 import type { jobStates, publishActions, publishKinds } from '../vocabulary.js';
 import { chooseOrder, keysetPage, tableSource, type KeysetOrder, type OrderBy, type Page, type PageArgs } from '../pagination.js';
 import type { Principal } from '../principal.js';
@@ -108,6 +108,9 @@ export class JobStore {
   async create(principal: Principal, job: NewJob): Promise<PublishJob | null> {
     try {
       return await this.db.transaction(async (tx) => {
+        // The account's next tracking number: read and used under the account's row lock, so
+        // two creates at once (on different environments) cannot both take the same one.
+        await lockForUpdate(tx, accounts.id, principal.accountId);
         const next =
           ((await tx
             .select({ last: sql<number>`max(${publishJobs.trackingNumber})`.mapWith(Number) })

@@ -170,14 +170,15 @@ export class RuntimeCommands {
         // R37: the latest publish of any app defines the identity service for the whole environment.
         for (const service of command.services) {
           const values = { name: service.name, providerType: service.providerType, publishedByAppId: command.appId, publishedAt: now, publishJobId: command.jobId };
-          // The unique index is on lower(name): PostgreSQL's Drizzle names no expression as a
-          // conflict target, so the row is updated, else inserted (one transaction, in `apply`).
-          const updated = await this.db
+          // Updated, or else inserted, rather than an upsert: PostgreSQL's Drizzle cannot name the
+          // index over lower(name) as a conflict target. The environment's one active job (R10)
+          // keeps another transaction from writing the same name meanwhile.
+          const [updated] = await this.db
             .update(publishedIdentityServices)
             .set(values)
             .where(and(eq(publishedIdentityServices.environmentId, environmentId), sql`lower(${publishedIdentityServices.name}) = lower(${service.name})`))
             .returning({ id: publishedIdentityServices.id });
-          if (updated.length === 0) await this.db.insert(publishedIdentityServices).values({ environmentId, ...values });
+          if (!updated) await this.db.insert(publishedIdentityServices).values({ environmentId, ...values });
         }
         return { published: command.services.length };
       }
