@@ -23,3 +23,4 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 }
 export { countRows, oneRow } from './queries.js';
 export { isUniqueViolation } from './errors.js';
+export { oldestQueuedJob } from './claims.js';
