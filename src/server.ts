@@ -288,15 +288,13 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   let maintainedAt = 0;
   /**
    * R59: the background work runs on the instance holding the maintenance lease, renewed every
-   * third of JOB_LEASE_MS; an instance that takes the lease over runs the work at once, since its
-   * holder may have died before its turn.
+   * third of JOB_LEASE_MS, once per probe interval; an instance that takes the lease over from a
+   * dead holder and has not run it lately runs it at once.
    */
   const maintain = async () => {
     try {
-      const holds = await leases.hold(MAINTENANCE_LEASE, instanceId, new Date(Date.now() + leaseMs));
-      const tookOver = holds && !holdsMaintenance;
-      holdsMaintenance = holds;
-      if (!holds || maintaining || (!tookOver && Date.now() - maintainedAt < probeIntervalMs)) return;
+      holdsMaintenance = await leases.hold(MAINTENANCE_LEASE, instanceId, new Date(Date.now() + leaseMs));
+      if (!holdsMaintenance || maintaining || Date.now() - maintainedAt < probeIntervalMs) return;
     } catch (error) {
       holdsMaintenance = false;
       return void logger.error({ err: error }, 'taking the maintenance lease failed');

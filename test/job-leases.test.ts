@@ -33,7 +33,7 @@ interface Job {
   trackingId: string;
   state: string;
   error: { code: string } | null;
-  stages: { key: string; state: string }[];
+  stages: { key: string; state: string; message: string | null }[];
   environment: { status: string };
 }
 
@@ -118,7 +118,9 @@ async function holderOf(c: Cluster, job: Job): Promise<Instance> {
 
 const other = (c: Cluster, instance: Instance): Instance => c.instances.find((candidate) => candidate !== instance) as Instance;
 
-describe('publish jobs under leases across instances (R59, PostgreSQL)', () => {
+// Real processes, a world to publish to and a job or two each: longer than the default 30 s when a
+// mechanism is missing, so that the failure is the assertion's own.
+describe('publish jobs under leases across instances (R59, PostgreSQL)', { timeout: 90_000 }, () => {
   it('keeps a job longer than its lease on its instance (heartbeat); SIGKILL of that instance: another recovers it within the lease, INTERRUPTED, runtime as before', async () => {
     const c = await cluster(2, { PUBLISH_STAGE_DELAY_MS: '300' });
     const [a] = c.instances as [Instance, Instance];
@@ -215,6 +217,26 @@ describe('publish jobs under leases across instances (R59, PostgreSQL)', () => {
     expect(await published(c.admin(survivor), w)).toEqual(leftPublished);
   });
 
+  it('abandons on B a rollback waiting on A for an unreachable runtime: the job ends FAILED ROLLBACK_ABANDONED', async () => {
+    const c = await cluster(2, { PUBLISH_STAGE_DELAY_MS: '300', RUNTIME_STAGE_DEADLINE_MS: '1000' });
+    const [a] = c.instances as [Instance, Instance];
+    const w = await urlWorld(c, c.admin(a));
+    const job = await publish(c.admin(a), w, '1.0');
+    // After TRANSFER_BINARIES asked for the restore point: there is something to roll back.
+    await jobWhen(c.admin(a), job.id, stageRunning('REGISTER_VERSIONS'), 'REGISTER_VERSIONS to run');
+    c.responder.healthy = false;
+    await jobWhen(c.admin(a), job.id, (node) => node.stages.some((stage) => stage.message?.startsWith('Rolling back') ?? false), 'the rollback to wait for the runtime');
+    const holder = await holderOf(c, job);
+    const b = other(c, holder);
+
+    const { cancelPublishJob } = await c.admin(b).request(
+      `mutation ($id: ID!) { cancelPublishJob(input: { jobId: $id, abandonRollback: true }) { job { state error { code } } userErrors { message } } }`,
+      { id: job.id },
+    );
+    expect(cancelPublishJob).toEqual({ job: { state: 'FAILED', error: { code: 'ROLLBACK_ABANDONED' } }, userErrors: [] });
+    expect(await holderOf(c, job)).toBe(holder);
+  });
+
   it('moves the background work to another instance when its holder dies: that one probes at once', async () => {
     const c = await cluster(2, {}, { redis: false });
     const [a] = c.instances as [Instance, Instance];
@@ -257,7 +279,7 @@ function countingRuntime(probes: { count: number }): RemoteRuntimeFactory {
   };
 }
 
-describe('background work on one instance at a time (R59, PostgreSQL)', () => {
+describe('background work on one instance at a time (R59, PostgreSQL)', { timeout: 60_000 }, () => {
   it('probes from the maintenance lease holder only, every round, and from the other once the holder stops', async () => {
     const database = await postgresTestDatabase();
     cleanups.push(() => database.drop());
@@ -287,7 +309,7 @@ describe('background work on one instance at a time (R59, PostgreSQL)', () => {
   });
 });
 
-describe('one instance over its own database (R25 with leases, SQLite)', () => {
+describe('one instance over its own database (R25 with leases, SQLite)', { timeout: 60_000 }, () => {
   it('recovers its own jobs at once after a restart, long before their lease would expire', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'shipyard-own-lease-'));
     const children: ChildServer[] = [];
