@@ -135,7 +135,7 @@ describe('publish jobs under leases across instances (R59, PostgreSQL)', { timeo
     const before = await published(c.admin(a), w);
     expect(before.status).toBe('AVAILABLE');
 
-    const job = await publish(c.admin(a), w, '2.0', { removePlatforms: ['ANDROID_PHONE'] });
+    const job = await publish(c.admin(a), w, '2.0');
     await jobWhen(c.admin(a), job.id, stageRunning('APPLY_TARGETS'), 'APPLY_TARGETS to run');
     expect((await published(c.admin(a), w)).management).not.toEqual(before.management);
     const holder = await holderOf(c, job);
@@ -175,7 +175,7 @@ describe('publish jobs under leases across instances (R59, PostgreSQL)', { timeo
     await jobWhen(c.admin(a), (await publish(c.admin(a), w, '1.0')).id, (job) => job.state === 'SUCCEEDED', 'the first job to succeed');
     const before = await published(c.admin(a), w);
 
-    const job = await publish(c.admin(a), w, '2.0', { removePlatforms: ['ANDROID_PHONE'] });
+    const job = await publish(c.admin(a), w, '2.0');
     await jobWhen(c.admin(a), job.id, stageRunning('REGISTER_VERSIONS'), 'REGISTER_VERSIONS to run');
     const holder = await holderOf(c, job);
     const b = other(c, holder);
