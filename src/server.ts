@@ -163,7 +163,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   domain.runner.listen((accountId, listener) => {
     const stream = realtime.pubsub.subscribe('publishJob', accountId);
     void (async () => {
-      for await (const event of stream) listener(event.job);
+      for await (const event of stream) listener(event.job, event.origin);
     })().catch((error: unknown) => logger.error({ err: error }, 'following publish job events failed'));
     return () => void stream.return();
   });

@@ -83,7 +83,7 @@ export interface RunnerOptions {
 export const DEFAULT_LEASE_MS = 15_000;
 
 /** Follows one account's job events from every instance until the answered function is called. */
-export type JobFeed = (accountId: number, listener: (job: PublishJob) => void) => () => void;
+export type JobFeed = (accountId: number, listener: (job: PublishJob, origin: string | undefined) => void) => () => void;
 
 class Canceled extends Error {}
 class Stopped extends Error {}
@@ -193,13 +193,13 @@ export class PublishRunner {
    */
   listen(feed: JobFeed): void {
     this.feed = feed;
-    for (const [accountId, entry] of this.following) entry.stop ??= feed(accountId, (job) => this.heard(job));
+    for (const [accountId, entry] of this.following) entry.stop ??= feed(accountId, (job, origin) => this.heard(job, origin));
   }
 
   /** Announces a job's persisted change to subscribers, with the job as it stands now. */
   async announce(job: PublishJob): Promise<void> {
     const snapshot = await this.jobs.snapshot(job.id);
-    if (snapshot) this.events.publish({ type: 'publishJobUpdated', accountId: job.accountId, ...snapshot });
+    if (snapshot) this.events.publish({ type: 'publishJobUpdated', accountId: job.accountId, origin: this.instanceId, ...snapshot });
   }
 
   /** A new job: announced, the environment turns BUSY, and it runs when a slot is free here or on another instance. */
@@ -336,8 +336,13 @@ export class PublishRunner {
     this.settle(jobId);
   }
 
-  /** A job event from any instance, this one's included. */
-  private heard(job: PublishJob): void {
+  /**
+   * A job event from another instance. This one's own are ignored: it acts on its own cancels and
+   * endings directly, and a cancel from elsewhere is found by its own safe-point reads, not by
+   * hearing its own announcements of them.
+   */
+  private heard(job: PublishJob, origin: string | undefined): void {
+    if (origin === this.instanceId) return;
     if (job.state === 'CANCELING') this.running.get(job.id)?.abort(new Canceled());
     if (job.rollbackWait === 'ABANDONED') this.abandonHere(job.id);
     if (isFinal(job.state)) this.settle(job.id);
@@ -346,7 +351,7 @@ export class PublishRunner {
   private follow(accountId: number): void {
     const entry = this.following.get(accountId);
     if (entry) entry.count += 1;
-    else this.following.set(accountId, { count: 1, stop: this.feed ? this.feed(accountId, (job) => this.heard(job)) : null });
+    else this.following.set(accountId, { count: 1, stop: this.feed ? this.feed(accountId, (job, origin) => this.heard(job, origin)) : null });
   }
 
   private unfollow(accountId: number): void {
