@@ -44,6 +44,7 @@ const schema = z.object({
   SEED: z.enum(['demo', 'none'], { message: 'SEED must be demo or none' }).default('demo'),
   PUBLISH_STAGE_DELAY_MS: integer('PUBLISH_STAGE_DELAY_MS', 0, 600_000).default('300'),
   RUNTIME_STAGE_DEADLINE_MS: integer('RUNTIME_STAGE_DEADLINE_MS', 100, 3_600_000).default('30000'),
+  JOB_LEASE_MS: integer('JOB_LEASE_MS', 300, 3_600_000).default('15000'),
   RUNTIME_URL_ALLOW: z
     .string()
     .max(2000, 'RUNTIME_URL_ALLOW must be at most 2000 characters')
@@ -111,6 +112,11 @@ export interface Config {
   publishStageDelayMs: number;
   /** R51: how long calls to a remote runtime are tried again before the stage fails RUNTIME_UNREACHABLE. */
   runtimeStageDeadlineMs: number;
+  /**
+   * R59: how long an instance holds a publish job (or the background work) without renewing; a
+   * dead instance's jobs are recovered within it. Unset (a test's own config): 15 s.
+   */
+  jobLeaseMs?: number;
   /** R47: host patterns environment URLs must match; empty allows any host. */
   runtimeUrlAllow: string[];
   maxUploadBytes: number;
@@ -158,6 +164,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     seed: c.SEED,
     publishStageDelayMs: c.PUBLISH_STAGE_DELAY_MS,
     runtimeStageDeadlineMs: c.RUNTIME_STAGE_DEADLINE_MS,
+    jobLeaseMs: c.JOB_LEASE_MS,
     runtimeUrlAllow: c.RUNTIME_URL_ALLOW ? c.RUNTIME_URL_ALLOW.split(',') : [],
     maxUploadBytes: c.MAX_UPLOAD_BYTES,
     maxMultipartBytes: c.MAX_MULTIPART_BYTES,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,7 +8,8 @@ import { openDatabase, type Database } from './db/client.js';
 import { bootstrap } from './domain/bootstrap.js';
 import type { InspectorLimits } from './domain/binaries/inspector.js';
 import { createDomain, type Domain } from './domain/index.js';
-import type { RunnerOptions } from './domain/publish/runner.js';
+import { Leases } from './domain/leases.js';
+import { DEFAULT_LEASE_MS, type RunnerOptions } from './domain/publish/runner.js';
 import type { RemoteRuntimeFactory } from './domain/runtimes.js';
 import { DEFAULT_HTTP_RUNTIME_OPTIONS, HttpRuntime } from './runtime/http-client.js';
 import { seedSampleBinaries } from './domain/samples.js';
@@ -83,6 +85,22 @@ export interface ServerHandle {
   readonly createdAdminToken: string | null;
 }
 
+/**
+ * R59: this instance's id, kept in the data directory: a restarted instance knows the jobs it held
+ * before it stopped as its own and recovers them at once (R25); other instances wait for their lease.
+ */
+function instanceIdOf(dataDir: string): string {
+  const file = join(dataDir, 'instance-id');
+  const kept = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+  if (kept !== '') return kept;
+  const id = randomUUID();
+  writeFileSync(file, `${id}\n`);
+  return id;
+}
+
+/** The named lease under which one instance at a time does the background work. */
+const MAINTENANCE_LEASE = 'maintenance';
+
 const sendJson = (res: ServerResponse, status: number, body: unknown) => {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
@@ -100,6 +118,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   });
   options.onDatabaseOpen?.(database);
   const metrics = new Metrics();
+  const instanceId = instanceIdOf(dataDir);
+  const leaseMs = config.jobLeaseMs ?? DEFAULT_LEASE_MS;
   const domain = createDomain(database.db, {
     dataDir,
     blobDir: config.blobDir === undefined ? undefined : resolve(config.blobDir),
@@ -121,6 +141,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     runner: {
       stageDelayMs: config.publishStageDelayMs,
       maxConcurrentJobs: options.maxConcurrentJobs ?? DEFAULT_CONCURRENT_JOBS,
+      instanceId,
+      leaseMs,
       ...(options.rollbackRetryMs ? { rollbackRetryMs: options.rollbackRetryMs } : {}),
       ...(options.runtimeFault ? { fault: options.runtimeFault } : {}),
     },
@@ -137,6 +159,14 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const transport = config.redisUrl ? redisTransport({ url: config.redisUrl, prefix: config.redisPrefix, logger, perTurn: Math.ceil(maxQueuedEvents / 2) }) : undefined;
   const realtime = new Realtime(domain, { maxQueuedEvents, ...(transport ? { transport } : {}) });
   metrics.watchSubscriptions(realtime);
+  // R59: job events of every instance (through Redis when set) reach the runner: a cancel asked elsewhere, a job ended elsewhere.
+  domain.runner.listen((accountId, listener) => {
+    const stream = realtime.pubsub.subscribe('publishJob', accountId);
+    void (async () => {
+      for await (const event of stream) listener(event.job, event.origin);
+    })().catch((error: unknown) => logger.error({ err: error }, 'following publish job events failed'));
+    return () => void stream.return();
+  });
   const sessions = new TokenSessions(domain, options.tokenSweepIntervalMs, realtime);
 
   const tokenFile = join(dataDir, 'admin-token');
@@ -254,6 +284,28 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   /** R64: the origin of every link we answer; PUBLIC_URL, else the address we listen on. */
   let publicUrl = config.publicUrl ?? '';
   let maintenanceTimer: NodeJS.Timeout | undefined;
+  const probeIntervalMs = options.probeIntervalMs ?? PROBE_INTERVAL_MS;
+  const leases = new Leases(database.db);
+  let holdsMaintenance = false;
+  let maintaining = false;
+  let maintainedAt = 0;
+  /**
+   * R59: the background work runs on the instance holding the maintenance lease, renewed every
+   * third of JOB_LEASE_MS, once per probe interval; an instance that takes the lease over from a
+   * dead holder and has not run it lately runs it at once.
+   */
+  const maintain = async () => {
+    try {
+      holdsMaintenance = await leases.hold(MAINTENANCE_LEASE, instanceId, new Date(Date.now() + leaseMs));
+      if (!holdsMaintenance || maintaining || Date.now() - maintainedAt < probeIntervalMs) return;
+    } catch (error) {
+      holdsMaintenance = false;
+      return void logger.error({ err: error }, 'taking the maintenance lease failed');
+    }
+    maintaining = true;
+    maintainedAt = Date.now();
+    await runMaintenance().finally(() => (maintaining = false));
+  };
   /** Background work every interval: probe URL environments (R9), drop expired uploads (R18). */
   const runMaintenance = async () => {
     try {
@@ -285,8 +337,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       const { port } = http.address() as AddressInfo;
       url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
       publicUrl = config.publicUrl ?? url;
-      void runMaintenance();
-      maintenanceTimer = setInterval(() => void runMaintenance(), options.probeIntervalMs ?? PROBE_INTERVAL_MS);
+      void maintain();
+      maintenanceTimer = setInterval(() => void maintain(), Math.min(probeIntervalMs, Math.floor(leaseMs / 3)));
       maintenanceTimer.unref();
       return url;
     },
@@ -305,6 +357,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       await closed;
       await yoga.dispose();
       runtimePages.close();
+      // Another instance takes the background work over at its next try rather than when the lease expires.
+      if (holdsMaintenance) await leases.release(MAINTENANCE_LEASE, instanceId).catch(() => undefined);
       await database.close();
     },
   };

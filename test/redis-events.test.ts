@@ -61,6 +61,9 @@ function jobAt(revision: number, state: PublishJob['state'] = 'RUNNING'): JobSna
     updatedAt: new Date(at.getTime() + revision),
     startedAt: at,
     finishedAt: state === 'RUNNING' ? null : new Date(at.getTime() + revision),
+    leaseOwner: 'instance-a',
+    leaseExpiresAt: new Date(at.getTime() + 15_000),
+    rollbackWait: null,
   };
   const stage: PublishStage = { jobId: JOB_ID, position: 0, key: 'VALIDATE', title: 'Validate', state: 'RUNNING', startedAt: at, finishedAt: null, message: `r${revision}` };
   return { job, stages: [stage] };

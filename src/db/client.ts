@@ -24,3 +24,4 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 export { countRows, oneRow } from './queries.js';
 export { isUniqueViolation } from './errors.js';
 export { lockForUpdate } from './locks.js';
+export { oldestQueuedJob } from './claims.js';

@@ -298,6 +298,9 @@ export const publishJobs = pgTable(
     updatedAt: updatedAt(),
     startedAt: ms('started_at'),
     finishedAt: ms('finished_at'),
+    leaseOwner: text('lease_owner'),
+    leaseExpiresAt: ms('lease_expires_at'),
+    rollbackWait: text('rollback_wait'),
   },
   (t) => [
     uniqueIndex('publish_jobs_account_tracking_unique').on(t.accountId, t.trackingNumber),
@@ -546,3 +549,9 @@ export const storeAccess = pgTable(
   },
   (t) => [primaryKey({ columns: [t.environmentId, t.invitationId] }), uniqueIndex('store_access_token_unique').on(t.tokenSha256)],
 );
+
+export const leases = pgTable('leases', {
+  name: text('name').primaryKey(),
+  owner: text('owner').notNull(),
+  expiresAt: ms('expires_at').notNull(),
+});

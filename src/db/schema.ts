@@ -8,7 +8,7 @@ import {
   text,
   uniqueIndex,
 } from 'drizzle-orm/sqlite-core';
-import { clientPlatforms, directorySources, jobStates, publishActions, publishKinds, roles, stageStates } from '../domain/vocabulary.js';
+import { clientPlatforms, directorySources, jobStates, publishActions, publishKinds, roles, rollbackWaits, stageStates } from '../domain/vocabulary.js';
 import { oneOf } from './one-of.js';
 
 const createdAt = () =>
@@ -324,6 +324,15 @@ export const publishJobs = sqliteTable(
     updatedAt: updatedAt(),
     startedAt: integer('started_at', { mode: 'timestamp_ms' }),
     finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),
+    /** R59: the instance running or rolling back the job (its id from DATA_DIR/instance-id); null when none. */
+    leaseOwner: text('lease_owner'),
+    /** Until when `leaseOwner` holds the job unless it renews; after that, any instance may recover it. */
+    leaseExpiresAt: integer('lease_expires_at', { mode: 'timestamp_ms' }),
+    /**
+     * R50 across instances: WAITING while the rollback waits for an unreachable runtime, ABANDONED
+     * once an ADMIN asked (on any instance) to end the job without it; the holder acts on it.
+     */
+    rollbackWait: text('rollback_wait', { enum: rollbackWaits }),
   },
   (t) => [
     uniqueIndex('publish_jobs_account_tracking_unique').on(t.accountId, t.trackingNumber),
@@ -413,3 +422,10 @@ export const storeInvitations = sqliteTable(
  * runtime (src/runtime/schema.ts), which a runtime server also uses for its own file.
  */
 export * from '../runtime/schema.js';
+
+/** R59: work that runs on one instance at a time (background maintenance), held by `owner` until `expiresAt`. */
+export const leases = sqliteTable('leases', {
+  name: text('name').primaryKey(),
+  owner: text('owner').notNull(),
+  expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+});

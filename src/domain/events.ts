@@ -5,6 +5,8 @@ import type { JobSnapshot } from './publish/jobs.js';
 export interface PublishJobUpdated extends JobSnapshot {
   type: 'publishJobUpdated';
   accountId: number;
+  /** The instance that announced it (R59): the runner acts only on other instances' announcements. */
+  origin?: string;
 }
 
 export interface EnvironmentStatusChanged {

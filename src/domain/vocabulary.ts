@@ -29,6 +29,10 @@ export type PublishAction = (typeof publishActions)[number];
 export const jobStates = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELING', 'CANCELED'] as const;
 export type JobState = (typeof jobStates)[number];
 
+/** Where a job's rollback that waits for its runtime stands (R50): waiting, or ended by an ADMIN. */
+export const rollbackWaits = ['WAITING', 'ABANDONED'] as const;
+export type RollbackWait = (typeof rollbackWaits)[number];
+
 /** A publish stage's life. */
 export const stageStates = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELED'] as const;
 export type StageState = (typeof stageStates)[number];

@@ -1,6 +1,6 @@
-import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import { LRUCache } from 'lru-cache';
-import { isUniqueViolation, lockForUpdate, oneRow, type Db } from '../../db/client.js';
+import { isUniqueViolation, lockForUpdate, oldestQueuedJob, oneRow, type Db } from '../../db/client.js';
 import { accounts, publishJobs, publishStages } from '../../db/schema.js';
 import type { jobStates, publishActions, publishKinds } from '../vocabulary.js';
 import { chooseOrder, keysetPage, tableSource, type KeysetOrder, type OrderBy, type Page, type PageArgs } from '../pagination.js';
@@ -91,6 +91,17 @@ const jobOrders: Record<JobOrderField, Omit<KeysetOrder<PublishJob>, 'name' | 'd
 };
 
 const defaultJobOrder: KeysetOrder<PublishJob> = { ...jobOrders.CREATED_AT, direction: 'desc' };
+
+/** Only while `owner` holds the job's lease; no condition without an owner. */
+const heldBy = (owner: string | undefined): SQL | undefined => (owner === undefined ? undefined : eq(publishJobs.leaseOwner, owner));
+
+/** No live lease: expired, never taken, or (at start) held by this instance before it restarted. */
+const unheld = (now: Date, orOwnedBy: string | undefined): SQL | undefined =>
+  or(
+    lt(publishJobs.leaseExpiresAt, now),
+    isNull(publishJobs.leaseExpiresAt),
+    orOwnedBy === undefined ? undefined : eq(publishJobs.leaseOwner, orOwnedBy),
+  );
 
 /** Persistence of publish jobs and their stages; the runner decides what happens when. */
 export class JobStore {
@@ -238,32 +249,122 @@ export class JobStore {
     return await this.db.select().from(publishJobs).where(inArray(publishJobs.state, states)).orderBy(asc(publishJobs.id));
   }
 
-  /** Moves a job from one state to another only if it is still in the first; answers whether it did. */
-  async transition(jobId: number, from: JobState[], changes: Partial<PublishJob> & { state: JobState }): Promise<boolean> {
+  /**
+   * Moves a job from one state to another only if it is still in the first, and, given an `owner`,
+   * only while that instance holds its lease (R59): a paused instance that lost the job to another
+   * writes nothing. Answers whether it did.
+   */
+  async transition(jobId: number, from: JobState[], changes: Partial<PublishJob> & { state: JobState }, owner?: string): Promise<boolean> {
     const updated = await this.db
       .update(publishJobs)
       .set({ ...changes, revision: sql`${publishJobs.revision} + 1` })
-      .where(and(eq(publishJobs.id, jobId), inArray(publishJobs.state, from)))
+      .where(and(eq(publishJobs.id, jobId), inArray(publishJobs.state, from), heldBy(owner)))
       .returning({ id: publishJobs.id });
     return updated.length > 0;
   }
 
-  /** Records a detail of a job without changing its state. */
-  async record(jobId: number, changes: Pick<Partial<PublishJob>, 'rollback'>): Promise<void> {
-    await this.db.update(publishJobs).set(changes).where(eq(publishJobs.id, jobId));
+  /** Records a detail of a job without changing its state; answers false when `owner` no longer holds it. */
+  async record(jobId: number, changes: Pick<Partial<PublishJob>, 'rollback' | 'rollbackWait'>, owner?: string): Promise<boolean> {
+    const updated = await this.db
+      .update(publishJobs)
+      .set(changes)
+      .where(and(eq(publishJobs.id, jobId), heldBy(owner)))
+      .returning({ id: publishJobs.id });
+    return updated.length > 0;
   }
 
-  async setStage(jobId: number, position: number, changes: Partial<PublishStage>): Promise<void> {
-    await this.db.transaction(async () => {
+  /** Changes one stage (and the job's revision); answers false, changing nothing, when `owner` no longer holds the job. */
+  async setStage(jobId: number, position: number, changes: Partial<PublishStage>, owner?: string): Promise<boolean> {
+    return await this.db.transaction(async () => {
+      const held = await this.db
+        .update(publishJobs)
+        .set({ revision: sql`${publishJobs.revision} + 1` })
+        .where(and(eq(publishJobs.id, jobId), heldBy(owner)))
+        .returning({ id: publishJobs.id });
+      if (held.length === 0) return false;
       await this.db
         .update(publishStages)
         .set(changes)
         .where(and(eq(publishStages.jobId, jobId), eq(publishStages.position, position)));
-      await this.db
-        .update(publishJobs)
-        .set({ revision: sql`${publishJobs.revision} + 1` })
-        .where(eq(publishJobs.id, jobId));
+      return true;
     });
+  }
+
+  /** R59: starts this QUEUED job on `owner`, holding its lease until `until`; null when it is not QUEUED any more. */
+  async claim(jobId: number, owner: string, until: Date): Promise<PublishJob | null> {
+    return this.claimWhere(eq(publishJobs.id, jobId), owner, until);
+  }
+
+  /** R59: starts the oldest QUEUED job on `owner`, one no other instance is claiming; null when none waits. */
+  async claimNext(owner: string, until: Date): Promise<PublishJob | null> {
+    return this.claimWhere(sql`${publishJobs.id} = ${oldestQueuedJob(this.db)}`, owner, until);
+  }
+
+  private async claimWhere(which: SQL, owner: string, until: Date): Promise<PublishJob | null> {
+    const [claimed] = await this.db
+      .update(publishJobs)
+      .set({ state: 'RUNNING', startedAt: new Date(), leaseOwner: owner, leaseExpiresAt: until, revision: sql`${publishJobs.revision} + 1` })
+      .where(and(which, eq(publishJobs.state, 'QUEUED')))
+      .returning();
+    return claimed ?? null;
+  }
+
+  /**
+   * The heartbeat (R59): extends `owner`'s lease on these jobs in one statement and answers the
+   * ones it still holds; a job missing from the answer was recovered by another instance.
+   */
+  async renewLeases(owner: string, jobIds: readonly number[], until: Date): Promise<number[]> {
+    if (jobIds.length === 0) return [];
+    const rows = await this.db
+      .update(publishJobs)
+      .set({ leaseExpiresAt: until })
+      .where(and(inArray(publishJobs.id, [...jobIds]), eq(publishJobs.leaseOwner, owner)))
+      .returning({ id: publishJobs.id });
+    return rows.map((row) => row.id);
+  }
+
+  /**
+   * Running or canceling jobs nobody holds: their lease expired (or they predate leases), or, with
+   * `orOwnedBy`, this instance held them in a previous life (R25 at start).
+   */
+  async recoverable(now: Date, orOwnedBy?: string): Promise<PublishJob[]> {
+    return await this.db
+      .select()
+      .from(publishJobs)
+      .where(and(inArray(publishJobs.state, ['RUNNING', 'CANCELING']), unheld(now, orOwnedBy)))
+      .orderBy(asc(publishJobs.id));
+  }
+
+  /** Takes a job found by `recoverable` over for `owner`, unless another instance renewed or took it first. */
+  async takeOver(jobId: number, owner: string, now: Date, until: Date, orOwnedBy?: string): Promise<PublishJob | null> {
+    const [taken] = await this.db
+      .update(publishJobs)
+      .set({ leaseOwner: owner, leaseExpiresAt: until })
+      .where(and(eq(publishJobs.id, jobId), inArray(publishJobs.state, ['RUNNING', 'CANCELING']), unheld(now, orOwnedBy)))
+      .returning();
+    return taken ?? null;
+  }
+
+  /** What a running job's holder checks at each safe point: its state, holder and rollback request. */
+  async leaseOf(jobId: number): Promise<Pick<PublishJob, 'state' | 'leaseOwner' | 'rollbackWait'> | undefined> {
+    const [row] = await this.db
+      .select({ state: publishJobs.state, leaseOwner: publishJobs.leaseOwner, rollbackWait: publishJobs.rollbackWait })
+      .from(publishJobs)
+      .where(eq(publishJobs.id, jobId));
+    return row;
+  }
+
+  /**
+   * R50 from any instance: marks a job whose rollback waits for its runtime as abandoned, for its
+   * holder to end; answers false when no rollback of that job is waiting.
+   */
+  async requestAbandon(jobId: number): Promise<boolean> {
+    const updated = await this.db
+      .update(publishJobs)
+      .set({ rollbackWait: 'ABANDONED', revision: sql`${publishJobs.revision} + 1` })
+      .where(and(eq(publishJobs.id, jobId), inArray(publishJobs.state, ['RUNNING', 'CANCELING']), eq(publishJobs.rollbackWait, 'WAITING')))
+      .returning({ id: publishJobs.id });
+    return updated.length > 0;
   }
 
   /** The job and its stages as one consistent reading. */

@@ -86,7 +86,7 @@ export class PublishService {
     if (options.abandonRollback) {
       const mayNot = denial(principal, 'abandonRollback');
       if (mayNot) return fail(mayNot);
-      if (!this.runner.abandonRollback(job.id))
+      if (!await this.runner.abandonRollback(job.id))
         return fail(userError('INVALID_INPUT', 'The job is not waiting for its runtime to roll back', ['input', 'abandonRollback']));
       await this.runner.whenFinished(job.id);
       return ok(await this.jobs.get(job.id) ?? job);
