@@ -296,17 +296,19 @@ export class Realtime {
   /** Every change of any job of the account that passes the filter. */
   jobsStream(accountId: number, filter: (event: PublishJobUpdated) => boolean, drop: DropConnection): Repeater<JobSnapshot> {
     const gate = new RevisionGate();
-    return this.stream('publishJob', accountId, drop, (events, emit) => ({
-      first: events.next(),
-      accept: (event) => (filter(event) && gate.pass(event) ? emit(event) : undefined),
-    }));
+    return this.stream('publishJob', accountId, drop, async (events, emit) => {
+      const first = events.next();
+      await this.options.transport?.listening(topicName('publishJob', accountId));
+      return { first, accept: (event) => (filter(event) && gate.pass(event) ? emit(event) : undefined) };
+    });
   }
 
   environmentStream(accountId: number, filter: (event: EnvironmentStatusChanged) => boolean, drop: DropConnection): Repeater<EnvironmentStatusChanged> {
-    return this.stream('environmentStatus', accountId, drop, (events, emit) => ({
-      first: events.next(),
-      accept: (event) => (filter(event) ? emit(event) : undefined),
-    }));
+    return this.stream('environmentStatus', accountId, drop, async (events, emit) => {
+      const first = events.next();
+      await this.options.transport?.listening(topicName('environmentStatus', accountId));
+      return { first, accept: (event) => (filter(event) ? emit(event) : undefined) };
+    });
   }
 
   /**
@@ -321,7 +323,9 @@ export class Realtime {
     start: (events: AsyncIterator<Topics[Topic][1]>, emit: (value: Out) => void, end: (error?: Error) => void) => Started<Topics[Topic][1]> | Promise<Started<Topics[Topic][1]>>,
   ): Repeater<Out> {
     return new Repeater<Out>(async (push, stop) => {
-      this.open += 1;
+      // Counted once it listens (over Redis: once the subscription is confirmed), so that a stream
+      // counted open misses nothing published after.
+      let counted = false;
       // The generic topic defeats the pubsub's overloads; every topic here is keyed by account.
       const subscribe = this.pubsub.subscribe as (topic: keyof Topics, accountId: number) => AsyncIterable<Topics[Topic][1]>;
       const events = subscribe(topic, accountId)[Symbol.asyncIterator]();
@@ -349,6 +353,8 @@ export class Realtime {
         // Starting may wait for the transport; a subscriber that leaves meanwhile ends it.
         const started = await Promise.race([start(events, emit, end), stopped]);
         if ('done' in started) return;
+        this.open += 1;
+        counted = true;
         const { first, accept } = started;
         if (started.catchUp) {
           catchUp = started.catchUp;
@@ -365,7 +371,7 @@ export class Realtime {
         ended = true;
         if (catchUp) this.catchUps.delete(catchUp);
         await events.return?.();
-        this.open -= 1;
+        if (counted) this.open -= 1;
       }
     });
   }
