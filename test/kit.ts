@@ -305,9 +305,9 @@ const canonicalRows = (rows: Record<string, unknown>[]) =>
  * Every table's rows (token last-use times aside), to show that a refused request changed
  * nothing.
  */
-export async function databaseSnapshot(dataDir: string): Promise<string> {
+export async function databaseReading(dataDir: string): Promise<string> {
   const tables = await testTables(dataDir);
-  const snapshot: [string, string[]][] = [];
-  for (const name of tables) snapshot.push([name, canonicalRows(await testSql(dataDir, `select * from "${name}"`))]);
-  return JSON.stringify(snapshot);
+  const reading: [string, string[]][] = [];
+  for (const name of tables) reading.push([name, canonicalRows(await testSql(dataDir, `select * from "${name}"`))]);
+  return JSON.stringify(reading);
 }
