@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Config } from './config.js';
@@ -13,16 +13,10 @@ import { DEFAULT_LEASE_MS, type RunnerOptions } from './domain/publish/runner.js
 import type { RemoteRuntimeFactory } from './domain/runtimes.js';
 import { DEFAULT_HTTP_RUNTIME_OPTIONS, HttpRuntime } from './runtime/http-client.js';
 import { seedSampleBinaries } from './domain/samples.js';
-import { observeRequest, observeWebSocket, useRequestFacts } from './http/access-log.js';
-import { handleBinaryRoutes } from './http/binaries.js';
-import { createCorsPolicy } from './http/cors.js';
-import { setBaselineSecurityHeaders } from './http/security-headers.js';
+import { observeWebSocket, useRequestFacts } from './http/access-log.js';
+import { createRouter } from './http/router.js';
 import { createGraphQL } from './http/graphql.js';
-import { serveMetrics } from './http/metrics-route.js';
-import { handlePages } from './http/pages.js';
-import { handleEmbeddedRuntimePages } from './http/runtime-pages.js';
 import { RuntimePublic } from './runtime/serve/public.js';
-import { newRequestId, withRequest, type RequestFacts } from './http/request-context.js';
 import { TokenSessions } from './http/token-sessions.js';
 import { attachGraphQLWebSocket } from './http/websocket.js';
 import { createLogger, type Logger } from './logger.js';
@@ -36,8 +30,6 @@ import { redisTransport } from './schema/redis-transport.js';
 export const PROBE_INTERVAL_MS = 30_000;
 export const DEFAULT_CONCURRENT_JOBS = 8;
 export const DEFAULT_MAX_QUEUED_EVENTS = 256;
-/** A JSON GraphQL request is at most this large (R43); files travel as multipart or PUT. */
-export const MAX_JSON_BODY_BYTES = 1024 * 1024;
 
 export interface ServerOptions {
   logger?: Logger;
@@ -100,11 +92,6 @@ function instanceIdOf(dataDir: string): string {
 
 /** The named lease under which one instance at a time does the background work. */
 const MAINTENANCE_LEASE = 'maintenance';
-
-const sendJson = (res: ServerResponse, status: number, body: unknown) => {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-};
 
 /** Builds a whole server over one data directory; nothing is shared between two of them. */
 export async function createServer(config: Config, options: ServerOptions = {}): Promise<ServerHandle> {
@@ -202,75 +189,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     },
   };
 
-  /**
-   * R19, R43: yoga buffers request bodies, so an oversized one is refused by its declared length
-   * before a byte of it is read; a body without a length is refused too.
-   */
-  const oversizedBody = (req: IncomingMessage): string | null => {
-    if (req.method !== 'POST') return null;
-    const multipart = (req.headers['content-type'] ?? '').toLowerCase().startsWith('multipart/');
-    const limit = multipart ? config.maxMultipartBytes : MAX_JSON_BODY_BYTES;
-    const declared = req.headers['content-length'];
-    if (declared === undefined) return 'Send a Content-Length with GraphQL requests';
-    if (Number(declared) > limit)
-      return multipart
-        ? `Multipart requests are at most ${limit} bytes; use createBinaryUpload for larger files`
-        : `GraphQL requests are at most ${limit} bytes`;
-    return null;
-  };
-
-  const cors = createCorsPolicy(config.corsOrigins);
-  /** R63: the routes a cross-origin page may call, when its origin is listed. */
-  const isApiRoute = (path: string) =>
-    path === yoga.graphqlEndpoint || path.startsWith('/uploads/') || path.startsWith('/binaries/') || path.startsWith('/runtime/');
-
-  /** R43, R72: a route that throws answers 503 (database failing) or a masked 500, never a crash. */
-  const answerFault = (req: IncomingMessage, res: ServerResponse, error: unknown) => {
-    const requestId = res.getHeader('x-request-id');
-    const unavailable = database.isFailure(error);
-    logger.error({ err: error, requestId, path: req.url?.split('?')[0] }, unavailable ? 'database unavailable' : 'unexpected error');
-    req.resume();
-    if (res.headersSent) return void res.destroy();
-    sendJson(res, unavailable ? 503 : 500, {
-      error: unavailable ? 'The database is unavailable; try again shortly' : 'Unexpected error',
-      requestId,
-    });
-  };
-
-  const http = createHttpServer((req, res) => {
-    route(req, res).catch((error: unknown) => answerFault(req, res, error));
-  });
-
-  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    setBaselineSecurityHeaders(res);
-    if (isApiRoute(path) && cors(req, res)) return;
-    if (path === '/health' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
-    if (path === '/ready' && req.method === 'GET') {
-      const ready = await database.isReady();
-      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'database unavailable' });
-    }
-    const facts: RequestFacts = { requestId: newRequestId(), errorCodes: [] };
-    res.setHeader('x-request-id', facts.requestId);
-    observeRequest(req, res, path, facts, metrics, logger);
-    await withRequest(facts, async () => {
-      if (path === '/metrics') return void serveMetrics(req, res, metrics, config.metricsToken);
-      if (await handlePages(req, res, path, pages)) return;
-      if (path === yoga.graphqlEndpoint) {
-        const refusal = oversizedBody(req);
-        if (refusal) {
-          facts.errorCodes.push('REQUEST_TOO_LARGE');
-          sendJson(res, req.headers['content-length'] === undefined ? 411 : 413, { errors: [{ message: refusal, extensions: { code: 'REQUEST_TOO_LARGE' } }] });
-          req.resume();
-          return;
-        }
-        return void yoga(req, res);
-      }
-      if (await handleBinaryRoutes(domain, logger, req, res, path, (error) => answerFault(req, res, error))) return;
-      if (await handleEmbeddedRuntimePages(domain, runtimePages, req, res, publicUrl)) return;
-      sendJson(res, 404, { error: 'Not found' });
-    });
-  };
+  const http = createHttpServer(
+    createRouter({ config, database, domain, yoga, metrics, logger, pages, runtimePages, publicUrl: () => publicUrl }),
+  );
   const closeWebSockets = attachGraphQLWebSocket(
     http,
     yoga,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer, databaseSnapshot } from './kit.js';
+import { startServer, type TestServer, databaseReading } from './kit.js';
 
 let t: TestServer;
 let ids: Record<string, string>;
@@ -49,7 +49,7 @@ const cases = (): [string, string, Record<string, unknown>][] => [
 
 describe('bad input changes nothing and never answers 500 (R43)', () => {
   it('answers userErrors to every malformed mutation', async () => {
-    const before = await databaseSnapshot(t.dataDir);
+    const before = await databaseReading(t.dataDir);
     let count = 0;
     for (const [name, mutation, variables] of cases()) {
       const response = await t.admin.raw(mutation, variables);
@@ -61,11 +61,11 @@ describe('bad input changes nothing and never answers 500 (R43)', () => {
       count += 1;
     }
     expect(count).toBeGreaterThan(60);
-    expect(await databaseSnapshot(t.dataDir)).toBe(before);
+    expect(await databaseReading(t.dataDir)).toBe(before);
   });
 
   it('answers a GraphQL error, not a 500, to invalid enum values and wrong argument types', async () => {
-    const before = await databaseSnapshot(t.dataDir);
+    const before = await databaseReading(t.dataDir);
     for (const [query, variables] of [
       ['mutation { createUser(input: { email: "a@b.example", name: "N", role: ROOT }) { userErrors { code } } }', {}],
       ['mutation ($s: DirectorySource!) { createDirectoryGroup(input: { environmentId: "x", name: "G", source: $s }) { userErrors { code } } }', { s: 'MARS' }],
@@ -79,7 +79,7 @@ describe('bad input changes nothing and never answers 500 (R43)', () => {
       expect(response.errors?.length, query).toBeGreaterThan(0);
       expect(JSON.stringify(response.errors), query).not.toMatch(/Unexpected error|SQLITE|at .*\.ts:/);
     }
-    expect(await databaseSnapshot(t.dataDir)).toBe(before);
+    expect(await databaseReading(t.dataDir)).toBe(before);
   });
 
   it('answers 400, not 500, to bodies that are not GraphQL requests', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer, databaseSnapshot } from './kit.js';
+import { startServer, type TestServer, databaseReading } from './kit.js';
 import { baselineInput, createEveryNode, leaves, mutationFields, sendMutation, setPath, type EveryNode } from './schema-walk.js';
 
 let t: TestServer;
@@ -35,7 +35,7 @@ afterAll(() => t.stop());
 
 describe('bad-input corpus over every mutation of the printed schema (R43)', () => {
   it('answers each bad input with a userError or a GraphQL error, leaks nothing and changes nothing', async () => {
-    const before = await databaseSnapshot(t.dataDir);
+    const before = await databaseReading(t.dataDir);
     const counts: Record<string, number> = {};
     for (const field of mutationFields()) {
       const inputArg = field.args.find((arg) => arg.name === 'input');
@@ -58,6 +58,6 @@ describe('bad-input corpus over every mutation of the printed schema (R43)', () 
     const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
     console.info(`bad-input corpus: ${Object.keys(counts).length} mutations, ${total} cases`);
     expect(Object.keys(counts).length).toBe(mutationFields().length);
-    expect(await databaseSnapshot(t.dataDir)).toBe(before);
+    expect(await databaseReading(t.dataDir)).toBe(before);
   });
 });

@@ -359,23 +359,23 @@ describe('writes to a running job are conditioned on its lease (R59)', () => {
     const past = new Date(Date.now() - 1000);
     await db.update(publishJobs).set({ state: 'RUNNING', finishedAt: null, leaseOwner: 'instance-a', leaseExpiresAt: past }).where(eq(publishJobs.id, row.id));
     expect(await jobs.takeOver(row.id, 'instance-b', new Date(), new Date(Date.now() + 60_000))).toMatchObject({ leaseOwner: 'instance-b' });
-    const snapshot = async () => ({
+    const reading = async () => ({
       job: (await db.select().from(publishJobs).where(eq(publishJobs.id, row.id)))[0],
       stages: await db.select().from(publishStages).where(eq(publishStages.jobId, row.id)),
     });
-    const taken = await snapshot();
+    const taken = await reading();
 
     expect(await jobs.setStage(row.id, 0, { state: 'FAILED', message: 'from A' }, 'instance-a')).toBe(false);
     expect(await jobs.record(row.id, { rollback: '{"restorePoint":"from-a"}' }, 'instance-a')).toBe(false);
     expect(await jobs.transition(row.id, ['RUNNING'], { state: 'FAILED', finishedAt: new Date() }, 'instance-a')).toBe(false);
     expect(await jobs.renewLeases('instance-a', [row.id], new Date(Date.now() + 60_000))).toEqual([]);
     expect(await jobs.takeOver(row.id, 'instance-a', new Date(), new Date(Date.now() + 60_000))).toBeNull();
-    expect(await snapshot()).toEqual(taken);
+    expect(await reading()).toEqual(taken);
 
     // The positive control: the holder's own writes go through.
     expect(await jobs.renewLeases('instance-b', [row.id], new Date(Date.now() + 60_000))).toEqual([row.id]);
     expect(await jobs.setStage(row.id, 0, { message: 'from B' }, 'instance-b')).toBe(true);
     expect(await jobs.transition(row.id, ['RUNNING'], { state: 'SUCCEEDED', finishedAt: new Date() }, 'instance-b')).toBe(true);
-    expect((await snapshot()).job).toMatchObject({ state: 'SUCCEEDED', leaseOwner: 'instance-b' });
+    expect((await reading()).job).toMatchObject({ state: 'SUCCEEDED', leaseOwner: 'instance-b' });
   });
 });

@@ -308,9 +308,9 @@ const canonicalRows = (rows: Record<string, unknown>[]) =>
  * Every table's rows (token last-use times and lease bookkeeping aside), to show that a refused
  * request changed nothing. The `leases` table only says which instance runs background work.
  */
-export async function databaseSnapshot(dataDir: string): Promise<string> {
+export async function databaseReading(dataDir: string): Promise<string> {
   const tables = (await testTables(dataDir)).filter((name) => name !== 'leases');
-  const snapshot: [string, string[]][] = [];
-  for (const name of tables) snapshot.push([name, canonicalRows(await testSql(dataDir, `select * from "${name}"`))]);
-  return JSON.stringify(snapshot);
+  const reading: [string, string[]][] = [];
+  for (const name of tables) reading.push([name, canonicalRows(await testSql(dataDir, `select * from "${name}"`))]);
+  return JSON.stringify(reading);
 }

@@ -231,7 +231,7 @@ describe('access log and publish outcomes (R62)', () => {
     expect([succeeded.state, failed.state]).toEqual(['SUCCEEDED', 'FAILED']);
     // Later changes of other jobs, and the same ended job announced again, must not log these again.
     noUserErrors((await t.admin.request(PUBLISH, { input: { ...ok, sync: true } })).publishServicesAndWeb);
-    const endedJob = (await t.server.domain.jobs.snapshot(Number(decodeGlobalID(succeeded.id).id)))?.job;
+    const endedJob = (await t.server.domain.jobs.read(Number(decodeGlobalID(succeeded.id).id)))?.job;
     if (endedJob) await t.server.domain.runner.announce(endedJob);
     const outcomes = lines.filter((line) => line.msg === 'publish job ended' || line.msg === 'publish job failed');
     const ofJob = (job: { id: string }) => outcomes.filter((line) => line.jobId === Number(decodeGlobalID(job.id).id));

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DomainEvents, type EnvironmentStatusChanged } from '../src/domain/events.js';
-import type { JobSnapshot, PublishJob, PublishStage } from '../src/domain/publish/jobs.js';
+import type { JobReading, PublishJob, PublishStage } from '../src/domain/publish/jobs.js';
 import { Realtime, type RealtimeSource } from '../src/schema/realtime.js';
 import { eventSerializer, redisTransport } from '../src/schema/redis-transport.js';
 import { startServer } from './kit.js';
@@ -26,9 +26,9 @@ function capturingLogger() {
  * One instance's live updates: its own event bus, and no jobs of its own (each instance here
  * could be on its own database: whatever a subscriber gets came through Redis).
  */
-function instance(prefix: string, url = REDIS_URL, snapshot: RealtimeSource['jobs']['snapshot'] = () => null, maxQueuedEvents = 1024) {
+function instance(prefix: string, url = REDIS_URL, read: RealtimeSource['jobs']['read'] = () => null, maxQueuedEvents = 1024) {
   const { logger, lines } = capturingLogger();
-  const source: RealtimeSource = { events: new DomainEvents(), jobs: { snapshot } };
+  const source: RealtimeSource = { events: new DomainEvents(), jobs: { read } };
   // As the server sets it: half a subscriber's bound per turn of the event loop.
   const transport = redisTransport({ url, prefix, logger, perTurn: Math.ceil(maxQueuedEvents / 2) });
   const realtime = new Realtime(source, { maxQueuedEvents, transport });
@@ -38,7 +38,7 @@ type Instance = ReturnType<typeof instance>;
 
 const at = new Date('2026-11-21T10:00:00.123Z');
 
-function jobAt(revision: number, state: PublishJob['state'] = 'RUNNING'): JobSnapshot {
+function jobAt(revision: number, state: PublishJob['state'] = 'RUNNING'): JobReading {
   const job: PublishJob = {
     id: JOB_ID,
     accountId: ACCOUNT,
@@ -69,7 +69,7 @@ function jobAt(revision: number, state: PublishJob['state'] = 'RUNNING'): JobSna
   return { job, stages: [stage] };
 }
 
-const announce = (from: Instance, snapshot: JobSnapshot) => from.source.events.publish({ type: 'publishJobUpdated', accountId: ACCOUNT, ...snapshot });
+const announce = (from: Instance, reading: JobReading) => from.source.events.publish({ type: 'publishJobUpdated', accountId: ACCOUNT, ...reading });
 
 /** Reads a stream in the background; `values` fills as events arrive, each taken `after` the one before. */
 function collect<T>(stream: AsyncIterable<T>, after: () => Promise<void> = async () => undefined) {
@@ -100,8 +100,8 @@ const noDrop = () => {
 
 describe('live updates through Redis (R57, R58)', () => {
   const instances: Instance[] = [];
-  const start = (prefix = PREFIX, url = REDIS_URL, snapshot?: RealtimeSource['jobs']['snapshot'], maxQueuedEvents?: number) => {
-    const created = instance(prefix, url, snapshot, maxQueuedEvents);
+  const start = (prefix = PREFIX, url = REDIS_URL, read?: RealtimeSource['jobs']['read'], maxQueuedEvents?: number) => {
+    const created = instance(prefix, url, read, maxQueuedEvents);
     instances.push(created);
     return created;
   };

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../src/domain/principal.js';
-import { type Client, databaseSnapshot } from './kit.js';
+import { type Client, databaseReading } from './kit.js';
 import { isObjectType } from 'graphql';
 import { baselineInput, createEveryNode, mutationFields, schema, sendMutation, setPath, type EveryNode } from './schema-walk.js';
 import { World } from './world.js';
@@ -141,7 +141,7 @@ describe('every mutation × role (R7)', () => {
   });
 
   it('answers FORBIDDEN to every role below the least one, changing nothing', async () => {
-    const before = await databaseSnapshot(w.t.dataDir);
+    const before = await databaseReading(w.t.dataDir);
     let refused = 0;
     for (const call of calls()) {
       const least = leastRole[call.name] ?? 'ADMIN';
@@ -155,7 +155,7 @@ describe('every mutation × role (R7)', () => {
       }
     }
     expect(refused).toBe(Object.values(leastRole).reduce((sum, least) => sum + rank[least], 0));
-    expect(await databaseSnapshot(w.t.dataDir)).toBe(before);
+    expect(await databaseReading(w.t.dataDir)).toBe(before);
   });
 
   it('never answers FORBIDDEN to the least role or above', async () => {

@@ -27,7 +27,7 @@ async function makeShapes(actor: Actor): Promise<Shapes> {
 }
 
 let shapesA: Shapes;
-const snapshotA = () =>
+const readingOfA = () =>
   a.request(`{
     apps { nodes { id name description identityServices { name } } }
     environments { nodes { id name managementEnabled allowManualPublishOnly runtimeVersions { sync }
@@ -64,7 +64,7 @@ describe("another account's ids behave like ids that do not exist (R6)", () => {
   });
 
   it("answers NOT_FOUND to every mutation that names A's objects, and A's data is unchanged", async () => {
-    const before = await snapshotA();
+    const before = await readingOfA();
     const { appId, environmentId, userId, groupId, tokenId, viewerId } = shapesA;
     const mutations: [string, string, Record<string, unknown>][] = [
       ['updateApp', 'mutation ($id: ID!) { updateApp(input: { id: $id, description: "hijacked" }) { userErrors { code } } }', { id: appId }],
@@ -89,7 +89,7 @@ describe("another account's ids behave like ids that do not exist (R6)", () => {
       { env: ownEnvironment, user: userId, group: groupId },
     );
     expect(crossMembers).toEqual({ g: { userErrors: [{ code: 'NOT_FOUND' }] }, u: { userErrors: [{ code: 'NOT_FOUND' }] } });
-    expect(await snapshotA()).toEqual(before);
+    expect(await readingOfA()).toEqual(before);
   });
 });
 

@@ -1,8 +1,8 @@
 import type { EnvironmentStatus } from './environments.js';
-import type { JobSnapshot } from './publish/jobs.js';
+import type { JobReading } from './publish/jobs.js';
 
 /** Announced after a job's change was persisted (R22), with the job as it stood then. */
-export interface PublishJobUpdated extends JobSnapshot {
+export interface PublishJobUpdated extends JobReading {
   type: 'publishJobUpdated';
   accountId: number;
   /** The instance that announced it (R59): the runner acts only on other instances' announcements. */

@@ -19,8 +19,9 @@ import { isVersionRemoval } from './publish/job-records.js';
 import { NativeRequests } from './publish/native-requests.js';
 import { NativeStagePlans } from './publish/native-stages.js';
 import { choosePlan, PublishRunner, type RunnerOptions } from './publish/runner.js';
-import { PublishService } from './publish/service.js';
-import { ServicesPublishing } from './publish/services.js';
+import { PublishService } from './publish/publishing.js';
+import { ServicesRequests } from './publish/services-requests.js';
+import { ServicesStagePlans } from './publish/services-stages.js';
 import { ArtifactSigning } from './publish/signing.js';
 import { Runtimes, type RemoteRuntimeFactory } from './runtimes.js';
 import type { RuntimeDb } from '../runtime/embedded/db.js';
@@ -98,14 +99,15 @@ export function createDomain(db: Db, options: DomainOptions) {
     artifactWorkers,
   );
   const credentials = new ClientCredentialsService(db, box);
-  const services = new ServicesPublishing(publish, apps, binaries, environments, runtimes, credentials);
+  const services = new ServicesRequests(publish, apps, binaries, environments, runtimes, credentials);
+  const servicesStages = new ServicesStagePlans(apps, binaries, environments, credentials);
   runner.register('NATIVE_CLIENT', 'PUBLISH', nativeStages.publishPlan());
   const removeVersion = nativeStages.removeVersionPlan();
-  const unpublishNative = services.unpublishNativePlan();
+  const unpublishNative = servicesStages.unpublishNativePlan();
   // Taking one version out (R31) and unpublishing the whole app (R39) are both native UNPUBLISH jobs.
   runner.register('NATIVE_CLIENT', 'UNPUBLISH', choosePlan((job) => (isVersionRemoval(job) ? removeVersion : unpublishNative)));
-  runner.register('SERVICES_AND_WEB', 'PUBLISH', services.publishPlan());
-  runner.register('SERVICES_AND_WEB', 'UNPUBLISH', services.unpublishServicesPlan());
+  runner.register('SERVICES_AND_WEB', 'PUBLISH', servicesStages.publishPlan());
+  runner.register('SERVICES_AND_WEB', 'UNPUBLISH', servicesStages.unpublishServicesPlan());
 
   const appStatuses = new AppStatusService(db, jobs, runtimes);
   apps.setPublishedCheck((principal, appId) => appStatuses.publishedIn(principal, appId));

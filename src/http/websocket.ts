@@ -15,7 +15,7 @@ const CLOSE_SERVER_FAULT = 1011;
 import { FanoutSocket, SharedResult } from './shared-frames.js';
 
 /**
- * Subscriptions without a first snapshot: a new subscriber can join an execution already under
+ * Subscriptions without a first reading of their own: a new subscriber can join an execution already under
  * way and miss nothing it would have had alone. (publishJobUpdated starts with the job as it
  * stands for each subscriber, so it is not shared.)
  */

@@ -2,12 +2,12 @@ import { setMaxListeners } from 'node:events';
 import { GraphQLError } from 'graphql';
 import { createPubSub, Repeater, type PubSub, type PubSubEventTarget } from '@graphql-yoga/subscription';
 import type { DomainEvents, EnvironmentStatusChanged, PublishJobUpdated } from '../domain/events.js';
-import { isFinal, type JobSnapshot } from '../domain/publish/jobs.js';
+import { isFinal, type JobReading } from '../domain/publish/jobs.js';
 
 /** What Realtime needs of the domain: its events, and a job as it stands (synchronous or not). */
 export interface RealtimeSource {
   events: DomainEvents;
-  jobs: { snapshot(jobId: number): JobSnapshot | null | Promise<JobSnapshot | null> };
+  jobs: { read(jobId: number): JobReading | null | Promise<JobReading | null> };
 }
 
 /**
@@ -62,7 +62,7 @@ class RevisionGate {
   /** Last revision by job, least recently changed first (a Map keeps insertion order). */
   private readonly seen = new Map<number, number>();
 
-  pass({ job }: JobSnapshot): boolean {
+  pass({ job }: JobReading): boolean {
     const seen = this.seen.get(job.id);
     if (seen !== undefined && job.revision <= seen) return false;
     this.seen.delete(job.id);
@@ -271,21 +271,21 @@ export class Realtime {
   }
 
   /** R41: the job as it stands, then each change once and in order, then the end after a final state. */
-  jobStream(accountId: number, jobId: number, drop: DropConnection): Repeater<JobSnapshot> {
+  jobStream(accountId: number, jobId: number, drop: DropConnection): Repeater<JobReading> {
     return this.stream('publishJob', accountId, drop, async (events, emit, end) => {
       // Listening starts before the job is read, so no change falls between the two; the
       // revision tells a change already in the reading from a new one.
       const first = events.next();
       await this.options.transport?.listening(topicName('publishJob', accountId));
       const gate = new RevisionGate();
-      const offer = (next: JobSnapshot) => {
+      const offer = (next: JobReading) => {
         if (!gate.pass(next)) return;
         emit(next);
         if (isFinal(next.job.state)) end();
       };
       const read = async () => {
-        const snapshot = await this.domain.jobs.snapshot(jobId);
-        if (snapshot) offer(snapshot);
+        const reading = await this.domain.jobs.read(jobId);
+        if (reading) offer(reading);
       };
       await read();
       const catchUp = () => void read().catch((error: unknown) => end(error instanceof Error ? error : new Error(String(error))));
@@ -294,7 +294,7 @@ export class Realtime {
   }
 
   /** Every change of any job of the account that passes the filter. */
-  jobsStream(accountId: number, filter: (event: PublishJobUpdated) => boolean, drop: DropConnection): Repeater<JobSnapshot> {
+  jobsStream(accountId: number, filter: (event: PublishJobUpdated) => boolean, drop: DropConnection): Repeater<JobReading> {
     const gate = new RevisionGate();
     return this.stream('publishJob', accountId, drop, async (events, emit) => {
       const first = events.next();

@@ -1,7 +1,7 @@
 import { clearAllDataLoaders } from '@pothos/plugin-dataloader';
 import { GraphQLError } from 'graphql';
 import type { EnvironmentStatusChanged } from '../domain/events.js';
-import type { JobSnapshot } from '../domain/publish/jobs.js';
+import type { JobReading } from '../domain/publish/jobs.js';
 import { builder, type Context } from './builder.js';
 import { EnvironmentRef, EnvironmentStatusEnum } from './environment.js';
 import { localId } from './ids.js';
@@ -17,7 +17,7 @@ function freshLoaders(context: Context): void {
   context.loaders = createLoaders(context.domain);
 }
 
-const asView = ({ job, stages }: JobSnapshot): PublishJobView => ({ ...job, stagesAt: stages });
+const asView = ({ job, stages }: JobReading): PublishJobView => ({ ...job, stagesAt: stages });
 
 const EnvironmentStatusEventRef = builder.objectRef<EnvironmentStatusChanged>('EnvironmentStatusEvent').implement({
   description: "A change of an environment's status.",
@@ -56,9 +56,9 @@ builder.subscriptionType({
         if (!job) throw new GraphQLError('No publish job with that id', { extensions: { code: 'NOT_FOUND' } });
         return realtime.jobStream(principal.accountId, job.id, dropConnection);
       },
-      resolve: (snapshot, _args, context) => {
+      resolve: (reading, _args, context) => {
         freshLoaders(context);
-        return asView(snapshot);
+        return asView(reading);
       },
     }),
     publishJobsUpdated: t.field({
@@ -77,9 +77,9 @@ builder.subscriptionType({
           dropConnection,
         );
       },
-      resolve: (snapshot, _args, context) => {
+      resolve: (reading, _args, context) => {
         freshLoaders(context);
-        return asView(snapshot);
+        return asView(reading);
       },
     }),
   }),

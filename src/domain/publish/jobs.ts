@@ -43,7 +43,8 @@ export const progressOf = (stages: PublishStage[]): number =>
 
 export const trackingId = (job: PublishJob): string => `PUB-${String(job.trackingNumber).padStart(6, '0')}`;
 
-export interface JobSnapshot {
+/** A job and its stages as one consistent reading (`JobStore.read`). */
+export interface JobReading {
   job: PublishJob;
   stages: PublishStage[];
 }
@@ -368,7 +369,7 @@ export class JobStore {
   }
 
   /** The job and its stages as one consistent reading. */
-  async snapshot(jobId: number): Promise<JobSnapshot | null> {
+  async read(jobId: number): Promise<JobReading | null> {
     return await this.db.transaction(async () => {
       const job = await this.get(jobId);
       if (!job) return null;

@@ -11,7 +11,7 @@ import { compareVersions } from '../validation.js';
 import type { NativeRequest, PublishOption, RemoveVersionRequest } from './job-records.js';
 import type { PublishJob } from './jobs.js';
 import { NATIVE_STAGES, NATIVE_STAGE_TITLES } from './native-stages.js';
-import type { PublishService } from './service.js';
+import type { PublishService } from './publishing.js';
 
 export interface NativePublishInput {
   appId: number | null;

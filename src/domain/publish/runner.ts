@@ -198,8 +198,8 @@ export class PublishRunner {
 
   /** Announces a job's persisted change to subscribers, with the job as it stands now. */
   async announce(job: PublishJob): Promise<void> {
-    const snapshot = await this.jobs.snapshot(job.id);
-    if (snapshot) this.events.publish({ type: 'publishJobUpdated', accountId: job.accountId, origin: this.instanceId, ...snapshot });
+    const reading = await this.jobs.read(job.id);
+    if (reading) this.events.publish({ type: 'publishJobUpdated', accountId: job.accountId, origin: this.instanceId, ...reading });
   }
 
   /** A new job: announced, the environment turns BUSY, and it runs when a slot is free here or on another instance. */
