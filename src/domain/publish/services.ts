@@ -2,7 +2,7 @@ import { fileBlob } from '../../runtime/embedded/index.js';
 import type { PublishedIdentityService, ServicesState } from '../../runtime/types.js';
 import type { App, AppService } from '../apps.js';
 import type { ClientCredentials, ClientCredentialsService } from '../client-credentials.js';
-import type { BinaryService } from '../binaries/service.js';
+import type { BinaryCatalogue } from '../binaries/catalogue.js';
 import type { Environment, EnvironmentService } from '../environments.js';
 import type { Principal } from '../principal.js';
 import { denial } from '../policy.js';
@@ -33,7 +33,7 @@ export class ServicesPublishing {
   constructor(
     private readonly publish: PublishService,
     private readonly apps: AppService,
-    private readonly binaries: BinaryService,
+    private readonly binaries: BinaryCatalogue,
     private readonly environments: EnvironmentService,
     private readonly runtimes: Runtimes,
     private readonly credentials: ClientCredentialsService,
