@@ -140,7 +140,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   });
   const stopObservingJobs = observePublishJobs(domain.events, metrics, logger);
   await domain.runner.recover();
-  await domain.binaries.sweepOrphanBlobs();
+  await domain.blobCollector.sweepOrphanBlobs();
   const runtimePages = new RuntimePublic(domain.runtimes.embedded);
   const maxQueuedEvents = options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS;
   const transport = config.redisUrl ? redisTransport({ url: config.redisUrl, prefix: config.redisPrefix, logger, perTurn: Math.ceil(maxQueuedEvents / 2) }) : undefined;
@@ -230,8 +230,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   /** Background work every interval: probe URL environments (R9), drop expired uploads (R18). */
   const runMaintenance = async () => {
     try {
-      await domain.binaries.sweepExpiredUploads();
-      await domain.binaries.sweepOrphanBlobs();
+      await domain.uploads.sweepExpired();
+      await domain.blobCollector.sweepOrphanBlobs();
     } catch (error) {
       logger.error({ err: error }, 'sweeping uploads and blobs failed');
     }

@@ -173,7 +173,7 @@ describe('UPLOAD_QUOTA_BYTES (R69)', () => {
       const app = await t.server.domain.apps.create(principal, { name: 'AtOnce' });
       if (!app.ok) throw new Error('no app');
       const outcomes = await Promise.all(
-        Array.from({ length: 4 }, () => t.server.domain.binaries.createUpload(principal, { appId: app.value.id, platform: 'IOS_PHONE', fileName: 'q.ipa', sizeBytes: 400 })),
+        Array.from({ length: 4 }, () => t.server.domain.uploads.create(principal, { appId: app.value.id, platform: 'IOS_PHONE', fileName: 'q.ipa', sizeBytes: 400 })),
       );
       expect(outcomes.filter((outcome) => outcome.ok)).toHaveLength(2);
       expect(outcomes.flatMap((outcome) => (outcome.ok ? [] : outcome.userErrors.map((error) => error.code)))).toEqual(['LIMIT_EXCEEDED', 'LIMIT_EXCEEDED']);

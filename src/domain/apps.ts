@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { isUniqueViolation, oneRow, type Db } from '../db/client.js';
 import { appIdentityServices, appIntegrationServices, apps, binaryUploads, clientBinaries, publishJobs } from '../db/schema.js';
-import { releaseBlob } from './binaries/blob-refs.js';
+import { releaseBlob } from './binaries/blob-collection.js';
 import type { BlobStore } from './binaries/blob-store.js';
 import { chooseOrder, keysetPage, tableSource, type KeysetOrder, type OrderBy, type Page, type PageArgs } from './pagination.js';
 import { denial } from './policy.js';

@@ -8,7 +8,9 @@ import { SecretBox } from './secret-box.js';
 import { StoreInvitationService } from './store-invitations.js';
 import { BlobStore } from './binaries/blob-store.js';
 import { ArchiveInspector, type InspectorLimits } from './binaries/inspector.js';
-import { BinaryService, type BinaryLimits } from './binaries/service.js';
+import { BlobCollector } from './binaries/blob-collection.js';
+import { BinaryCatalogue, type BinaryLimits } from './binaries/catalogue.js';
+import { StreamedUploads } from './binaries/uploads.js';
 import { DirectoryService } from './directory.js';
 import { EnvironmentService } from './environments.js';
 import { DomainEvents } from './events.js';
@@ -61,7 +63,8 @@ export function createDomain(db: Db, options: DomainOptions) {
   const environments = new EnvironmentService(db, runtimes, events, jobs, options.runtimeUrlAllow ?? []);
   const directory = new DirectoryService(db);
   const inspector = new ArchiveInspector(options.inspectorLimits);
-  const binaries = new BinaryService(db, store, options.limits, inspector);
+  const uploads = new StreamedUploads(db, store, options.limits);
+  const binaries = new BinaryCatalogue(db, store, options.limits, inspector, uploads);
   const management = new ManagementReads(runtimes, environments, directory);
   binaries.setServedByCheck((principal, binaryId) => management.environmentsServing(principal, binaryId));
   directory.setStrandedCheck(async (principal, environmentId, target) => {
@@ -120,6 +123,8 @@ export function createDomain(db: Db, options: DomainOptions) {
     environments,
     directory,
     binaries,
+    uploads,
+    blobCollector: new BlobCollector(db, store),
     inspector,
     management,
     jobs,

@@ -1,6 +1,6 @@
 import { build as buildPlist } from 'plist';
 import yazl from 'yazl';
-import type { BinaryService } from './binaries/service.js';
+import type { BinaryCatalogue } from './binaries/catalogue.js';
 import type { Principal } from './principal.js';
 
 /** A ZIP archive in memory; a name ending in / is a directory. */
@@ -20,7 +20,7 @@ export function zipArchive(entries: Record<string, string | Buffer>): Promise<Bu
 }
 
 /** Small but valid sample binaries for the demo app (R1), so publishing can be tried at once. */
-export async function seedSampleBinaries(binaries: BinaryService, principal: Principal, appId: number): Promise<void> {
+export async function seedSampleBinaries(binaries: BinaryCatalogue, principal: Principal, appId: number): Promise<void> {
   const samples = [
     {
       platform: 'IOS_PHONE' as const,

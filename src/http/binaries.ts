@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
-import type { UploadRefusal } from '../domain/binaries/service.js';
+import type { UploadRefusal } from '../domain/binaries/uploads.js';
 import type { Domain } from '../domain/index.js';
 import type { Logger } from '../logger.js';
 import { bearerPrincipal } from './auth.js';
@@ -60,7 +60,7 @@ export async function handleBinaryRoutes(
     req.once('close', () => {
       if (!req.complete) body.destroy(new Error('client went away mid-upload'));
     });
-    domain.binaries.receiveUpload(principal, upload[1], body, contentLength).then(
+    domain.uploads.receive(principal, upload[1], body, contentLength).then(
       (receipt) => {
         if (receipt.outcome === 'ABORTED') return res.destroy();
         if (receipt.outcome === 'STORED') return sendJson(res, 201, { sha256: receipt.sha256, sizeBytes: receipt.sizeBytes });

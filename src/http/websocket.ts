@@ -94,7 +94,7 @@ export function attachGraphQLWebSocket(
         const field = rootField(args);
         if (!field || !SHARED_SUBSCRIPTIONS.has(field)) return root.subscribe(args);
         const key = [context.principal.accountId, print(args.document), args.operationName ?? '', JSON.stringify(args.variableValues ?? {})].join('\u0000');
-        return context.realtime.share(key, async () => sharedResults(await root.subscribe(args), () => context.realtime.countSerialisation()), context.dropConnection);
+        return context.realtime.fanout.share(key, async () => sharedResults(await root.subscribe(args), () => context.realtime.fanout.countSerialisation()), context.dropConnection);
       },
       // A shared result is its own payload: its bytes are made once for all subscribers.
       onNext: (_ctx, _id, _payload, _args, result) => (result instanceof SharedResult ? result.asPayload() : undefined),

@@ -1,4 +1,5 @@
-import type { BinaryUpload, ClientBinary, ClientBinaryOrderField } from '../domain/binaries/service.js';
+import type { ClientBinary, ClientBinaryOrderField } from '../domain/binaries/catalogue.js';
+import type { BinaryUpload } from '../domain/binaries/uploads.js';
 import { can } from '../domain/policy.js';
 import { clientPlatforms } from '../domain/vocabulary.js';
 import { downloadPath, uploadPath } from '../http/binaries.js';
@@ -68,7 +69,7 @@ type IssuedUpload = BinaryUpload & { uploadUrl?: string };
 export const BinaryUploadRef = builder.loadableNode('BinaryUpload', {
   description: 'A one-time place to stream a large file: PUT the raw bytes to uploadUrl, then call addClientBinary.',
   id: { resolve: (upload: IssuedUpload) => upload.id, parse: parseRowId },
-  load: async (ids: number[], context) => (await context.domain.binaries.uploadsByIds(context.principal, ids)).filter(isPresent),
+  load: async (ids: number[], context) => (await context.domain.uploads.byIds(context.principal, ids)).filter(isPresent),
   sort: (upload) => upload.id,
   fields: (t) => ({
     uploadUrl: t.string({
@@ -80,7 +81,7 @@ export const BinaryUploadRef = builder.loadableNode('BinaryUpload', {
     receivedBytes: t.field({
       type: 'SafeInt',
       description: 'Bytes received so far.',
-      resolve: (upload, _args, { domain }) => domain.binaries.receivedBytes(upload),
+      resolve: (upload, _args, { domain }) => domain.uploads.receivedBytes(upload),
     }),
     completed: t.boolean({ description: 'Whether every byte arrived and the file is stored.', resolve: (upload) => upload.completedAt !== null }),
     fileName: t.exposeString('fileName', { description: 'The name the binary will have.' }),
@@ -187,7 +188,7 @@ builder.mutationFields((t) => ({
     description: 'Start a streamed upload of any size up to the configured maximum.',
     args: { input: t.arg({ type: CreateBinaryUploadInput, required: true, description: 'The file to come.' }) },
     resolve: async (_root, { input }, { domain, principal, origin }) => {
-      const result = await domain.binaries.createUpload(principal, { ...input, appId: localId(input.appId, 'App') });
+      const result = await domain.uploads.create(principal, { ...input, appId: localId(input.appId, 'App') });
       if (!result.ok) return { userErrors: result.userErrors };
       return { upload: { ...result.value.upload, uploadUrl: `${origin}${uploadPath(result.value.token)}` }, userErrors: [] };
     },

@@ -1,8 +1,9 @@
 import { setMaxListeners } from 'node:events';
-import { GraphQLError } from 'graphql';
 import { createPubSub, Repeater, type PubSub, type PubSubEventTarget } from '@graphql-yoga/subscription';
 import type { DomainEvents, EnvironmentStatusChanged, PublishJobUpdated } from '../domain/events.js';
 import { isFinal, type JobReading } from '../domain/publish/jobs.js';
+import { boundedQueue, SubscriberDropped, type DropConnection } from './bounded-queue.js';
+import { SharedFanout } from './shared-fanout.js';
 
 /** What Realtime needs of the domain: its events, and a job as it stands (synchronous or not). */
 export interface RealtimeSource {
@@ -80,35 +81,11 @@ function unlimitedEventTarget(): PubSubEventTarget<Topics> {
   return target as PubSubEventTarget<Topics>;
 }
 
-interface Sink<T = unknown> {
-  offer(value: T): void;
-  end(error?: unknown): void;
-}
-
-interface SharedExecution<T = unknown> {
-  upstream: AsyncIterator<T>;
-  sinks: Set<Sink<T>>;
-  finished: boolean;
-}
-
-const isAsyncIterable = <T>(value: unknown): value is AsyncIterable<T> =>
-  typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
-
 /** A stream once started: its first event to come, what to do with each, and how to read its state again. */
 interface Started<Event> {
   first: Promise<IteratorResult<Event>>;
   accept: (event: Event) => void;
   catchUp?: () => void;
-}
-
-/** Called when a subscriber's queue overflows: the transport drops that connection. */
-export type DropConnection = () => void;
-
-/** How a dropped subscriber's stream ends: a plain GraphQL error, not an unexpected one. */
-export class SubscriberDropped extends GraphQLError {
-  constructor() {
-    super('The subscriber fell too far behind and was dropped', { extensions: { code: 'SUBSCRIBER_TOO_SLOW' } });
-  }
 }
 
 /**
@@ -121,13 +98,9 @@ export class Realtime {
   private open = 0;
   /** Subscribers dropped for falling too far behind. */
   private dropped = 0;
-  /** Subscribers attached to shared executions. */
-  private sinks = 0;
-  /** Results of shared executions turned into JSON: one per event, whatever the subscribers. */
-  private serialisations = 0;
+  /** Wide subscriptions' executions, each shared by the subscribers asking the same (R42). */
+  readonly fanout: SharedFanout;
   private readonly unsubscribe: () => void;
-  /** Executions shared by subscribers of the same operation, variables and account. */
-  private readonly shared = new Map<string, SharedExecution>();
   /** Open single-job streams' ways to read their job again after a reconnection lost events. */
   private readonly catchUps = new Set<() => void>();
   private readonly stopResume: () => void;
@@ -136,6 +109,7 @@ export class Realtime {
     private readonly domain: RealtimeSource,
     private readonly options: RealtimeOptions,
   ) {
+    this.fanout = new SharedFanout(options.maxQueuedEvents, () => (this.dropped += 1));
     this.pubsub = createPubSub<Topics>({ eventTarget: options.transport?.eventTarget ?? unlimitedEventTarget() });
     this.stopResume = options.transport?.onResume(() => {
       for (const catchUp of this.catchUps) catchUp();
@@ -152,7 +126,7 @@ export class Realtime {
 
   /** Subscribers open now: own streams, and the subscribers of shared executions (not their upstreams). */
   get openSubscriptions(): number {
-    return Math.max(0, this.open - this.shared.size + this.sinks);
+    return Math.max(0, this.open - this.fanout.executions + this.fanout.subscribers);
   }
 
   get droppedSubscribers(): number {
@@ -160,11 +134,7 @@ export class Realtime {
   }
 
   get sharedSerialisations(): number {
-    return this.serialisations;
-  }
-
-  countSerialisation(): void {
-    this.serialisations += 1;
+    return this.fanout.sharedSerialisations;
   }
 
   /** Tells every instance, this one included, that these tokens no longer authenticate (R70). */
@@ -188,86 +158,6 @@ export class Realtime {
     this.unsubscribe();
     this.stopResume();
     await this.options.transport?.close();
-  }
-
-  /**
-   * A thousand dashboards on one wide subscription ask the same thing: the first subscriber's
-   * execution runs once per event and every subscriber with the same key receives its results,
-   * each through its own bounded queue (R42). `start` runs only when no execution is shared yet.
-   */
-  async share<T>(key: string, start: () => Promise<AsyncIterable<T> | T>, drop: DropConnection): Promise<AsyncIterable<T> | T> {
-    let execution = this.shared.get(key) as SharedExecution<T> | undefined;
-    if (!execution || execution.finished) {
-      const started = await start();
-      if (!isAsyncIterable(started)) return started;
-      // Another subscriber may have started the same execution while this one was starting.
-      const existing = this.shared.get(key) as SharedExecution<T> | undefined;
-      if (existing && !existing.finished) {
-        await started[Symbol.asyncIterator]().return?.();
-        execution = existing;
-      } else {
-        execution = { upstream: started[Symbol.asyncIterator](), sinks: new Set(), finished: false };
-        this.shared.set(key, execution as SharedExecution);
-        void this.pump(key, execution);
-      }
-    }
-    return this.attach(key, execution, drop);
-  }
-
-  private attach<T>(key: string, execution: SharedExecution<T>, drop: DropConnection): Repeater<T> {
-    return new Repeater<T>(async (push, stop) => {
-      let waiting = 0;
-      let ended = false;
-      const sink: Sink<T> = {
-        offer: (value) => {
-          if (ended) return;
-          waiting += 1;
-          if (waiting > this.options.maxQueuedEvents) {
-            this.dropped += 1;
-            drop();
-            sink.end(new SubscriberDropped());
-            return;
-          }
-          void push(value).then(() => (waiting -= 1), () => undefined);
-        },
-        end: (error) => {
-          if (ended) return;
-          ended = true;
-          stop(error);
-        },
-      };
-      execution.sinks.add(sink);
-      this.sinks += 1;
-      try {
-        await stop;
-      } finally {
-        ended = true;
-        this.sinks -= 1;
-        execution.sinks.delete(sink);
-        if (execution.sinks.size === 0 && !execution.finished) {
-          execution.finished = true;
-          if (this.shared.get(key) === execution) this.shared.delete(key);
-          await execution.upstream.return?.();
-        }
-      }
-    });
-  }
-
-  private async pump<T>(key: string, execution: SharedExecution<T>): Promise<void> {
-    let failure: unknown;
-    try {
-      for (;;) {
-        const next = await execution.upstream.next();
-        if (next.done) break;
-        for (const sink of execution.sinks) sink.offer(next.value);
-      }
-    } catch (error) {
-      failure = error;
-    } finally {
-      execution.finished = true;
-      if (this.shared.get(key) === execution) this.shared.delete(key);
-      for (const sink of execution.sinks) sink.end(failure);
-    }
   }
 
   /** R41: the job as it stands, then each change once and in order, then the end after a final state. */
@@ -329,23 +219,19 @@ export class Realtime {
       // The generic topic defeats the pubsub's overloads; every topic here is keyed by account.
       const subscribe = this.pubsub.subscribe as (topic: keyof Topics, accountId: number) => AsyncIterable<Topics[Topic][1]>;
       const events = subscribe(topic, accountId)[Symbol.asyncIterator]();
-      let waiting = 0;
       let ended = false;
       const end = (error?: Error) => {
         if (ended) return;
         ended = true;
         stop(error);
       };
+      const queue = boundedQueue(push, this.options.maxQueuedEvents, () => {
+        this.dropped += 1;
+        drop();
+        end(new SubscriberDropped());
+      });
       const emit = (value: Out) => {
-        if (ended) return;
-        waiting += 1;
-        if (waiting > this.options.maxQueuedEvents) {
-          this.dropped += 1;
-          drop();
-          end(new SubscriberDropped());
-          return;
-        }
-        void push(value).then(() => (waiting -= 1), () => undefined);
+        if (!ended) queue(value);
       };
       const stopped = stop.then(() => ({ done: true as const, value: undefined }));
       let catchUp: (() => void) | undefined;

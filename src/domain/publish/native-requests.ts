@@ -1,5 +1,5 @@
 import type { ClientPlatform } from '../vocabulary.js';
-import type { BinaryService, ClientBinary } from '../binaries/service.js';
+import type { BinaryCatalogue, ClientBinary } from '../binaries/catalogue.js';
 import { versionKey } from '../binaries/versions.js';
 import type { DirectoryService } from '../directory.js';
 import { highestVersions, managementAppName, type ManagementReads, type RuntimeObjectRef, type SignAction, type WorkflowState } from '../management.js';
@@ -35,7 +35,7 @@ const MAX_IDS = 1000;
 export class NativeRequests {
   constructor(
     private readonly publish: PublishService,
-    private readonly binaries: BinaryService,
+    private readonly binaries: BinaryCatalogue,
     private readonly management: ManagementReads,
     private readonly directory: DirectoryService,
   ) {}

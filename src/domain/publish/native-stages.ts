@@ -2,7 +2,7 @@ import { storePath } from '../../runtime/serve/paths.js';
 import { fileBlob } from '../../runtime/embedded/index.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { BlobStore } from '../binaries/blob-store.js';
-import type { BinaryService, ClientBinary } from '../binaries/service.js';
+import type { BinaryCatalogue, ClientBinary } from '../binaries/catalogue.js';
 import { versionKey } from '../binaries/versions.js';
 import { highestVersions, managementAppName, type ManagementReads } from '../management.js';
 import { compareVersions, formatBytes } from '../validation.js';
@@ -42,7 +42,7 @@ interface Artifact {
  */
 export class NativeStagePlans {
   constructor(
-    private readonly binaries: BinaryService,
+    private readonly binaries: BinaryCatalogue,
     private readonly management: ManagementReads,
     private readonly store: BlobStore,
     private readonly signing: ArtifactSigning,

@@ -2,7 +2,7 @@ import type { PublishedIdentityService, ServicesState } from '../../runtime/type
 import { RuntimeRefusedError, RuntimeUnreachableError } from '../../runtime/errors.js';
 import type { App, AppService } from '../apps.js';
 import type { ClientCredentials, ClientCredentialsService } from '../client-credentials.js';
-import type { BinaryService } from '../binaries/service.js';
+import type { BinaryCatalogue } from '../binaries/catalogue.js';
 import type { Environment, EnvironmentService } from '../environments.js';
 import type { Principal } from '../principal.js';
 import { denial } from '../policy.js';
@@ -24,7 +24,7 @@ export class ServicesRequests {
   constructor(
     private readonly publish: PublishService,
     private readonly apps: AppService,
-    private readonly binaries: BinaryService,
+    private readonly binaries: BinaryCatalogue,
     private readonly environments: EnvironmentService,
     private readonly runtimes: Runtimes,
     private readonly credentials: ClientCredentialsService,

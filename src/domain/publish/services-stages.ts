@@ -1,7 +1,7 @@
 import { fileBlob } from '../../runtime/embedded/index.js';
 import type { App, AppService } from '../apps.js';
 import type { ClientCredentialsService } from '../client-credentials.js';
-import type { BinaryService } from '../binaries/service.js';
+import type { BinaryCatalogue } from '../binaries/catalogue.js';
 import type { EnvironmentService } from '../environments.js';
 import { principalOf, requestFor, servicesRequestOf } from './job-records.js';
 import type { PublishJob, StageKey } from './jobs.js';
@@ -26,7 +26,7 @@ export const SERVICES_STAGES: StageKey[] = ['VALIDATE', 'PUBLISH_IDENTITY_SERVIC
 export class ServicesStagePlans {
   constructor(
     private readonly apps: AppService,
-    private readonly binaries: BinaryService,
+    private readonly binaries: BinaryCatalogue,
     private readonly environments: EnvironmentService,
     private readonly credentials: ClientCredentialsService,
   ) {}
