@@ -135,8 +135,8 @@ describe('environment status (R41)', () => {
       const events = collect<StatusEvent>(client, STATUS_CHANGED, { ids: [w.environmentId] }, (list) => list.length >= 3);
       // The job starts only once the subscription listens (a bounded poll; a fixed sleep lost the
       // BUSY event on a loaded machine).
-      for (let i = 0; i < 500 && t.server.realtime.openStreams < 1; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
-      expect(t.server.realtime.openStreams).toBe(1);
+      for (let i = 0; i < 500 && t.server.realtime.listeningStreams < 1; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(t.server.realtime.listeningStreams).toBe(1);
       const job = await startNative(t, w);
       await waitForJob(t.admin, job.id);
       runtime.healthy = false;

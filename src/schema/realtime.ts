@@ -96,6 +96,8 @@ export class Realtime {
   readonly pubsub: PubSub<Topics>;
   /** Subscription streams open now; closed connections bring it back down (R42). */
   private open = 0;
+  /** Of those, the ones whose subscription took effect (over Redis: confirmed). */
+  private listening = 0;
   /** Subscribers dropped for falling too far behind. */
   private dropped = 0;
   /** Wide subscriptions' executions, each shared by the subscribers asking the same (R42). */
@@ -122,6 +124,11 @@ export class Realtime {
 
   get openStreams(): number {
     return this.open;
+  }
+
+  /** Streams that receive every event published from now on. */
+  get listeningStreams(): number {
+    return this.listening;
   }
 
   /** Subscribers open now: own streams, and the subscribers of shared executions (not their upstreams). */
@@ -213,9 +220,10 @@ export class Realtime {
     start: (events: AsyncIterator<Topics[Topic][1]>, emit: (value: Out) => void, end: (error?: Error) => void) => Started<Topics[Topic][1]> | Promise<Started<Topics[Topic][1]>>,
   ): Repeater<Out> {
     return new Repeater<Out>(async (push, stop) => {
-      // Counted once it listens (over Redis: once the subscription is confirmed), so that a stream
-      // counted open misses nothing published after.
-      let counted = false;
+      this.open += 1;
+      // Counted as listening once started (over Redis: once the subscription is confirmed): a
+      // stream that listens misses nothing published after.
+      let listening = false;
       // The generic topic defeats the pubsub's overloads; every topic here is keyed by account.
       const subscribe = this.pubsub.subscribe as (topic: keyof Topics, accountId: number) => AsyncIterable<Topics[Topic][1]>;
       const events = subscribe(topic, accountId)[Symbol.asyncIterator]();
@@ -239,8 +247,8 @@ export class Realtime {
         // Starting may wait for the transport; a subscriber that leaves meanwhile ends it.
         const started = await Promise.race([start(events, emit, end), stopped]);
         if ('done' in started) return;
-        this.open += 1;
-        counted = true;
+        this.listening += 1;
+        listening = true;
         const { first, accept } = started;
         if (started.catchUp) {
           catchUp = started.catchUp;
@@ -257,7 +265,8 @@ export class Realtime {
         ended = true;
         if (catchUp) this.catchUps.delete(catchUp);
         await events.return?.();
-        if (counted) this.open -= 1;
+        if (listening) this.listening -= 1;
+        this.open -= 1;
       }
     });
   }
