@@ -209,6 +209,19 @@ export async function multipartUpload(
   return { status: response.status, body };
 }
 
+/** One statement on the SQLite file of the server on `dataDir`, on a connection of its own. */
+function sqliteStatement<T>(dataDir: string, text: string, params: unknown[]): T[] {
+  const sqlite = new Database(join(dataDir, 'shipyard.db'));
+  try {
+    const statement = sqlite.prepare(text);
+    if (statement.reader) return statement.all(...params) as T[];
+    statement.run(...params);
+    return [];
+  } finally {
+    sqlite.close();
+  }
+}
+
 /**
  * Runs one statement on the database of the server on `dataDir`, behind that server's back (as
  * another instance or an operator would), and answers its rows. `?` marks each parameter on both
@@ -216,17 +229,7 @@ export async function multipartUpload(
  */
 export async function testSql<T = Record<string, unknown>>(dataDir: string, text: string, params: unknown[] = []): Promise<T[]> {
   const url = await testDatabaseFor(dataDir);
-  if (!url) {
-    const sqlite = new Database(join(dataDir, 'shipyard.db'));
-    try {
-      const statement = sqlite.prepare(text);
-      if (statement.reader) return statement.all(...params) as T[];
-      statement.run(...params);
-      return [];
-    } finally {
-      sqlite.close();
-    }
-  }
+  if (!url) return sqliteStatement<T>(dataDir, text, params);
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -248,17 +251,7 @@ export async function testSql<T = Record<string, unknown>>(dataDir: string, text
  * `testDatabaseFor` has already answered for (a server was started on `dataDir`).
  */
 export function testSqlSync<T = Record<string, unknown>>(dataDir: string, text: string, params: unknown[] = []): T[] {
-  if (!postgresUrls.has(dataDir)) {
-    const sqlite = new Database(join(dataDir, 'shipyard.db'));
-    try {
-      const statement = sqlite.prepare(text);
-      if (statement.reader) return statement.all(...params) as T[];
-      statement.run(...params);
-      return [];
-    } finally {
-      sqlite.close();
-    }
-  }
+  if (!postgresUrls.has(dataDir)) return sqliteStatement<T>(dataDir, text, params);
   let n = 0;
   const script = `import pg from 'pg';
     pg.types.setTypeParser(pg.types.builtins.INT8, Number);
