@@ -14,6 +14,8 @@ const databaseFree = [
   'test/schema-docs.test.ts',
   'test/schema.test.ts',
   'test/shared-blobs.test.ts',
+  // the SQLite transaction gate itself, on files of its own
+  'test/sqlite-transactions.test.ts',
 ];
 /** and these make their own PostgreSQL databases and Redis channels whichever project runs them. */
 const postgresOnly = [
